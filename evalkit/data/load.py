@@ -1,0 +1,554 @@
+"""Reading and writing datasets (CSV folder, Parquet folder, one XLSX workbook).
+
+:func:`load` never raises for bad *data*: every problem found while reading
+becomes a :class:`~evalkit.data.problems.Problem` in ``dataset.problems`` and
+the offending value is left missing. It raises :class:`DatasetError` only when
+there is nothing to read (no such path, not a dataset).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import io
+import json
+import os
+import re
+import shutil
+import tempfile
+import unicodedata
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from evalkit.data import codes as C
+from evalkit.data.dataset import Dataset
+from evalkit.data.problems import RULES, Problem
+from evalkit.data.schema import TABLE_ORDER, TABLES, Column, dtype_of, empty_table
+
+FORMATS = ("csv", "parquet", "xlsx")
+
+
+class DatasetError(Exception):
+    """The path cannot be read as a dataset at all."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("; ".join(p.message_en for p in problems))
+
+
+# --------------------------------------------------------------------------- names
+def _norm(s: Any) -> str:
+    return unicodedata.normalize("NFKC", str(s)).strip()
+
+
+_TABLE_SYNONYMS = {_norm(n).casefold(): n for n in TABLES} | {
+    _norm(t.ja).casefold(): n for n, t in TABLES.items()
+}
+_COLUMN_SYNONYMS = {
+    n: {_norm(c.name).casefold(): c.name for c in t.columns}
+    | {_norm(c.ja).casefold(): c.name for c in t.columns if c.ja}
+    for n, t in TABLES.items()
+}
+
+
+# --------------------------------------------------------------------------- raw readers
+def _decode(data: bytes) -> str | None:
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8", errors="strict")
+    for enc in ("utf-8", "cp932"):
+        try:
+            return data.decode(enc)
+        except UnicodeDecodeError:
+            continue
+    return None
+
+
+def _cell_text(v: Any) -> str:
+    """Text of a cell read from Excel or Parquet, as it would appear in a CSV."""
+    if v is None or v is pd.NA or v is pd.NaT:
+        return ""
+    if isinstance(v, float):
+        if np.isnan(v):
+            return ""
+        return str(int(v)) if v.is_integer() else repr(v)
+    if isinstance(v, (bool, np.bool_)):
+        return "true" if v else "false"
+    if isinstance(v, (pd.Timestamp, _dt.datetime)):
+        if pd.isna(v):
+            return ""
+        return v.strftime("%Y-%m-%d") if (v.hour, v.minute, v.second) == (0, 0, 0) else v.isoformat()
+    if isinstance(v, _dt.date):
+        return v.isoformat()
+    return str(v)
+
+
+def _frame_of_cells(header: list[Any], rows: list[list[Any]], first_row: int) -> pd.DataFrame:
+    cols = [_norm(h) if h is not None else "" for h in header]
+    data = {c: [_cell_text(r[i]) if i < len(r) else "" for r in rows] for i, c in enumerate(cols) if c}
+    df = pd.DataFrame(data, dtype=object)
+    df.index = pd.RangeIndex(first_row, first_row + len(rows), name="row")
+    return df
+
+
+def _read_csv(path: Path, problems: list[Problem], table: str) -> pd.DataFrame | None:
+    text = _decode(path.read_bytes())
+    if text is None:
+        problems.append(RULES["ENCODING_UNKNOWN"].problem(table=table, value=path.name))
+        return None
+    try:
+        df = pd.read_csv(
+            io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False,
+            skip_blank_lines=False,
+        )
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as e:
+        problems.append(RULES["TABLE_UNREADABLE"].problem(table=table, value=str(e).strip()))
+        return None
+    df.columns = [_norm(c) for c in df.columns]
+    df.index = pd.RangeIndex(2, 2 + len(df), name="row")
+    blank = (df == "").all(axis=1) if len(df.columns) else pd.Series(True, index=df.index)
+    return df.loc[~blank]
+
+
+def _read_parquet(path: Path, problems: list[Problem], table: str) -> pd.DataFrame | None:
+    try:
+        df = pd.read_parquet(path)
+    except Exception as e:  # pyarrow raises many kinds
+        problems.append(RULES["TABLE_UNREADABLE"].problem(table=table, value=str(e).strip()))
+        return None
+    out = pd.DataFrame(
+        {_norm(c): [_cell_text(v) for v in df[c].astype(object).tolist()] for c in df.columns},
+        dtype=object,
+    )
+    out.index = pd.RangeIndex(2, 2 + len(df), name="row")
+    return out
+
+
+def _read_xlsx(path: Path, problems: list[Problem]) -> tuple[dict[str, pd.DataFrame], dict]:
+    import openpyxl
+
+    try:
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as e:
+        raise DatasetError([RULES["PATH_UNREADABLE"].problem(value=f"{path.name}: {e}")]) from e
+    tables: dict[str, pd.DataFrame] = {}
+    meta: dict[str, Any] = {}
+    for ws in wb.worksheets:
+        rows = [list(r) for r in ws.iter_rows(values_only=True)]
+        name = _norm(ws.title).casefold()
+        if name == "meta":
+            for r in rows[1:]:
+                if r and r[0] is not None:
+                    meta[_norm(r[0])] = _cell_text(r[1]) if len(r) > 1 else ""
+            continue
+        table = _TABLE_SYNONYMS.get(name)
+        if table is None or not rows:
+            continue
+        df = _frame_of_cells(rows[0], rows[1:], 2)
+        blank = (df == "").all(axis=1) if len(df.columns) else pd.Series(True, index=df.index)
+        tables[table] = df.loc[~blank]
+    wb.close()
+    if "schema_version" in meta:
+        try:
+            meta["schema_version"] = int(meta["schema_version"])
+        except ValueError:
+            pass
+    return tables, meta
+
+
+def _file_sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def read_raw(path: str | os.PathLike) -> tuple[dict[str, pd.DataFrame], dict, list[Problem], str]:
+    """Read every table of a dataset as text, without parsing.
+
+    Returns ``(tables, meta, problems, sha256)``.
+    """
+    p = Path(path)
+    problems: list[Problem] = []
+    h = hashlib.sha256()
+    if not p.exists():
+        raise DatasetError([RULES["PATH_UNREADABLE"].problem(value=f"{p} (not found / 見つかりません)")])
+    meta: dict[str, Any] = {}
+    tables: dict[str, pd.DataFrame] = {}
+    if p.is_file() and p.suffix.lower() in (".xlsx", ".xlsm"):
+        tables, meta = _read_xlsx(p, problems)
+        h.update(p.name.encode() + b"\0" + _file_sha(p).encode())
+        return tables, meta, problems, h.hexdigest()
+    if not p.is_dir():
+        raise DatasetError([RULES["PATH_UNREADABLE"].problem(
+            value=f"{p} (a folder of CSV/Parquet files or one .xlsx workbook is expected / "
+                  "CSV・Parquet のフォルダまたは .xlsx ブックを指定してください)")])
+    files = {f.name.casefold(): f for f in p.iterdir() if f.is_file()}
+    for name in TABLE_ORDER:
+        for ext, reader in ((".parquet", _read_parquet), (".csv", _read_csv)):
+            f = files.get(f"{name}{ext}")
+            if f is None:
+                continue
+            df = reader(f, problems, name)
+            h.update(f.name.encode() + b"\0" + _file_sha(f).encode())
+            if df is not None:
+                tables[name] = df
+            break
+        else:
+            tables.pop(name, None)
+    m = files.get("meta.json")
+    if m is not None:
+        h.update(b"meta.json\0" + _file_sha(m).encode())
+        try:
+            text = _decode(m.read_bytes()) or ""
+            meta = json.loads(text)
+            if not isinstance(meta, dict):
+                raise ValueError("not a JSON object")
+        except ValueError as e:
+            problems.append(RULES["META_INVALID"].problem(table="meta", value=str(e)))
+            meta = {}
+    if not tables and not any(p_.code == "TABLE_UNREADABLE" for p_ in problems):
+        raise DatasetError([RULES["PATH_UNREADABLE"].problem(
+            value=f"{p} (no table files found / 表のファイルがありません)")])
+    return tables, meta, problems, h.hexdigest()
+
+
+# --------------------------------------------------------------------------- parsing
+_DATE_RE = re.compile(
+    r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:[ T]00:00(?::00(?:\.0+)?)?)?$"
+)
+_TRUE = {"true", "1", "はい", "○", "◯", "〇", "yes", "y", "t", "✓", "✔", "有", "あり", "済"}
+_FALSE = {"false", "0", "いいえ", "no", "n", "f", "×", "✕", "無", "なし", "-"}
+_MARU = {"○", "◯", "〇"}
+
+
+def _parse_date_uniques(u: np.ndarray) -> np.ndarray:
+    out = np.full(len(u), np.datetime64("NaT"), dtype="datetime64[ns]")
+    ymd = []
+    pos = []
+    for i, s in enumerate(u):
+        m = _DATE_RE.match(s)
+        if m:
+            ymd.append(tuple(int(g) for g in m.groups()))
+            pos.append(i)
+    if pos:
+        arr = np.array(ymd)
+        parsed = pd.to_datetime(
+            pd.DataFrame({"year": arr[:, 0], "month": arr[:, 1], "day": arr[:, 2]}), errors="coerce"
+        ).to_numpy()
+        out[np.array(pos)] = parsed
+    return out
+
+
+def _factorize_text(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    codes, uniques = pd.factorize(s.astype(object).fillna(""), sort=False)
+    norm = np.array([_norm(u) for u in uniques], dtype=object)
+    return codes, norm
+
+
+def _parse_column(
+    table: str, col: Column, s: pd.Series, problems: list[Problem]
+) -> pd.Series:
+    idx = s.index
+    codes, uniq = _factorize_text(s)
+    empty_u = uniq == ""
+    if col.kind in ("id", "text"):
+        vals = np.where(empty_u, None, uniq).astype(object)[codes]
+        out = pd.Series(vals, index=idx, dtype=pd.StringDtype())
+        bad_u = np.zeros(len(uniq), bool)
+        rule = None
+    elif col.kind == "date":
+        parsed = _parse_date_uniques(uniq)
+        bad_u = ~empty_u & np.isnat(parsed)
+        out = pd.Series(parsed[codes] if len(codes) else parsed[:0], index=idx)
+        rule = RULES["DATE_UNPARSEABLE"]
+    elif col.kind == "code":
+        syn = C.synonyms(col.code_table)
+        mapped = np.array([syn.get(u.casefold()) for u in uniq], dtype=object)
+        bad_u = ~empty_u & pd.isna(mapped)
+        cat = pd.Categorical(mapped[codes] if len(codes) else [], categories=list(col.code_table))
+        out = pd.Series(cat, index=idx)
+        rule = RULES["CODE_UNKNOWN"]
+    elif col.kind == "bool":
+        low = np.array([u.casefold() for u in uniq], dtype=object)
+        val = np.array([True if v in _TRUE else False if v in _FALSE else None for v in low], dtype=object)
+        bad_u = ~empty_u & pd.isna(val)
+        out = pd.Series(pd.array(val[codes] if len(codes) else [], dtype="boolean"), index=idx)
+        rule = RULES["BOOL_UNPARSEABLE"]
+    elif col.kind in ("int", "number"):
+        num = pd.to_numeric(pd.Series(uniq), errors="coerce").to_numpy(dtype=float)
+        if col.kind == "int":
+            num = np.where(np.isfinite(num) & (num == np.round(num)), num, np.nan)
+        bad_u = ~empty_u & np.isnan(num)
+        vals = num[codes] if len(codes) else num[:0]
+        out = pd.Series(vals, index=idx)
+        if col.kind == "int":
+            out = out.astype("Int64")
+        rule = RULES["NUMBER_UNPARSEABLE"]
+    else:  # pragma: no cover - schema is fixed
+        raise ValueError(col.kind)
+    if rule is not None and bad_u.any():
+        bad = bad_u[codes]
+        raw = s.astype(object).to_numpy()
+        for r, v in zip(idx[bad], raw[bad], strict=True):
+            problems.append(rule.problem(table=table, row=r, column=col.name, value=v))
+    if not col.nullable:
+        miss = empty_u[codes] if len(codes) else np.zeros(0, bool)
+        for r in idx[miss]:
+            problems.append(RULES["VALUE_MISSING"].problem(table=table, row=r, column=col.name, value=""))
+    return out
+
+
+def _apply_maru_convention(df: pd.DataFrame, raw: pd.DataFrame) -> pd.DataFrame:
+    """Where a bool column uses ○/blank, a blank in an applicable row means False."""
+    for col, kind in (("caregiver_present", "family_exchange"), ("family_participated", "support_meeting")):
+        if col not in raw.columns:
+            continue
+        text = raw[col].astype(object).fillna("").map(_norm)
+        if not text.isin(_MARU).any():
+            continue
+        applies = (df["kind"] == kind).to_numpy() & (text == "").to_numpy()
+        s = df[col].copy()
+        s[applies] = False
+        df[col] = s
+    return df
+
+
+def parse_table(name: str, raw: pd.DataFrame, problems: list[Problem]) -> pd.DataFrame:
+    """Parse one raw (text) table into its typed form, collecting problems."""
+    t = TABLES[name]
+    raw = raw.copy()
+    if not isinstance(raw.index, pd.RangeIndex) or raw.index.name != "row":
+        if raw.index.name != "row":
+            raw.index = pd.RangeIndex(2, 2 + len(raw), name="row")
+    rename = {}
+    for c in raw.columns:
+        key = _norm(c).casefold()
+        target = _COLUMN_SYNONYMS[name].get(key)
+        if target is None:
+            problems.append(RULES["COLUMN_UNKNOWN"].problem(table=name, column=str(c)))
+        elif target not in rename.values():
+            rename[c] = target
+    raw = raw[list(rename)].rename(columns=rename)
+    out = {}
+    for col in t.columns:
+        if col.name not in raw.columns:
+            if col.required:
+                problems.append(RULES["COLUMN_MISSING"].problem(table=name, column=col.name))
+            out[col.name] = pd.Series(pd.array([None] * len(raw), dtype=dtype_of(col)), index=raw.index)
+            continue
+        out[col.name] = _parse_column(name, col, raw[col.name], problems)
+    df = pd.DataFrame(out, index=raw.index)
+    for col in t.columns:  # exact dtypes whatever happened above
+        if str(df[col.name].dtype) != str(dtype_of(col)):
+            df[col.name] = df[col.name].astype(dtype_of(col))
+    if name == "contacts":
+        df = _apply_maru_convention(df, raw)
+    df.index.name = "row"
+    return df
+
+
+def _latest_date(tables: Mapping[str, pd.DataFrame]) -> pd.Timestamp | None:
+    latest = None
+    for name, df in tables.items():
+        for col in TABLES[name].columns:
+            if col.kind == "date" and col.name in df and len(df):
+                m = df[col.name].max()
+                if pd.notna(m) and (latest is None or m > latest):
+                    latest = m
+    return latest
+
+
+def parse_tables(
+    raw: Mapping[str, pd.DataFrame],
+    meta: Mapping[str, Any] | None = None,
+    source: str | None = None,
+    sha256: str | None = None,
+    problems: list[Problem] | None = None,
+) -> Dataset:
+    """Parse raw tables (text or plain values) into a :class:`Dataset`."""
+    problems = list(problems or [])
+    meta = dict(meta or {})
+    tables: dict[str, pd.DataFrame] = {}
+    for name in TABLE_ORDER:
+        if name in raw:
+            df = raw[name]
+            if not all(isinstance(c, str) for c in df.columns):
+                df = df.rename(columns=str)
+            df = df.astype(object).where(df.notna(), "")
+            df = df.apply(lambda s: s.map(_cell_text) if s.map(type).ne(str).any() else s)
+            tables[name] = parse_table(name, df, problems)
+        else:
+            if TABLES[name].required:
+                problems.append(RULES["TABLE_MISSING"].problem(table=name))
+            tables[name] = empty_table(name)
+    as_of = None
+    if meta.get("as_of"):
+        parsed = _parse_date_uniques(np.array([_norm(meta["as_of"])], dtype=object))[0]
+        if np.isnat(parsed):
+            problems.append(RULES["META_INVALID"].problem(table="meta", column="as_of", value=meta["as_of"]))
+        else:
+            as_of = pd.Timestamp(parsed)
+    if as_of is None:
+        as_of = _latest_date(tables) or pd.Timestamp.today().normalize()
+    return Dataset(
+        tables=tables,
+        as_of=as_of,
+        meta=meta,
+        present=frozenset(raw),
+        problems=tuple(problems),
+        source=source,
+        source_sha256=sha256,
+    )
+
+
+def load(path: str | os.PathLike) -> Dataset:
+    """Load a dataset from a folder of CSV/Parquet files or one .xlsx workbook.
+
+    CSV encoding (UTF-8, UTF-8 with BOM, CP932) is detected; dates may be
+    ``YYYY-MM-DD`` or ``YYYY/MM/DD``; Japanese labels are accepted for codes;
+    booleans as true/false, 1/0, はい/いいえ or ○/blank. Problems found while
+    reading are kept in ``dataset.problems``; run :func:`evalkit.validate` for
+    the full rule check.
+
+    Raises
+    ------
+    DatasetError
+        When the path does not exist or holds no table at all.
+
+    Examples
+    --------
+    >>> import evalkit
+    >>> ds = evalkit.load("synthetic/data/nagano_default")  # doctest: +SKIP
+    >>> ds.placements.head()  # doctest: +SKIP
+    """
+    tables, meta, problems, sha = read_raw(path)
+    return parse_tables(tables, meta=meta, source=str(path), sha256=sha, problems=problems)
+
+
+# --------------------------------------------------------------------------- writing
+def _text_frame(df: pd.DataFrame, name: str, labels: str, date_style: str) -> pd.DataFrame:
+    out = {}
+    for col in TABLES[name].columns:
+        s = df[col.name] if col.name in df else pd.Series([None] * len(df), index=df.index)
+        if col.kind == "date":
+            fmt = "%Y/%m/%d" if date_style == "slash" else "%Y-%m-%d"
+            v = pd.to_datetime(s).dt.strftime(fmt).fillna("")
+        elif col.kind == "bool":
+            v = s.astype(object).map(lambda x: "" if pd.isna(x) else ("true" if x else "false"))
+        elif col.kind == "int":
+            v = s.astype("Int64").astype(object).map(lambda x: "" if pd.isna(x) else str(int(x)))
+        elif col.kind == "number":
+            v = s.astype(object).map(lambda x: "" if pd.isna(x) else repr(float(x)).removesuffix(".0")
+                                     if float(x).is_integer() else repr(float(x)))
+        elif col.kind == "code" and labels == "ja":
+            lab = {k: c.ja for k, c in col.code_table.items()}
+            v = s.astype(object).map(lambda x: "" if pd.isna(x) else lab.get(x, x))
+        else:
+            v = s.astype(object).where(s.notna(), "").astype(str)
+        out[col.name] = v.to_numpy()
+    return pd.DataFrame(out)
+
+
+def _typed_for_parquet(df: pd.DataFrame, name: str) -> pd.DataFrame:
+    out = {}
+    for col in TABLES[name].columns:
+        s = df[col.name]
+        if col.kind == "code":
+            s = s.astype(object).where(s.notna(), None).astype(pd.StringDtype())
+        out[col.name] = s.reset_index(drop=True)
+    return pd.DataFrame(out)
+
+
+def _fixed_zip(path: Path) -> None:
+    """Rewrite a zip (xlsx) with fixed timestamps so identical content is byte-identical."""
+    with zipfile.ZipFile(path) as z:
+        items = [(i.filename, z.read(i.filename)) for i in z.infolist()]
+    tmp = path.with_suffix(".tmpzip")
+    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
+        for fn, data in items:
+            zi = zipfile.ZipInfo(fn, date_time=(1980, 1, 1, 0, 0, 0))
+            zi.compress_type = zipfile.ZIP_DEFLATED
+            z.writestr(zi, data)
+    tmp.replace(path)
+
+
+def write_dataset(
+    ds: Dataset,
+    out: str | os.PathLike,
+    *,
+    format: str = "csv",
+    encoding: str = "utf-8",
+    labels: str = "code",
+    date_style: str = "iso",
+    tables: Mapping[str, pd.DataFrame] | None = None,
+    extra_files: Mapping[str, str | bytes] | None = None,
+) -> Path:
+    """Write a dataset atomically: to a temporary folder, then moved in whole.
+
+    Parameters
+    ----------
+    ds : Dataset
+    out : path
+        Folder to create (``csv``/``parquet``), or for ``xlsx`` a folder that
+        will hold ``dataset.xlsx`` plus any ``extra_files``.
+    format : {"csv", "parquet", "xlsx"}
+    encoding : {"utf-8", "cp932"}
+        CSV encoding.
+    labels : {"code", "ja"}
+        Write codes or their Japanese labels (CSV/XLSX).
+    date_style : {"iso", "slash"}
+    tables : mapping, optional
+        Text tables to write instead of those of ``ds`` (used to write
+        deliberately broken rows).
+    extra_files : mapping, optional
+        Further files (name → content) written beside the tables, e.g. ``truth.json``.
+    """
+    if format not in FORMATS:
+        raise ValueError(f"format must be one of {FORMATS}")
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        meta = dict(ds.meta)
+        meta.setdefault("as_of", str(ds.as_of.date()))
+        meta.setdefault("schema_version", 1)
+        present = [n for n in TABLE_ORDER if n in ds.present or TABLES[n].required or len(ds.tables[n])]
+        text = {}
+        for n in present:
+            text[n] = (
+                tables[n] if tables is not None and n in tables
+                else _text_frame(ds.tables[n], n, labels, date_style)
+            )
+        if format == "csv":
+            for n, df in text.items():
+                data = df.to_csv(index=False, lineterminator="\r\n" if encoding == "cp932" else "\n")
+                (tmp / f"{n}.csv").write_bytes(data.encode(encoding))
+            (tmp / "meta.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2) + "\n", "utf-8")
+        elif format == "parquet":
+            for n in present:
+                df = _typed_for_parquet(ds.tables[n], n)
+                df.to_parquet(tmp / f"{n}.parquet", index=False, engine="pyarrow", compression="zstd")
+            (tmp / "meta.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2) + "\n", "utf-8")
+        else:
+            xlsx = tmp / "dataset.xlsx"
+            with pd.ExcelWriter(xlsx, engine="openpyxl") as w:
+                for n, df in text.items():
+                    df.to_excel(w, sheet_name=n, index=False)
+                pd.DataFrame({"key": list(meta), "value": [str(v) for v in meta.values()]}).to_excel(
+                    w, sheet_name="meta", index=False
+                )
+                props = w.book.properties
+                props.created = props.modified = _dt.datetime(2000, 1, 1)
+            _fixed_zip(xlsx)
+        for fn, content in (extra_files or {}).items():
+            data = content.encode("utf-8") if isinstance(content, str) else content
+            (tmp / fn).write_bytes(data)
+        if out.exists():
+            shutil.rmtree(out)
+        tmp.replace(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
