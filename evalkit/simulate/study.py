@@ -1,0 +1,304 @@
+"""Simulation studies: N seeded replications of generate → analyse per grid point.
+
+Each task (grid point, replication) depends only on the scenario, the grid
+point's overrides and the replication's seed, so the results are the same
+whether local processes or a Dask cluster run them, in whatever order.
+Each finished task is written at once to ``OUT/replications/`` (atomically),
+so an interrupted study resumes from what is done; a task that raises is
+recorded with its error and the study goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+import traceback
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from evalkit import __version__
+from evalkit.simulate.grid import expand_grid, replication_seed
+from evalkit.simulate.summary import summarise
+
+REP_COLUMNS = [
+    "point", "replication", "seed", "status", "error", "estimator", "estimate", "truth",
+    "ci_lower", "ci_upper", "p_value", "scale", "null", "seconds",
+]
+
+
+@dataclass(frozen=True)
+class Task:
+    """One replication at one grid point."""
+
+    scenario: Any
+    point: int
+    replication: int
+    seed: int
+    overrides: dict[str, Any]
+    analyses: tuple[str, ...]
+    children_scale: float = 1.0
+
+    @property
+    def key(self) -> str:
+        return f"p{self.point:03d}_r{self.replication:05d}"
+
+
+def run_task(task: Task) -> list[dict[str, Any]]:
+    """Generate one synthetic world and run the analyses on it (in a worker).
+
+    Never raises: an exception becomes one row with ``status="error"``.
+    """
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    t0 = time.perf_counter()
+    base = {"point": task.point, "replication": task.replication, "seed": task.seed}
+    try:
+        from evalkit.simulate.analyses import run_analyses
+        from evalkit.synth import generate
+
+        res = generate(
+            task.scenario,
+            seed=task.seed,
+            children_scale=task.children_scale,
+            overrides=dict(task.overrides),
+        )
+        ests = run_analyses(res, list(task.analyses))
+        secs = time.perf_counter() - t0
+        return [
+            {**base, "status": "ok", "error": "", **e.to_dict(), "seconds": secs} for e in ests
+        ]
+    except Exception as e:  # recorded, never fatal for the study
+        last = traceback.extract_tb(e.__traceback__)[-1] if e.__traceback__ else None
+        where = f" ({Path(last.filename).name}:{last.lineno})" if last else ""
+        return [
+            {
+                **base, "status": "error", "error": f"{type(e).__name__}: {e}{where}",
+                "estimator": "", "estimate": math.nan, "truth": math.nan,
+                "ci_lower": math.nan, "ci_upper": math.nan, "p_value": math.nan,
+                "scale": "", "null": math.nan, "seconds": time.perf_counter() - t0,
+            }
+        ]
+
+
+@dataclass(frozen=True)
+class StudySpec:
+    """Everything that defines a study (saved as ``study.json``)."""
+
+    scenario: str
+    replications: int
+    analyses: tuple[str, ...]
+    sets: dict[str, Any] = field(default_factory=dict)
+    grid: dict[str, list[Any]] = field(default_factory=dict)
+    seed: int = 20260401
+    children_scale: float = 1.0
+
+    def points(self) -> list[dict[str, Any]]:
+        return expand_grid(self.grid)
+
+    def tasks(self) -> list[Task]:
+        out = []
+        for i, point in enumerate(self.points()):
+            overrides = {**self.sets, **point}
+            scale = float(overrides.pop("children_scale", self.children_scale))
+            for r in range(self.replications):
+                out.append(
+                    Task(self.scenario, i, r, replication_seed(self.seed, r), overrides,
+                         tuple(self.analyses), scale)
+                )
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["analyses"] = list(self.analyses)
+        return d
+
+
+@dataclass(frozen=True)
+class StudyResult:
+    """A finished (or resumed) study: per-replication rows and the summary."""
+
+    spec: StudySpec
+    replications: pd.DataFrame
+    summary: pd.DataFrame
+    out: Path | None
+
+    @property
+    def n_failed(self) -> int:
+        r = self.replications
+        return int(r.loc[r["status"] == "error", ["point", "replication"]].drop_duplicates().shape[0])
+
+
+class Progress:
+    """Progress on standard error: count, rate and time left."""
+
+    def __init__(self, total: int, done: int = 0, stream=None, every: float = 2.0):
+        self.total, self.done, self.failed = total, done, 0
+        self.start = time.monotonic()
+        self.first = done
+        self.stream = stream or sys.stderr
+        self.every = every
+        self.last = 0.0
+
+    def update(self, ok: bool) -> None:
+        self.done += 1
+        self.failed += not ok
+        now = time.monotonic()
+        if now - self.last < self.every and self.done < self.total:
+            return
+        self.last = now
+        ran = self.done - self.first
+        rate = ran / max(now - self.start, 1e-9) * 60
+        left = (self.total - self.done) / (rate / 60) if rate > 0 else float("nan")
+        eta = time.strftime("%H:%M:%S", time.gmtime(left)) if math.isfinite(left) else "--:--:--"
+        print(
+            f"  [{self.done:>6}/{self.total}] {100 * self.done / self.total:5.1f}%  "
+            f"{rate:7.1f} 反復/分 (rep/min)  残り/ETA {eta}  失敗/failed {self.failed}",
+            file=self.stream,
+            flush=True,
+        )
+
+
+def _write_atomic(df: pd.DataFrame, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    df.to_parquet(tmp, index=False)
+    os.replace(tmp, path)
+
+
+def _rows_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    df = pd.DataFrame(rows, columns=REP_COLUMNS)
+    return df.astype({"point": "int64", "replication": "int64", "seed": "int64"})
+
+
+def _execute(
+    tasks: list[Task], workers: int | None, scheduler: str | None, on_done: Callable
+) -> None:
+    if not tasks:
+        return
+    if scheduler:
+        from dask.distributed import Client
+        from dask.distributed import as_completed as dask_completed
+
+        client = scheduler if not isinstance(scheduler, str) else Client(scheduler)
+        try:
+            futs = client.map(run_task, tasks, pure=False, key=[f"evalkit-{t.key}-{t.seed}" for t in tasks])
+            index = {f.key: t for f, t in zip(futs, tasks, strict=True)}
+            for fut in dask_completed(futs):
+                on_done(index[fut.key], fut.result())
+        finally:
+            if isinstance(scheduler, str):
+                client.close()
+        return
+    n = workers or os.cpu_count() or 1
+    if n <= 1:
+        for t in tasks:
+            on_done(t, run_task(t))
+        return
+    # chunks keep the per-task overhead (pickling, scheduling) small
+    with ProcessPoolExecutor(max_workers=n) as pool:
+        futs = {pool.submit(run_task, t): t for t in tasks}
+        for f in as_completed(futs):
+            on_done(futs[f], f.result())
+
+
+def run_study(
+    spec: StudySpec,
+    out: str | os.PathLike | None = None,
+    *,
+    workers: int | None = None,
+    scheduler: Any = None,
+    progress: bool = True,
+    retry_failed: bool = False,
+) -> StudyResult:
+    """Run (or resume) a simulation study.
+
+    Parameters
+    ----------
+    spec : StudySpec
+    out : path, optional
+        Study folder. Holds ``study.json``, ``replications/`` (one file per
+        finished task, for resuming), ``replications.parquet`` and
+        ``summary.csv``. Without it everything stays in memory.
+    workers : int, optional
+        Local processes (default: all cores). Ignored with ``scheduler``.
+    scheduler : str or dask.distributed.Client, optional
+        Address of an existing Dask scheduler (or a client) to run on.
+    retry_failed : bool
+        On resume, run again the tasks that failed before.
+    """
+    tasks = spec.tasks()
+    done: dict[str, pd.DataFrame] = {}
+    rep_dir = None
+    if out is not None:
+        out = Path(out)
+        rep_dir = out / "replications"
+        rep_dir.mkdir(parents=True, exist_ok=True)
+        meta_path = out / "study.json"
+        if meta_path.exists():
+            old = json.loads(meta_path.read_text("utf-8"))
+            if old.get("spec") != json.loads(json.dumps(spec.to_json())):
+                raise ValueError(
+                    f"{out} holds a different study; choose another --out "
+                    "(このフォルダには別の研究の結果があります。別の --out を指定してください)"
+                )
+        else:
+            tmp = meta_path.with_name(".study.json.tmp")
+            tmp.write_text(
+                json.dumps({"evalkit_version": __version__, "spec": spec.to_json()},
+                           ensure_ascii=False, indent=2), "utf-8",
+            )
+            os.replace(tmp, meta_path)
+        for f in rep_dir.glob("p*_r*.parquet"):
+            df = pd.read_parquet(f)
+            if retry_failed and (df["status"] == "error").any():
+                continue
+            done[f.stem] = df
+    todo = [t for t in tasks if t.key not in done]
+    prog = Progress(len(tasks), len(tasks) - len(todo)) if progress else None
+    if progress and done:
+        print(f"  再開: {len(done)} 件完了済み / resuming: {len(done)} done", file=sys.stderr)
+
+    def on_done(task: Task, rows: list[dict[str, Any]]) -> None:
+        df = _rows_frame(rows)
+        done[task.key] = df
+        if rep_dir is not None:
+            _write_atomic(df, rep_dir / f"{task.key}.parquet")
+        if prog:
+            prog.update(all(r["status"] == "ok" for r in rows))
+
+    _execute(todo, workers, scheduler, on_done)
+    reps = pd.concat([done[t.key] for t in tasks], ignore_index=True) if tasks else _rows_frame([])
+    reps = reps.sort_values(["point", "replication", "estimator"], kind="mergesort").reset_index(drop=True)
+    points = spec.points()
+    summary = summarise(reps, points)
+    if out is not None:
+        _write_atomic(reps, out / "replications.parquet")
+        tmp = out / ".summary.csv.tmp"
+        summary.to_csv(tmp, index=False)
+        os.replace(tmp, out / "summary.csv")
+    return StudyResult(spec, reps, summary, out)
+
+
+def load_study(out: str | os.PathLike) -> StudyResult:
+    """Read a finished study folder."""
+    out = Path(out)
+    meta = json.loads((out / "study.json").read_text("utf-8"))
+    s = meta["spec"]
+    spec = StudySpec(
+        scenario=s["scenario"], replications=s["replications"], analyses=tuple(s["analyses"]),
+        sets=s["sets"], grid=s["grid"], seed=s["seed"], children_scale=s["children_scale"],
+    )
+    return StudyResult(spec, pd.read_parquet(out / "replications.parquet"),
+                       pd.read_csv(out / "summary.csv"), out)
+
+
+def iter_points(spec: StudySpec) -> Iterable[tuple[int, dict[str, Any]]]:
+    return enumerate(spec.points())
