@@ -1,0 +1,518 @@
+"""The KPI engine: the prepared dataset, periods, cells and the long table.
+
+Dates are handled as integer day numbers (days since 1970-01-01) so that
+every KPI is interval arithmetic on NumPy arrays:
+
+- a placement row covers day *d* when ``start ≤ d < end``; an open row has
+  ``end = as_of + 1`` (it covers up to and including ``as_of``);
+- point-in-time KPIs expand each row into the period ends it covers (a row
+  covers a contiguous run of period ends, found with ``np.searchsorted``);
+- child-months clip each in-care row to the months it overlaps;
+- "the last event on or before *d* for this child" is a ``searchsorted`` on
+  the key ``child * 2**20 + day`` over events sorted by child and date.
+
+KPI functions return *cells*: additive contributions ``pidx`` (period
+position), ``center`` (centre position in :attr:`Context.centers`),
+``group``, ``numerator``, ``denominator``, which :func:`compute` sums per
+centre and over all centres; or, for variants with a ``reducer``, unit
+records reduced per cell.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from evalkit.data import calendar as cal
+from evalkit.data import codes as C
+from evalkit.data.episodes import assign_episodes
+from evalkit.kpi.registry import Variant, all_variants, get_kpi, get_variant, variants_of
+
+#: Columns of the long table, in order.
+LONG_COLUMNS = [
+    "kpi", "variant", "period", "period_start", "period_end", "center", "group",
+    "numerator", "denominator", "value",
+]
+#: Sentinel for a missing day number.
+NA_DAY = np.iinfo(np.int64).min // 4
+_DAY_OFFSET = 200_000  # keeps day numbers positive inside combined keys
+_KEY_MULT = np.int64(1 << 20)
+
+
+def to_days(x) -> np.ndarray:
+    """Dates (Series/array/Index) as int64 day numbers; NaT → :data:`NA_DAY`."""
+    a = np.asarray(pd.to_datetime(x), dtype="datetime64[ns]")
+    out = a.astype("datetime64[D]").astype(np.int64)
+    out[np.isnat(a)] = NA_DAY
+    return out
+
+
+def day_to_ts(d: int) -> pd.Timestamp:
+    """Day number → Timestamp."""
+    return pd.Timestamp(np.datetime64(int(d), "D"))
+
+
+def add_months_days(days: np.ndarray, n: int | np.ndarray) -> np.ndarray:
+    """Day numbers plus ``n`` calendar months, clamped to the month end (vectorised).
+
+    Same result as :func:`evalkit.data.calendar.add_months`; missing days stay missing.
+    """
+    days = np.asarray(days, dtype=np.int64)
+    na = days == NA_DAY
+    d = np.where(na, 0, days).astype("datetime64[D]")
+    m = d.astype("datetime64[M]")
+    dom = (d - m.astype("datetime64[D]")).astype(np.int64)  # 0-based day of month
+    tm = m + np.asarray(n, dtype=np.int64).astype("timedelta64[M]")
+    last = ((tm + np.timedelta64(1, "M")).astype("datetime64[D]") - tm.astype("datetime64[D]")).astype(
+        np.int64
+    )
+    out = tm.astype("datetime64[D]").astype(np.int64) + np.minimum(dom, last - 1)
+    out[na] = NA_DAY
+    return out
+
+
+def expand_ranges(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """All pairs ``(i, j)`` with ``lo[i] ≤ j < hi[i]``: returns (i, j) arrays."""
+    lo = np.asarray(lo, dtype=np.int64)
+    n = np.maximum(np.asarray(hi, dtype=np.int64) - lo, 0)
+    tot = int(n.sum())
+    if tot == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    i = np.repeat(np.arange(len(lo)), n)
+    starts = np.cumsum(n) - n
+    j = np.arange(tot, dtype=np.int64) - np.repeat(starts, n) + np.repeat(lo, n)
+    return i, j
+
+
+def event_key(child: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """Combined sort key of (child code, day number)."""
+    return np.asarray(child, np.int64) * _KEY_MULT + (np.asarray(day, np.int64) + _DAY_OFFSET)
+
+
+@dataclass
+class Events:
+    """Dated events of children, sorted by child then day."""
+
+    child: np.ndarray
+    day: np.ndarray
+    key: np.ndarray
+    frame: pd.DataFrame  # the source rows in the same order (extra columns)
+
+    @classmethod
+    def build(cls, child: np.ndarray, day: np.ndarray, frame: pd.DataFrame) -> Events:
+        ok = (child >= 0) & (day != NA_DAY)
+        child, day, frame = child[ok], day[ok], frame.loc[ok]
+        order = np.lexsort((day, child))
+        child, day = child[order], day[order]
+        return cls(child, day, event_key(child, day), frame.iloc[order].reset_index(drop=True))
+
+    def last_on_or_before(self, child: np.ndarray, day: np.ndarray) -> np.ndarray:
+        """Index of the child's last event on or before ``day`` (−1 if none)."""
+        i = np.searchsorted(self.key, event_key(child, day), side="right") - 1
+        ok = i >= 0
+        ok[ok] = self.child[i[ok]] == np.asarray(child)[ok]
+        return np.where(ok, i, -1)
+
+    def any_between(self, child: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        """Whether the child has an event with ``lo ≤ day ≤ hi``."""
+        i = np.searchsorted(self.key, event_key(child, lo), side="left")
+        ok = i < len(self.key)
+        j = np.minimum(i, max(len(self.key) - 1, 0))
+        if len(self.key) == 0:
+            return np.zeros(len(child), bool)
+        return ok & (self.child[j] == child) & (self.day[j] <= hi)
+
+    def subset(self, mask: np.ndarray) -> Events:
+        return Events(self.child[mask], self.day[mask], self.key[mask],
+                      self.frame.loc[mask].reset_index(drop=True))
+
+
+class Context:
+    """A dataset prepared once for every KPI (all dates as day numbers).
+
+    Attributes (NumPy arrays unless said otherwise)
+    ----------------------------------------------
+    as_of : int
+        Data cut-off day.
+    centers : list of str
+        Centre codes present (position = centre code used in cells).
+    child_center, birth, third, school : per child
+        Centre position, birth day, 3rd birthday, first school day.
+    rows : DataFrame-like arrays ``r_*`` per placement row sorted by child,
+        start: ``r_child, r_start, r_end`` (exclusive, open rows ``as_of+1``),
+        ``r_open, r_setting, r_group, r_in_care, r_tp, r_reason, r_ep,
+        r_first`` (first row of its episode), ``r_ep_start, r_care_start``.
+    episodes : per episode ``e_child, e_start, e_care_start, e_discharge``
+        (NA_DAY when open), ``e_reason, e_first_care_setting, e_open``.
+    contacts, reviews, plans : :class:`Events`.
+    """
+
+    def __init__(self, ds) -> None:
+        self.ds = ds
+        self.as_of = int(to_days([ds.as_of])[0])
+        ch = ds.children.drop_duplicates("child_id")
+        ids = ch["child_id"].astype(object).to_numpy()
+        self.child_ids = ids
+        self._id_index = pd.Index(ids)
+        center = ch["center"].astype(object).fillna("unknown").to_numpy()
+        order = {c: i for i, c in enumerate(C.CENTERS)}
+        self.centers = sorted(set(center), key=lambda c: (order.get(c, 99), c))
+        cpos = {c: i for i, c in enumerate(self.centers)}
+        self.child_center = np.array([cpos[c] for c in center], dtype=np.int64)
+        self.birth = to_days(ch["birth_date"])
+        self.third = add_months_days(self.birth, 36)
+        self.school = to_days(cal.first_school_day(pd.Series(ch["birth_date"].to_numpy())))
+        self._rows(ds)
+        self._events(ds)
+
+    # ------------------------------------------------------------------ helpers
+    def child_code(self, ids) -> np.ndarray:
+        """Child positions of ids (−1 for unknown children)."""
+        return self._id_index.get_indexer(pd.Index(np.asarray(ids, dtype=object)))
+
+    def _rows(self, ds) -> None:
+        p = ds.placements
+        p = p.loc[p["child_id"].notna() & p["start_date"].notna() & p["setting"].notna()]
+        p = assign_episodes(p)
+        child = self.child_code(p["child_id"].astype(object).to_numpy())
+        keep = child >= 0
+        p, child = p.loc[keep], child[keep]
+        start = to_days(p["start_date"])
+        end_raw = to_days(p["end_date"])
+        is_open = end_raw == NA_DAY
+        end = np.where(is_open, self.as_of + 1, end_raw)
+        setting = p["setting"].astype(object).to_numpy()
+        reason = p["end_reason"].astype(object).to_numpy()
+        reason = np.where(pd.isna(reason), None, reason)
+        ep_ids = p["episode_id"].astype(object).to_numpy()
+        first = np.ones(len(p), bool)
+        first[1:] = ep_ids[1:] != ep_ids[:-1]
+        ep = np.cumsum(first) - 1
+        self.r_child, self.r_start, self.r_end, self.r_open = child, start, end, is_open
+        self.r_setting, self.r_reason, self.r_ep, self.r_first = setting, reason, ep, first
+        self.r_group = np.array([C.SETTINGS[s].group for s in setting], dtype=object) if len(
+            setting
+        ) else np.zeros(0, object)
+        self.r_in_care = np.isin(setting, list(C.IN_CARE_SETTINGS))
+        self.r_tp = np.isin(setting, list(C.TP_SETTINGS))
+        n_ep = int(first.sum())
+        fi = np.flatnonzero(first)
+        last = np.r_[fi[1:] - 1, len(p) - 1] if n_ep else np.zeros(0, np.int64)
+        self.e_child = child[fi]
+        self.e_start = start[fi]
+        cs = np.where(self.r_in_care, start, np.iinfo(np.int64).max)
+        e_cs = np.minimum.reduceat(cs, fi) if n_ep else np.zeros(0, np.int64)
+        self.e_care_start = np.where(e_cs == np.iinfo(np.int64).max, NA_DAY, e_cs)
+        self.e_open = is_open[last]
+        self.e_discharge = np.where(self.e_open, NA_DAY, end_raw[last])
+        e_reason = reason[last].copy() if n_ep else np.zeros(0, object)
+        e_reason[self.e_open] = None
+        self.e_reason = e_reason
+        # first in-care setting of each episode
+        first_care = np.full(n_ep, None, dtype=object)
+        ic = np.flatnonzero(self.r_in_care)
+        if len(ic):
+            e_of = ep[ic]
+            firsts = np.r_[True, e_of[1:] != e_of[:-1]]
+            first_care[e_of[firsts]] = setting[ic[firsts]]
+        self.e_first_care_setting = first_care
+        self.e_center = self.child_center[self.e_child] if n_ep else np.zeros(0, np.int64)
+        self.r_ep_start = self.e_start[ep] if n_ep else np.zeros(0, np.int64)
+        self.r_care_start = self.e_care_start[ep] if n_ep else np.zeros(0, np.int64)
+        self.r_center = self.child_center[child] if len(child) else np.zeros(0, np.int64)
+
+    def _events(self, ds) -> None:
+        c = ds.contacts
+        frame = pd.DataFrame(
+            {
+                "kind": c["kind"].astype(object).to_numpy(),
+                "caregiver_present": (c["caregiver_present"].fillna(False).astype(bool).to_numpy()
+                                      if "caregiver_present" in c else np.zeros(len(c), bool)),
+                "family_participated": (c["family_participated"].fillna(False).astype(bool).to_numpy()
+                                        if "family_participated" in c else np.zeros(len(c), bool)),
+            }
+        )
+        self.contacts = Events.build(self.child_code(c["child_id"].astype(object).to_numpy()),
+                                     to_days(c["date"]), frame)
+        r = ds.reviews
+        self.reviews = Events.build(self.child_code(r["child_id"].astype(object).to_numpy()),
+                                    to_days(r["date"]), pd.DataFrame(index=range(len(r))))
+        pl = ds.plans
+        pframe = pd.DataFrame(
+            {
+                "plan_id": pl["plan_id"].astype(object).to_numpy(),
+                "rank": pl["rank"].astype("float").to_numpy(),
+                "goal": pl["goal"].astype(object).to_numpy(),
+            }
+        )
+        self.plans = Events.build(self.child_code(pl["child_id"].astype(object).to_numpy()),
+                                  to_days(pl["plan_date"]), pframe)
+        self._contact_kind_cache: dict[tuple[str, ...], Events] = {}
+
+    def contacts_of(self, kinds: Iterable[str]) -> Events:
+        """Contacts of the given kinds (cached)."""
+        key = tuple(sorted(kinds))
+        if key not in self._contact_kind_cache:
+            m = np.isin(self.contacts.frame["kind"].to_numpy(), list(key))
+            self._contact_kind_cache[key] = self.contacts.subset(m)
+        return self._contact_kind_cache[key]
+
+    # ------------------------------------------------------------- geometry
+    def row_covering(self, child: np.ndarray, day: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """Index of the row (among rows where ``mask``) covering (child, day), −1 if none."""
+        idx = np.flatnonzero(mask)
+        key = event_key(self.r_child[idx], self.r_start[idx])
+        order = np.argsort(key, kind="stable")
+        idx, key = idx[order], key[order]
+        i = np.searchsorted(key, event_key(child, day), side="right") - 1
+        ok = i >= 0
+        j = idx[np.maximum(i, 0)] if len(idx) else np.zeros(len(i), np.int64)
+        if len(idx) == 0:
+            return np.full(len(child), -1)
+        ok &= (self.r_child[j] == child) & (self.r_end[j] > day)
+        return np.where(ok, j, -1)
+
+    def rows_on_days(self, mask: np.ndarray, days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(row, day position) pairs: rows where ``mask`` covering each of ``days`` (sorted)."""
+        idx = np.flatnonzero(mask)
+        lo = np.searchsorted(days, self.r_start[idx], side="left")
+        hi = np.searchsorted(days, self.r_end[idx], side="left")
+        i, j = expand_ranges(lo, hi)
+        return idx[i], j
+
+    def days_in(self, mask: np.ndarray, ps: np.ndarray, pe: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Overlap of rows (where ``mask``) with periods [ps, pe] (inclusive, sorted,
+        non-overlapping): returns (row, period position, days)."""
+        idx = np.flatnonzero(mask)
+        lo = np.searchsorted(pe, self.r_start[idx], side="left")
+        hi = np.searchsorted(ps, self.r_end[idx] - 1, side="right")
+        i, j = expand_ranges(lo, hi)
+        rows = idx[i]
+        days = np.minimum(self.r_end[rows], pe[j] + 1) - np.maximum(self.r_start[rows], ps[j])
+        keep = days > 0
+        return rows[keep], j[keep], days[keep]
+
+    def age_groups(self, child: np.ndarray, day: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(under3, preschool) flags on ``day``; preschool includes under 3 (乳幼児)."""
+        return day < self.third[child], day < self.school[child]
+
+
+# ---------------------------------------------------------------------------- cells
+CELL_COLUMNS = ["pidx", "center", "group", "numerator", "denominator"]
+
+
+def make_cells(ctx: Context, pidx: np.ndarray, center: np.ndarray, group: str,
+               numerator: np.ndarray | float = 1.0, denominator: np.ndarray | float = 0.0,
+               n_periods: int | None = None) -> pd.DataFrame:
+    """Sum contributions per (period, centre) into a compact cells frame."""
+    pidx = np.asarray(pidx, np.int64)
+    center = np.asarray(center, np.int64)
+    nc = len(ctx.centers)
+    npd = int(n_periods if n_periods is not None else (pidx.max() + 1 if len(pidx) else 0))
+    if len(pidx) == 0 or npd == 0:
+        return pd.DataFrame({c: [] for c in CELL_COLUMNS})
+    k = pidx * nc + center
+    num = np.bincount(k, weights=np.broadcast_to(np.asarray(numerator, float), k.shape),
+                      minlength=npd * nc)
+    den = np.bincount(k, weights=np.broadcast_to(np.asarray(denominator, float), k.shape),
+                      minlength=npd * nc)
+    nz = np.flatnonzero((num != 0) | (den != 0))
+    return pd.DataFrame(
+        {"pidx": nz // nc, "center": nz % nc, "group": group, "numerator": num[nz],
+         "denominator": den[nz]}
+    )
+
+
+def cat_cells(*frames: pd.DataFrame) -> pd.DataFrame:
+    """Concatenate cell frames (empty-safe)."""
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return pd.DataFrame({c: [] for c in CELL_COLUMNS})
+    return pd.concat(frames, ignore_index=True)
+
+
+# ---------------------------------------------------------------------------- periods
+def periods_for(cadence: str, start: pd.Timestamp, end: pd.Timestamp, as_of: pd.Timestamp
+                ) -> pd.DataFrame:
+    """Periods of a cadence overlapping [start, end] and ending on or before ``as_of``.
+
+    Columns ``period, period_start, period_end, ps, pe`` (the last two day numbers).
+    """
+    if cadence == "month":
+        p = cal.month_periods(start, end)
+    elif cadence == "quarter":
+        p = cal.quarter_periods(cal.fiscal_year(start), cal.fiscal_year(end))
+        p = p.loc[(p["period_end"] >= start) & (p["period_start"] <= end)]
+    else:
+        p = cal.year_periods(cal.fiscal_year(start), cal.fiscal_year(end))
+    p = p.loc[p["period_end"] <= as_of].reset_index(drop=True)
+    p["ps"] = to_days(p["period_start"])
+    p["pe"] = to_days(p["period_end"])
+    return p
+
+
+def resolve_range(ds, fiscal_year=None, start=None, end=None) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The date range asked for: fiscal year(s), an explicit range, or the FY of ``as_of``."""
+    if fiscal_year is not None:
+        if start is not None or end is not None:
+            raise ValueError("give fiscal_year or start/end, not both")
+        fys = [int(fiscal_year)] if np.ndim(fiscal_year) == 0 else [int(f) for f in fiscal_year]
+        return cal.fiscal_year_start(min(fys)), cal.fiscal_year_end(max(fys))
+    if start is not None or end is not None:
+        if start is None or end is None:
+            raise ValueError("give both start and end")
+        s, e = pd.Timestamp(start).normalize(), pd.Timestamp(end).normalize()
+        if e < s:
+            raise ValueError("end is before start")
+        return s, e
+    fy = cal.fiscal_year(ds.as_of)
+    return cal.fiscal_year_start(fy), cal.fiscal_year_end(fy)
+
+
+def select_variants(kpis: Sequence[str] | None) -> list[Variant]:
+    """Variants named by ``kpis``: ``ID`` (all its variants) or ``ID:VARIANT``."""
+    if not kpis:
+        return all_variants()
+    out: list[Variant] = []
+    for k in kpis:
+        kid, _, var = str(k).partition(":")
+        get_kpi(kid)  # KeyError for an unknown KPI
+        out.extend([get_variant(kid, var)] if var else variants_of(kid))
+    return out
+
+
+# ---------------------------------------------------------------------------- compute
+def _value(kind: str, num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    num, den = np.asarray(num, float), np.asarray(den, float)
+    if kind == "count":
+        return num
+    with np.errstate(divide="ignore", invalid="ignore"):
+        v = num / den
+    v[~(den > 0)] = np.nan
+    if kind == "per_1000_days":
+        v = v * 1000.0
+    return v
+
+
+def _finish_additive(v: Variant, cells: pd.DataFrame, periods: pd.DataFrame,
+                     centers: list[str], by_center: bool) -> pd.DataFrame:
+    groups = (["all"] if v.include_all_group else []) + list(v.groups or ())
+    npd, ng = len(periods), len(groups)
+    gpos = {g: i for i, g in enumerate(groups)}
+    nc = len(centers)
+    num = np.zeros((npd, nc + 1, ng))
+    den = np.zeros((npd, nc + 1, ng))
+    if len(cells):
+        g = cells["group"].map(gpos)
+        ok = g.notna().to_numpy()
+        pi = cells["pidx"].to_numpy(np.int64)[ok]
+        ci = cells["center"].to_numpy(np.int64)[ok]
+        gi = g.to_numpy()[ok].astype(np.int64)
+        np.add.at(num, (pi, ci, gi), cells["numerator"].to_numpy(float)[ok])
+        np.add.at(den, (pi, ci, gi), cells["denominator"].to_numpy(float)[ok])
+    num[:, nc, :] = num[:, :nc, :].sum(axis=1)
+    den[:, nc, :] = den[:, :nc, :].sum(axis=1)
+    cidx = [nc] + (list(range(nc)) if by_center else [])
+    labels = ["all"] + centers
+    P, Cc, G = np.meshgrid(np.arange(npd), np.array(cidx), np.arange(ng), indexing="ij")
+    P, Cc, G = P.ravel(), Cc.ravel(), G.ravel()
+    n, d = num[P, Cc, G], den[P, Cc, G]
+    out = pd.DataFrame(
+        {
+            "pidx": P,
+            "center": [labels[0] if c == nc else labels[c + 1] for c in Cc],
+            "group": [groups[x] for x in G],
+            "numerator": n,
+            "denominator": d if v.value_kind != "count" else np.nan,
+            "value": _value(v.value_kind, n, d),
+        }
+    )
+    return out
+
+
+def _finish_reduced(v: Variant, recs: pd.DataFrame, periods: pd.DataFrame,
+                    centers: list[str], by_center: bool) -> pd.DataFrame:
+    groups = (["all"] if v.include_all_group else []) + list(v.groups or ())
+    rows = []
+    gb_all = {k: g for k, g in recs.groupby(["pidx", "group"], sort=False)} if len(recs) else {}
+    gb_c = ({k: g for k, g in recs.groupby(["pidx", "center", "group"], sort=False)}
+            if (by_center and len(recs)) else {})
+    empty = recs.iloc[0:0]
+    for p in range(len(periods)):
+        for ci, label in [(-1, "all")] + ([(i, c) for i, c in enumerate(centers)] if by_center else []):
+            for g in groups:
+                sub = gb_all.get((p, g), empty) if ci < 0 else gb_c.get((p, ci, g), empty)
+                n, d, val = v.reducer(sub)
+                rows.append((p, label, g, n, d, val))
+    return pd.DataFrame(rows, columns=["pidx", "center", "group", "numerator", "denominator", "value"])
+
+
+def compute_variant(ctx: Context, v: Variant, start: pd.Timestamp, end: pd.Timestamp,
+                    by_center: bool = False) -> pd.DataFrame:
+    """The long-table rows of one variant over [start, end]."""
+    periods = periods_for(v.cadence, start, end, ctx.ds.as_of)
+    if len(periods) == 0:
+        return pd.DataFrame({c: [] for c in LONG_COLUMNS})
+    res = v.func(ctx, periods)
+    if v.reducer is None:
+        out = _finish_additive(v, res, periods, ctx.centers, by_center)
+    else:
+        out = _finish_reduced(v, res, periods, ctx.centers, by_center)
+    pr = periods.iloc[out["pidx"].to_numpy()]
+    out.insert(0, "kpi", v.kpi.id)
+    out.insert(1, "variant", v.variant)
+    out.insert(2, "period", pr["period"].to_numpy())
+    out.insert(3, "period_start", pr["period_start"].dt.strftime("%Y-%m-%d").to_numpy())
+    out.insert(4, "period_end", pr["period_end"].dt.strftime("%Y-%m-%d").to_numpy())
+    return out[LONG_COLUMNS]
+
+
+def compute(dataset, fiscal_year=None, start=None, end=None, kpis: Sequence[str] | None = None,
+            by_center: bool = False, context: Context | None = None) -> pd.DataFrame:
+    """Compute KPIs into the long table of KPI_DEFINITIONS.md.
+
+    Parameters
+    ----------
+    dataset : Dataset
+        The case-history dataset.
+    fiscal_year : int or sequence of int, optional
+        Fiscal year(s) (年度) to report. Default: the fiscal year of ``as_of``.
+    start, end : date-like, optional
+        Instead of ``fiscal_year``: every period of each KPI's cadence
+        overlapping [start, end] (months, fiscal quarters, fiscal years).
+    kpis : sequence of str, optional
+        ``ID`` (the KPI with all its variants) or ``ID:VARIANT``. Default: all.
+    by_center : bool
+        Add one row per centre besides ``all``.
+    context : Context, optional
+        A prepared :class:`Context` of ``dataset`` (to reuse across calls).
+
+    Returns
+    -------
+    DataFrame
+        Columns :data:`LONG_COLUMNS`. Periods ending after ``as_of`` are left
+        out. ``value`` is NaN (written empty) when the denominator is 0.
+
+    Examples
+    --------
+    >>> from evalkit.data.examples import worked_example
+    >>> t = compute(worked_example(), fiscal_year=2026, kpis=["foster_rate:primary"])
+    >>> t.loc[(t.period == "FY2026Q2") & (t.group == "all"), ["numerator", "denominator"]].values.tolist()
+    [[2.0, 3.0]]
+    """
+    s, e = resolve_range(dataset, fiscal_year, start, end)
+    variants = select_variants(kpis)
+    ctx = context if context is not None else Context(dataset)
+    parts = [compute_variant(ctx, v, s, e, by_center) for v in variants]
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in LONG_COLUMNS})
+    out = pd.concat(parts, ignore_index=True)
+    out["numerator"] = out["numerator"].astype(float)
+    out["denominator"] = out["denominator"].astype(float)
+    out["value"] = out["value"].astype(float)
+    return out
