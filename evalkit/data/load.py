@@ -68,6 +68,23 @@ def _decode(data: bytes) -> str | None:
     return None
 
 
+def _detect_encoding(data: bytes) -> str | None:
+    """``utf-8-sig`` (with BOM), ``utf-8`` or ``cp932``, or None if neither decodes."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        try:
+            data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            return None
+        return "utf-8-sig"
+    for enc in ("utf-8", "cp932"):
+        try:
+            data.decode(enc)
+        except UnicodeDecodeError:
+            continue
+        return enc
+    return None
+
+
 def _cell_text(v: Any) -> str:
     """Text of a cell read from Excel or Parquet, as it would appear in a CSV."""
     if v is None or v is pd.NA or v is pd.NaT:
@@ -96,22 +113,34 @@ def _frame_of_cells(header: list[Any], rows: list[list[Any]], first_row: int) ->
 
 
 def _read_csv(path: Path, problems: list[Problem], table: str) -> pd.DataFrame | None:
-    text = _decode(path.read_bytes())
-    if text is None:
+    data = path.read_bytes()
+    enc = _detect_encoding(data)
+    if enc is None:
         problems.append(RULES["ENCODING_UNKNOWN"].problem(table=table, value=path.name))
         return None
     try:
         df = pd.read_csv(
-            io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False,
-            skip_blank_lines=False,
+            io.BytesIO(data), dtype=str, keep_default_na=False, na_filter=False,
+            skip_blank_lines=False, encoding=enc,
         )
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as e:
         problems.append(RULES["TABLE_UNREADABLE"].problem(table=table, value=str(e).strip()))
         return None
     df.columns = [_norm(c) for c in df.columns]
     df.index = pd.RangeIndex(2, 2 + len(df), name="row")
-    blank = (df == "").all(axis=1) if len(df.columns) else pd.Series(True, index=df.index)
-    return df.loc[~blank]
+    return _drop_blank_rows(df)
+
+
+def _drop_blank_rows(df: pd.DataFrame) -> pd.DataFrame:
+    """Rows whose every cell is empty text are dropped (row numbers kept)."""
+    if not len(df.columns):
+        return df.iloc[:0]
+    cand = (df.iloc[:, 0] == "").to_numpy()
+    if not cand.any():
+        return df
+    blank = np.zeros(len(df), bool)
+    blank[cand] = (df.loc[cand] == "").all(axis=1).to_numpy()
+    return df.loc[~blank] if blank.any() else df
 
 
 def _read_parquet(path: Path, problems: list[Problem], table: str) -> pd.DataFrame | None:
@@ -148,9 +177,7 @@ def _read_xlsx(path: Path, problems: list[Problem]) -> tuple[dict[str, pd.DataFr
         table = _TABLE_SYNONYMS.get(name)
         if table is None or not rows:
             continue
-        df = _frame_of_cells(rows[0], rows[1:], 2)
-        blank = (df == "").all(axis=1) if len(df.columns) else pd.Series(True, index=df.index)
-        tables[table] = df.loc[~blank]
+        tables[table] = _drop_blank_rows(_frame_of_cells(rows[0], rows[1:], 2))
     wb.close()
     if "schema_version" in meta:
         try:
@@ -242,9 +269,12 @@ def _parse_date_uniques(u: np.ndarray) -> np.ndarray:
 
 
 def _factorize_text(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    codes, uniques = pd.factorize(s.astype(object).fillna(""), sort=False)
-    norm = np.array([_norm(u) for u in uniques], dtype=object)
-    return codes, norm
+    codes, uniques = pd.factorize(s.to_numpy(dtype=object), sort=False)
+    norm = [_norm(u) for u in uniques]
+    if len(codes) and (codes < 0).any():  # missing values read as empty text
+        codes = np.where(codes < 0, len(norm), codes)
+        norm.append("")
+    return codes, np.array(norm, dtype=object)
 
 
 def _parse_column(
@@ -305,10 +335,12 @@ def _apply_maru_convention(df: pd.DataFrame, raw: pd.DataFrame) -> pd.DataFrame:
     for col, kind in (("caregiver_present", "family_exchange"), ("family_participated", "support_meeting")):
         if col not in raw.columns:
             continue
-        text = raw[col].astype(object).fillna("").map(_norm)
-        if not text.isin(_MARU).any():
+        codes, uniq = _factorize_text(raw[col])
+        if not any(u in _MARU for u in uniq):
             continue
-        applies = (df["kind"] == kind).to_numpy() & (text == "").to_numpy()
+        empty_u = uniq == ""
+        blank = empty_u[codes] if len(codes) else np.zeros(0, bool)
+        applies = (df["kind"] == kind).to_numpy() & blank
         s = df[col].copy()
         s[applies] = False
         df[col] = s
@@ -360,6 +392,20 @@ def _latest_date(tables: Mapping[str, pd.DataFrame]) -> pd.Timestamp | None:
     return latest
 
 
+def _as_text_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """Every cell as the text it would have in a CSV (plain ``str`` columns kept as is)."""
+    out = {}
+    for c in df.columns:
+        s = df[c]
+        if s.dtype == object and pd.api.types.infer_dtype(s, skipna=False) == "string":
+            out[c] = s
+            continue
+        s = s.astype(object)
+        out[c] = s.where(s.notna(), "").map(_cell_text)
+    res = pd.DataFrame(out, index=df.index, columns=df.columns)
+    return res
+
+
 def parse_tables(
     raw: Mapping[str, pd.DataFrame],
     meta: Mapping[str, Any] | None = None,
@@ -376,9 +422,7 @@ def parse_tables(
             df = raw[name]
             if not all(isinstance(c, str) for c in df.columns):
                 df = df.rename(columns=str)
-            df = df.astype(object).where(df.notna(), "")
-            df = df.apply(lambda s: s.map(_cell_text) if s.map(type).ne(str).any() else s)
-            tables[name] = parse_table(name, df, problems)
+            tables[name] = parse_table(name, _as_text_frame(df), problems)
         else:
             if TABLES[name].required:
                 problems.append(RULES["TABLE_MISSING"].problem(table=name))
@@ -423,7 +467,11 @@ def load(path: str | os.PathLike) -> Dataset:
     >>> ds = evalkit.load("synthetic/data/nagano_default")  # doctest: +SKIP
     >>> ds.placements.head()  # doctest: +SKIP
     """
-    tables, meta, problems, sha = read_raw(path)
+    try:
+        tables, meta, problems, sha = read_raw(path)
+    except OSError as e:  # permissions, a folder vanishing while read, ...
+        raise DatasetError([RULES["PATH_UNREADABLE"].problem(
+            value=f"{path} ({type(e).__name__}: {e.strerror or e})")]) from e
     return parse_tables(tables, meta=meta, source=str(path), sha256=sha, problems=problems)
 
 
@@ -444,7 +492,7 @@ def _text_frame(df: pd.DataFrame, name: str, labels: str, date_style: str) -> pd
                                      if float(x).is_integer() else repr(float(x)))
         elif col.kind == "code" and labels == "ja":
             lab = {k: c.ja for k, c in col.code_table.items()}
-            v = s.astype(object).map(lambda x: "" if pd.isna(x) else lab.get(x, x))
+            v = s.astype(object).map(lambda x, lab=lab: "" if pd.isna(x) else lab.get(x, x))
         else:
             v = s.astype(object).where(s.notna(), "").astype(str)
         out[col.name] = v.to_numpy()

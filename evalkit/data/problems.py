@@ -172,3 +172,6 @@ register(Rule("NUMBER_UNPARSEABLE", ERROR, None,
 register(Rule("META_INVALID", ERROR, None,
               "meta.json を読み取れません（{value}）。",
               "meta.json cannot be read ({value})."))
+register(Rule("RULE_FAILED", ERROR, None,
+              "検査 {value} を実行できませんでした（内部エラー: {error}）。",
+              "Check {value} could not be run (internal error: {error})."))
