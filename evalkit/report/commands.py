@@ -1,0 +1,150 @@
+"""``evalkit report`` and ``evalkit demo``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from evalkit.report.runner import REPO, ReportError, build_report, centers_of
+
+DEMO_SCENARIO = "nagano_default"
+DEMO_SEED = 1
+
+
+def register(subparsers) -> None:
+    """Add the ``report`` and ``demo`` subcommands."""
+    p = subparsers.add_parser(
+        "report",
+        help="年次評価報告書を作成 / build the annual evaluation report",
+        description=(
+            "年次評価報告書（HTML・ノートブック・Excel）を papermill で作成します。出力は "
+            "OUT/FY<年度>/<児相>/ に一括で置かれます。\n"
+            "Builds the annual evaluation report (HTML, executed notebook, tables as .xlsx) with "
+            "papermill into OUT/FY<Y>/<centre>/, written whole or not at all."
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--data", required=True, metavar="PATH",
+                   help="データ（CSV/Parquet のフォルダか .xlsx）/ dataset folder or .xlsx")
+    p.add_argument("--fiscal-year", required=True, type=int, metavar="Y",
+                   help="年度（例: 2026 = 令和8年度）/ fiscal year, e.g. 2026 (April 2026–March 2027)")
+    p.add_argument("--center", default="all", metavar="all|CODE|each",
+                   help="全体（all）、児相コード、または each（児相ごと＋全体）/ "
+                        "all, a centre code, or each (one per centre plus all); default all")
+    p.add_argument("--lang", default="ja", choices=("ja", "en"), help="言語 / language (default ja)")
+    p.add_argument("--audience", default="public", choices=("public", "internal"),
+                   help="public: 小規模セル秘匿 / small cells suppressed (default); "
+                        "internal: 秘匿なし・取扱注意 / not suppressed, marked 取扱注意")
+    p.add_argument("--min-cell", type=int, default=5, metavar="N",
+                   help="public で秘匿する件数の上限+1（1〜N-1 を秘匿）/ counts 1..N-1 are "
+                        "suppressed in public reports (default 5)")
+    p.add_argument("--out", default="reports", metavar="DIR",
+                   help="出力先 / output root (default reports)")
+    p.add_argument("--pdf", action="store_true",
+                   help="headless Chromium で PDF も作成 / also print a PDF with headless Chromium")
+    p.add_argument("--timeout", type=int, default=1800, metavar="SEC",
+                   help="セルごとの制限時間（秒）/ per-cell execution timeout in seconds")
+    p.add_argument("--quiet", action="store_true", help="進捗表示なし / no progress bar")
+    p.set_defaults(func=run)
+
+    d = subparsers.add_parser(
+        "demo",
+        help="合成データを作り年次報告書を作成 / synthetic data → annual report",
+        description=(
+            f"合成データ（{DEMO_SCENARIO}, seed={DEMO_SEED}）を synthetic/data/ に作成し、最新の"
+            "完了年度の年次報告書を reports/ に作成します。\n"
+            f"Generates the default synthetic dataset ({DEMO_SCENARIO}, seed={DEMO_SEED}) into "
+            "synthetic/data/ and builds the report for its latest complete fiscal year into reports/."
+        ),
+    )
+    d.add_argument("--out", default=None, metavar="DIR", help="出力先 / output root (default reports/)")
+    d.add_argument("--quiet", action="store_true", help="進捗表示なし / no progress bar")
+    d.set_defaults(func=run_demo)
+
+
+def _check(args) -> None:
+    from evalkit.cli import UsageError
+
+    if args.min_cell < 1:
+        raise UsageError("--min-cell は1以上 / --min-cell must be ≥ 1")
+    if not Path(args.data).exists():
+        raise UsageError(f"データが見つかりません / data not found: {args.data}")
+    if args.timeout < 1:
+        raise UsageError("--timeout は1以上 / --timeout must be ≥ 1")
+
+
+def run(args) -> int:
+    """``evalkit report``: one report, or one per centre plus ``all`` with ``--center each``."""
+    _check(args)
+    centers = [args.center]
+    if args.center == "each":
+        centers = ["all", *centers_of(args.data)]
+    status = 0
+    for c in centers:
+        try:
+            res = build_report(
+                args.data, args.fiscal_year, center=c, lang=args.lang, audience=args.audience,
+                min_cell=args.min_cell, out=args.out, pdf=args.pdf, timeout=args.timeout,
+                progress=not args.quiet,
+            )
+        except ReportError as e:
+            print(f"evalkit report ({c}): {e}", file=sys.stderr)
+            status = 1
+            if args.center != "each":
+                return status
+            continue
+        print(f"{res.html}  ({res.seconds:.1f} s)")
+    return status
+
+
+def latest_complete_fy(as_of) -> int:
+    """The latest fiscal year that ended on or before ``as_of``."""
+    import pandas as pd
+
+    from evalkit.data.calendar import fiscal_year, fiscal_year_end
+
+    a = pd.Timestamp(as_of)
+    fy = fiscal_year(a)
+    return fy if fiscal_year_end(fy) <= a else fy - 1
+
+
+def run_demo(args) -> int:
+    """``evalkit demo``: synthetic data → report for the latest complete fiscal year."""
+    t0 = time.perf_counter()
+    try:
+        from evalkit.synth import generate  # type: ignore[attr-defined]
+    except ImportError:
+        print("合成データ生成（evalkit.synth）が未導入です / evalkit.synth is not available",
+              file=sys.stderr)
+        return 2
+    from evalkit.data.load import write_dataset
+
+    data = REPO / "synthetic" / "data" / DEMO_SCENARIO
+    out = Path(args.out) if args.out else REPO / "reports"
+    print(f"合成データを作成中 / generating synthetic data ({DEMO_SCENARIO}, seed={DEMO_SEED}) …",
+          file=sys.stderr)
+    res = generate(DEMO_SCENARIO, seed=DEMO_SEED)
+    ds = res.dataset
+    extra = {}
+    truth = getattr(res, "truth", None)
+    if truth is not None:
+        import json
+
+        extra["truth.json"] = json.dumps(truth, ensure_ascii=False, indent=2, default=str) + "\n"
+    write_dataset(ds, data, extra_files=extra)
+    fy = latest_complete_fy(ds.as_of)
+    print(f"データ / data: {data}  ({time.perf_counter() - t0:.1f} s)", file=sys.stderr)
+    print(f"{fy}年度の報告書を作成中 / building the FY{fy} report …", file=sys.stderr)
+    try:
+        rep = build_report(data, fy, out=out, progress=not args.quiet)
+    except ReportError as e:
+        print(f"evalkit demo: {e}", file=sys.stderr)
+        return 1
+    print(
+        f"\n報告書ができました / report ready ({time.perf_counter() - t0:.0f} s):\n"
+        f"  {rep.html}\n  {rep.xlsx}\n"
+        f"ブラウザで開いてください / open in a browser: {rep.html.resolve().as_uri()}"
+    )
+    return 0

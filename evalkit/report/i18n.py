@@ -1,0 +1,192 @@
+"""Bilingual texts of the annual report (Japanese first, English available).
+
+>>> t("sec.glance", "ja")
+'年度の概況'
+>>> t("sec.glance", "en")
+'The year at a glance'
+>>> t("note.suppressed", "en", k=4)
+'＊ = 1–4 (suppressed to protect privacy)'
+"""
+
+from __future__ import annotations
+
+LANGS = ("ja", "en")
+
+#: key -> (Japanese, English). Values may hold ``str.format`` fields.
+TEXTS: dict[str, tuple[str, str]] = {
+    # --- report frame -------------------------------------------------------------------
+    "title": ("パーマネンシープランニング 年次評価報告書", "Permanency planning: annual evaluation report"),
+    "subtitle": ("{fy}　{center}", "{fy} — {center}"),
+    "center.all": ("全児童相談所", "all centres"),
+    "audience.public": ("公表用（小規模セル秘匿済み）", "public (small cells suppressed)"),
+    "audience.internal": ("内部用", "internal"),
+    "internal.banner": (
+        "取扱注意 — 内部資料。小規模セルの秘匿をしていません。外部に公表しないでください。",
+        "取扱注意 (restricted) — internal document, small cells NOT suppressed. Do not publish.",
+    ),
+    "generated": ("作成日時: {ts}", "Generated: {ts}"),
+    "note.suppressed": (
+        "＊ = 1〜{k}（個人の特定を防ぐため秘匿）",
+        "＊ = 1–{k} (suppressed to protect privacy)",
+    ),
+    "note.na": ("— = 計算できない（分母が0）", "— = cannot be computed (zero denominator)"),
+    "not_available": (
+        "この分析は未実装のため表示できません（{what} がありません）。",
+        "This analysis is not available ({what} is not installed).",
+    ),
+    "failed": ("この分析は実行できませんでした: {err}", "This analysis could not be run: {err}"),
+    "no_data": ("該当するデータがありません。", "No data for this selection."),
+    # --- section titles -----------------------------------------------------------------
+    "sec.glance": ("年度の概況", "The year at a glance"),
+    "sec.kpi": ("評価指標（KPI）", "Key performance indicators"),
+    "sec.foster": ("年齢区分別の里親等委託率", "Foster-care rate by age group"),
+    "sec.survival": ("パーマネンシー達成までの期間", "Time to permanency"),
+    "sec.contacts": ("面接・交流の頻度（導入前後）", "Contact frequency before and after"),
+    "sec.stagnant": ("停滞ケースと進行管理", "Stagnant cases and review compliance"),
+    "sec.logic": ("ロジックモデルと今年度の指標", "Logic model and this year's indicators"),
+    "sec.quality": ("データの品質", "Data quality"),
+    "sec.methods": ("方法と来歴", "Methods and provenance"),
+    # --- at a glance --------------------------------------------------------------------
+    "glance.intro": (
+        "{fy}の措置児童数の推移。年度初日と年度末日の措置中（一時保護・在宅指導を除く）の児童数、"
+        "年度中の措置開始件数と措置解除件数。",
+        "Children in care (excluding temporary protection and in-home guidance) on the first and "
+        "last day of {fy}, care starts and discharges during the year.",
+    ),
+    "glance.item": ("項目", "Item"),
+    "glance.count": ("件数・人数", "Count"),
+    "glance.stock_start": ("年度初日の措置児童数（{d}）", "Children in care on {d}"),
+    "glance.stock_end": ("年度末日の措置児童数（{d}）", "Children in care on {d}"),
+    "glance.entries": ("年度中の措置開始（ケース）", "Care episodes started in the year"),
+    "glance.discharges": ("年度中の措置解除（ケース）", "Care episodes ended in the year"),
+    "glance.by_reason": ("措置解除の理由", "Discharges by reason"),
+    "glance.reason": ("解除理由", "Reason"),
+    "glance.permanent": ("永続的解決", "Permanent"),
+    "glance.stock_by_setting": ("年度末日の措置先別児童数", "Children in care on the last day by setting"),
+    "glance.setting": ("措置先", "Setting"),
+    "yes": ("該当", "yes"),
+    "no": ("—", "no"),
+    # --- KPI ----------------------------------------------------------------------------
+    "kpi.intro": (
+        "各指標の定義（KPI_DEFINITIONS.md の主定義）と、今年度および過去の年度の推移。"
+        "変化の方向は今年度と前年度の値の比較。",
+        "Each indicator's definition (primary definition of KPI_DEFINITIONS.md) and its series "
+        "for this and earlier years. The direction compares this year with the previous one.",
+    ),
+    "kpi.definition": ("定義", "Definition"),
+    "kpi.period": ("期間", "Period"),
+    "kpi.numerator": ("分子", "Numerator"),
+    "kpi.denominator": ("分母", "Denominator"),
+    "kpi.value": ("値", "Value"),
+    "kpi.fy": ("年度", "Fiscal year"),
+    "kpi.direction": ("変化の方向", "Direction of change"),
+    "kpi.summary": ("指標の一覧（年度値）", "Indicators at a glance (yearly values)"),
+    "kpi.name": ("指標", "Indicator"),
+    "kpi.this_year": ("今年度", "This year"),
+    "kpi.last_year": ("前年度", "Previous year"),
+    "dir.up": ("↑ 上昇", "↑ up"),
+    "dir.down": ("↓ 低下", "↓ down"),
+    "dir.flat": ("→ 横ばい", "→ flat"),
+    "dir.na": ("—", "—"),
+    "kpi.yearly_note": (
+        "年度値: 月次・四半期の指標は年度内の分子・分母を合計した比、時点の指標は年度末の値。",
+        "Yearly value: for monthly/quarterly rates the ratio of the year's summed numerators and "
+        "denominators; for point-in-time indicators the value on the year's last period.",
+    ),
+    # --- foster-care rate ---------------------------------------------------------------
+    "foster.intro": (
+        "年度末日の里親等委託率（(里親＋ファミリーホーム) ÷ (乳児院＋児童養護施設＋里親＋ファミリーホーム)）"
+        "を年齢区分別に、国と長野県の目標値（令和11年度）と比較。",
+        "Foster-care rate on the year's last day ((foster + family homes) ÷ (infant homes + "
+        "children's homes + foster + family homes)) by age group, against the national and "
+        "Nagano targets for FY2029.",
+    ),
+    "foster.group": ("年齢区分", "Age group"),
+    "foster.family": ("里親等", "Family-based"),
+    "foster.total": ("分母（4種別計）", "Denominator"),
+    "foster.rate": ("委託率", "Rate"),
+    "foster.target_nat": ("国の目標", "National target"),
+    "foster.target_pref": ("長野県の目標", "Nagano target"),
+    "foster.group.all": ("全体", "all"),
+    "foster.plot_title": ("年齢区分別 里親等委託率（年度末）", "Foster-care rate by age group (year end)"),
+    "foster.plot_y": ("委託率（%）", "rate (%)"),
+    # --- survival -----------------------------------------------------------------------
+    "surv.intro": (
+        "措置開始コホート別の永続的解決（家庭復帰・親族養育・養子縁組・後見）の累積発生率"
+        "（Aalen–Johansen、競合リスク: 自立・他制度等）。導入前後の比較は Cox 比例ハザードモデルのハザード比。",
+        "Cumulative incidence of permanency (reunification, kinship, adoption, guardianship) by "
+        "entry cohort (Aalen–Johansen; competing risks: independence, other services …), and the "
+        "Cox hazard ratio after vs before the policy.",
+    ),
+    # --- contacts -----------------------------------------------------------------------
+    "contacts.intro": (
+        "措置中の子ども・家族との面接と親子交流の頻度の導入前後比較（率比と95%信頼区間）、"
+        "および月次の時系列。",
+        "Interviews and family exchanges of children in care before and after the policy (rate "
+        "ratios with 95% CIs) and the monthly time series.",
+    ),
+    # --- stagnant -----------------------------------------------------------------------
+    "stagnant.intro": (
+        "停滞ケース（乳児院3か月以上、就学前の児童養護施設6か月以上、学童期の児童養護施設2年以上）の"
+        "件数と進行管理の実施率（件数のみ、個別の一覧は内部用の evalkit stagnant を使用）。",
+        "Stagnant cases (infant home ≥ 3 months, children's home ≥ 6 months while preschool, "
+        "≥ 2 years while school age) and review compliance — counts only (child-level lists are "
+        "internal: use `evalkit stagnant`).",
+    ),
+    # --- logic model --------------------------------------------------------------------
+    "logic.intro": (
+        "取組方針のロジックモデル（こどものパーマネンシー保障）と、各段階の指標の今年度の値。",
+        "The policy's logic model (permanency for children) with each stage's indicator "
+        "value this year.",
+    ),
+    "logic.stage": ("段階", "Stage"),
+    "logic.element": ("内容", "Element"),
+    "logic.indicator": ("指標", "Indicator"),
+    "logic.value": ("今年度の値", "Value this year"),
+    # --- data quality -------------------------------------------------------------------
+    "quality.intro": ("データ検証の結果（規則ごとの件数）。", "Validation results (counts per rule)."),
+    "quality.rule": ("規則", "Rule"),
+    "quality.severity": ("重大度", "Severity"),
+    "quality.message": ("内容", "Message"),
+    "quality.n": ("件数", "Count"),
+    "quality.none": ("問題は見つかりませんでした。", "No problems found."),
+    "quality.rows": ("表の行数", "Rows per table"),
+    "quality.table": ("表", "Table"),
+    # --- methods ------------------------------------------------------------------------
+    "methods.intro": (
+        "この報告書は evalkit により同じデータ・同じパラメータから再現できます。",
+        "This report can be rebuilt from the same data and parameters with evalkit.",
+    ),
+    "methods.key": ("項目", "Item"),
+    "methods.value": ("値", "Value"),
+    "methods.version": ("evalkit のバージョン", "evalkit version"),
+    "methods.data": ("データ", "Data"),
+    "methods.sha": ("データの SHA-256", "Data SHA-256"),
+    "methods.as_of": ("データ基準日（as_of）", "Data cut-off (as_of)"),
+    "methods.seed": ("合成データのシード", "Synthetic data seed"),
+    "methods.source": ("データの出所", "Data source"),
+    "methods.params": ("パラメータ", "Parameters"),
+    "methods.policy": ("取組の導入日", "Policy start"),
+    "methods.packages": ("使用した分析モジュール", "Analysis modules used"),
+}
+
+
+def t(key: str, lang: str = "ja", **fields: object) -> str:
+    """The text for ``key`` in ``lang`` (``ja`` or ``en``), formatted with ``fields``."""
+    ja, en = TEXTS[key]
+    s = en if lang == "en" else ja
+    return s.format(**fields) if fields else s
+
+
+def jdate(d, lang: str = "ja") -> str:
+    """A date as readers expect it: ``2027年3月31日`` (ja) or ``31 Mar 2027`` (en).
+
+    Reports avoid ISO dates in their text so that no string in them looks like
+    a person's birth date.
+    """
+    import pandas as pd
+
+    d = pd.Timestamp(d)
+    if lang == "en":
+        return f"{d.day} {d.strftime('%b')} {d.year}"
+    return f"{d.year}年{d.month}月{d.day}日"

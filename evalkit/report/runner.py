@@ -1,0 +1,321 @@
+"""Build an annual report: papermill run → notebook, HTML, workbook (→ PDF).
+
+:func:`build_report` executes ``notebooks/annual_report.ipynb`` with
+papermill (explicit ``python3`` kernel, an execution timeout, a progress bar
+on stderr) inside a temporary folder created next to the final one, then
+writes ``annual_report.ipynb`` (outputs kept, timing metadata removed),
+``annual_report.html`` (no code, offline), ``annual_report.xlsx`` (the
+report's tables) and optionally ``annual_report.pdf``. Only when everything
+succeeded is the folder moved into place as ``OUT/FY<Y>/<centre>/`` with
+:func:`os.replace`; on any failure the temporary folder is removed and a
+:class:`ReportError` carries the failing cell's error (no papermill stack
+trace).
+
+Same data and parameters give identical files apart from the run timestamp
+(``metadata.evalkit.run_timestamp`` in the notebook and the "作成日時" line);
+set ``SOURCE_DATE_EPOCH`` to fix that too.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import logging
+import os
+import re
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import evalkit
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+REPO = Path(evalkit.__file__).resolve().parents[1]
+NOTEBOOK = REPO / "notebooks" / "annual_report.ipynb"
+FILES = ("annual_report.ipynb", "annual_report.html", "annual_report.xlsx")
+
+
+class ReportError(Exception):
+    """The report could not be built; the message is meant for the user (ja / en)."""
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    """Where a built report is, and how long it took."""
+
+    folder: Path
+    files: tuple[Path, ...]
+    seconds: float
+    parameters: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def html(self) -> Path:
+        return self.folder / "annual_report.html"
+
+    @property
+    def xlsx(self) -> Path:
+        return self.folder / "annual_report.xlsx"
+
+    @property
+    def notebook(self) -> Path:
+        return self.folder / "annual_report.ipynb"
+
+
+def _clean(s: str) -> str:
+    return _ANSI.sub("", s or "").strip()
+
+
+def _timestamp() -> str:
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    now = (
+        _dt.datetime.fromtimestamp(int(epoch), _dt.UTC)
+        if epoch
+        else _dt.datetime.now(_dt.UTC).replace(microsecond=0)
+    )
+    return now.isoformat()
+
+
+def scrub_notebook(nb, *, run_timestamp: str, parameters: dict[str, Any]) -> None:
+    """Remove run-dependent metadata (times, durations, temp paths); keep one timestamp."""
+    pm = nb.metadata.get("papermill", {})
+    nb.metadata["papermill"] = {
+        "parameters": pm.get("parameters", parameters),
+        "version": pm.get("version"),
+        "input_path": "notebooks/annual_report.ipynb",
+        "output_path": "annual_report.ipynb",
+    }
+    nb.metadata["evalkit"] = {
+        "version": evalkit.__version__,
+        "run_timestamp": run_timestamp,
+        "parameters": parameters,
+    }
+    nb.metadata.pop("widgets", None)
+    for cell in nb.cells:
+        cell.metadata.pop("papermill", None)
+        cell.metadata.pop("execution", None)
+        if cell.get("cell_type") == "code":
+            # stderr noise (kernel warnings) is not part of a report
+            cell["outputs"] = [
+                o for o in cell.get("outputs", [])
+                if not (o.get("output_type") == "stream" and o.get("name") == "stderr")
+            ]
+
+
+def _error_message(e: BaseException) -> str:
+    """The user-facing message of a failed notebook run."""
+    from papermill.exceptions import PapermillExecutionError
+
+    if isinstance(e, PapermillExecutionError):
+        ename, evalue = _clean(e.ename), _clean(e.evalue)
+        return (
+            f"報告書の作成に失敗しました（セル {e.exec_count}）/ report failed (cell {e.exec_count}): "
+            f"{ename}: {evalue}"
+        )
+    name = type(e).__name__
+    if "Timeout" in name:
+        return (
+            "報告書の作成が制限時間を超えました（--timeout で延長できます）/ "
+            f"report timed out (raise --timeout): {_clean(str(e)).splitlines()[0] if str(e) else name}"
+        )
+    if name == "DeadKernelError":
+        return "カーネルが停止しました（メモリ不足の可能性）/ the kernel died (out of memory?)"
+    if name == "NoSuchKernel":
+        return (
+            "Jupyter カーネル python3 が見つかりません。`python -m ipykernel install --sys-prefix "
+            "--name python3` を実行してください / no python3 kernel: run `python -m ipykernel "
+            "install --sys-prefix --name python3`"
+        )
+    return f"報告書の作成に失敗しました / report failed: {name}: {_clean(str(e))}"
+
+
+def _kernel_manager_class(log_path: Path):
+    """A kernel manager whose kernel writes its stderr to ``log_path`` (not the terminal).
+
+    ipykernel warns about unencrypted TCP on every start; users should not see
+    that, but a crashing kernel's last words are kept for the error message.
+    """
+    from jupyter_client.manager import AsyncKernelManager
+
+    class QuietKernelManager(AsyncKernelManager):
+        async def _async_launch_kernel(self, kernel_cmd, **kw):
+            kw["stderr"] = open(log_path, "ab")  # noqa: SIM115 (closed with the process)
+            try:
+                return await super()._async_launch_kernel(kernel_cmd, **kw)
+            finally:
+                kw["stderr"].close()
+
+    return QuietKernelManager
+
+
+def _quiet_logs() -> None:
+    # papermill logs every cell at INFO; the kernel manager warns about unencrypted TCP.
+    for name in ("papermill", "traitlets", "jupyter_client", "nbclient"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def report_folder(out: str | Path, fiscal_year: int, center: str) -> Path:
+    """``OUT/FY<Y>/<centre>``."""
+    return Path(out) / f"FY{int(fiscal_year)}" / center
+
+
+def build_report(
+    data: str | Path,
+    fiscal_year: int,
+    *,
+    center: str = "all",
+    lang: str = "ja",
+    audience: str = "public",
+    min_cell: int = 5,
+    out: str | Path = "reports",
+    pdf: bool = False,
+    timeout: int = 1800,
+    progress: bool = True,
+    notebook: str | Path | None = None,
+) -> ReportResult:
+    """Run the annual-report notebook and write the report folder atomically.
+
+    Parameters
+    ----------
+    data : dataset folder (CSV/Parquet) or .xlsx
+    fiscal_year : 年度 (e.g. 2026 = April 2026–March 2027)
+    center : ``all`` or a centre code
+    lang : ``ja`` or ``en``
+    audience : ``public`` (small cells suppressed) or ``internal`` (取扱注意)
+    min_cell : public: counts 1..min_cell−1 are suppressed
+    out : output root; the report goes to ``out/FY<Y>/<centre>/``
+    pdf : also print ``annual_report.pdf`` with headless Chromium
+    timeout : seconds allowed per notebook cell
+    progress : show papermill's progress bar on stderr
+    notebook : the notebook to run (default ``notebooks/annual_report.ipynb``)
+
+    Returns
+    -------
+    ReportResult
+
+    Raises
+    ------
+    ReportError
+        With the failing cell's error; nothing is left in ``out``.
+    """
+    import nbformat
+    import papermill as pm
+
+    from evalkit.report import export
+    from evalkit.report import tables as T
+
+    t0 = time.perf_counter()
+    data = Path(data)
+    if not data.exists():
+        raise ReportError(f"データが見つかりません / data not found: {data}")
+    if pdf and export.find_chromium() is None:
+        raise ReportError(export.INSTALL_HINT)
+    nb_path = Path(notebook) if notebook else NOTEBOOK
+    if not nb_path.exists():
+        raise ReportError(f"ノートブックが見つかりません / notebook not found: {nb_path}")
+    parameters = {
+        "data_path": str(data.resolve()),
+        "fiscal_year": int(fiscal_year),
+        "center": str(center),
+        "lang": str(lang),
+        "audience": str(audience),
+        "min_cell": int(min_cell),
+    }
+    final = report_folder(out, fiscal_year, center)
+    created: list[Path] = []
+    for d in (Path(out), final.parent):
+        if not d.exists():
+            d.mkdir(parents=True)
+            created.append(d)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{center}.", suffix=".tmp", dir=final.parent))
+    kernel_log = Path(tempfile.mkdtemp(prefix="evalkit-kernel-")) / "kernel.log"
+    try:
+        (tmp / T.SIDECAR_DIR).mkdir()
+        out_nb = tmp / "annual_report.ipynb"
+        _quiet_logs()
+        try:
+            pm.execute_notebook(
+                str(nb_path),
+                str(out_nb),
+                parameters=parameters,
+                kernel_name="python3",
+                language="python",
+                execution_timeout=int(timeout),
+                progress_bar=progress,
+                log_output=False,
+                cwd=str(tmp),
+                report_mode=False,
+                kernel_manager_class=_kernel_manager_class(kernel_log),
+            )
+        except Exception as e:  # papermill / nbclient / kernel errors
+            msg = _error_message(e)
+            if type(e).__name__ == "DeadKernelError" and kernel_log.exists():
+                tail = kernel_log.read_text("utf-8", "replace").strip().splitlines()[-5:]
+                msg += "\n" + "\n".join(tail)
+            raise ReportError(msg) from None
+        ts = _timestamp()
+        nb = nbformat.read(out_nb, as_version=4)
+        scrub_notebook(nb, run_timestamp=ts, parameters=parameters)
+        nbformat.write(nb, out_nb)
+        items = T.read_sidecar(tmp)
+        shutil.rmtree(tmp / T.SIDECAR_DIR)
+        title = _title(lang, fiscal_year, center)
+        html = export.notebook_to_html(nb, lang=lang, title=title)
+        (tmp / "annual_report.html").write_text(html, encoding="utf-8")
+        info = {k: str(v) for k, v in parameters.items() if k != "data_path"}
+        info["data"] = data.name
+        info["evalkit"] = evalkit.__version__
+        T.write_workbook(items, tmp / "annual_report.xlsx", info=info, lang=lang)
+        files = list(FILES)
+        if pdf:
+            try:
+                export.html_to_pdf(tmp / "annual_report.html", tmp / "annual_report.pdf")
+            except (FileNotFoundError, RuntimeError) as e:
+                raise ReportError(str(e)) from None
+            files.append("annual_report.pdf")
+        # move in whole
+        if final.exists():
+            trash = Path(tempfile.mkdtemp(prefix=f".{center}.", suffix=".old", dir=final.parent))
+            os.replace(final, trash / "old")
+            os.replace(tmp, final)
+            shutil.rmtree(trash, ignore_errors=True)
+        else:
+            os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        for d in reversed(created):
+            try:
+                d.rmdir()
+            except OSError:
+                pass
+        raise
+    finally:
+        shutil.rmtree(kernel_log.parent, ignore_errors=True)
+    return ReportResult(
+        folder=final,
+        files=tuple(final / f for f in files),
+        seconds=time.perf_counter() - t0,
+        parameters=parameters,
+    )
+
+
+def _title(lang: str, fy: int, center: str) -> str:
+    from evalkit.data.calendar import fiscal_year_label
+    from evalkit.report.i18n import t
+
+    c = t("center.all", lang) if center == "all" else center
+    return f"{t('title', lang)} {fiscal_year_label(fy, lang)} {c}"
+
+
+def centers_of(data: str | Path) -> list[str]:
+    """Centre codes present in a dataset's children table (sorted)."""
+    from evalkit.data.load import load
+
+    ds = load(data)
+    return sorted(set(ds.children["center"].dropna().astype(object)))
+
+
+def dump_parameters(parameters: dict[str, Any]) -> str:
+    return json.dumps(parameters, ensure_ascii=False, sort_keys=True)

@@ -1,0 +1,231 @@
+"""The report's tables and figures: suppression, formatting, publishing.
+
+Every table a report shows goes through :func:`prepare` (small-cell
+suppression for the public audience, then formatting) and :func:`publish`,
+which records it so that :mod:`evalkit.report.runner` can collect all tables
+into one workbook. Publishing writes a sidecar file only when the notebook
+runs inside a report build (a ``_evalkit_tables`` folder in the working
+directory); run interactively, it only keeps the table in memory.
+
+Formatting rules (so a reader, and the privacy test, can tell a count from
+anything else): counts are bare integers; rates are percentages with one
+decimal (``12.5%``); other numbers have two decimals; years, quarters and
+months are labels (``FY2026``, ``FY2026Q1``, ``2026-05``); suppressed counts
+are ``＊``; values that cannot be computed are ``—``.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import pickle
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+#: Folder (relative to the working directory) the runner creates for the sidecar.
+SIDECAR_DIR = "_evalkit_tables"
+SUPPRESSED = "＊"
+MISSING = "—"
+
+_PUBLISHED: dict[str, tuple[str, pd.DataFrame]] = {}
+
+
+def suppress(
+    df: pd.DataFrame,
+    counts: Sequence[str],
+    min_cell: int,
+    derived: Mapping[str, Sequence[str]] | None = None,
+) -> pd.DataFrame:
+    """Suppress small cells: counts 1..min_cell−1 and values derived from them.
+
+    Delegates to ``evalkit.kpi.suppression`` (the one suppression rule every
+    published table uses) when it is installed; otherwise applies the same
+    primary rule here.
+
+    Parameters
+    ----------
+    df : DataFrame
+    counts : column names holding counts
+    min_cell : smallest count that may be shown (counts 1..min_cell−1 are hidden; 0 is shown)
+    derived : mapping of a value column to the count columns it is computed from;
+        the value is hidden where any of them is hidden.
+
+    Returns
+    -------
+    DataFrame
+        A copy whose suppressed cells hold ``＊`` (columns become object).
+    """
+    derived = dict(derived or {})
+    try:  # the project's shared rule, once it exists
+        from evalkit.kpi.suppression import suppress_table  # type: ignore[attr-defined]
+    except ImportError:
+        suppress_table = None
+    if suppress_table is not None:
+        return suppress_table(df, counts=list(counts), min_cell=min_cell, derived=derived,
+                              marker=SUPPRESSED)
+    out = df.copy()
+    hidden = {}
+    for c in counts:
+        v = pd.to_numeric(out[c], errors="coerce")
+        m = (v >= 1) & (v < min_cell)
+        hidden[c] = m.to_numpy()
+    for c, m in hidden.items():
+        out[c] = out[c].astype(object).where(~m, SUPPRESSED)
+    for c, src in derived.items():
+        m = np.zeros(len(out), bool)
+        for s in src:
+            m |= hidden.get(s, np.zeros(len(out), bool))
+        out[c] = out[c].astype(object).where(~m, SUPPRESSED)
+    return out
+
+
+def _fmt_count(v):
+    if isinstance(v, str):
+        return v
+    if v is None or pd.isna(v):
+        return MISSING
+    return int(round(float(v)))
+
+
+def _fmt_pct(v):
+    if isinstance(v, str):
+        return v
+    if v is None or pd.isna(v) or not np.isfinite(float(v)):
+        return MISSING
+    return f"{100 * float(v):.1f}%"
+
+
+def _fmt_dec(v, n=2):
+    if isinstance(v, str):
+        return v
+    if v is None or pd.isna(v) or not np.isfinite(float(v)):
+        return MISSING
+    return f"{float(v):.{n}f}"
+
+
+def prepare(
+    df: pd.DataFrame,
+    *,
+    audience: str,
+    min_cell: int,
+    counts: Iterable[str] = (),
+    pct: Iterable[str] = (),
+    dec: Mapping[str, int] | Iterable[str] = (),
+    derived: Mapping[str, Sequence[str]] | None = None,
+) -> pd.DataFrame:
+    """Suppress (public audience) and format a table for display and publication."""
+    counts, pct = list(counts), list(pct)
+    dec = dict(dec) if isinstance(dec, Mapping) else {c: 2 for c in dec}
+    out = df.reset_index(drop=True)
+    if audience == "public" and counts:
+        out = suppress(out, counts, min_cell, derived)
+    else:
+        out = out.copy()
+    for c in counts:
+        out[c] = out[c].map(_fmt_count).astype(object)
+    for c in pct:
+        out[c] = out[c].map(_fmt_pct).astype(object)
+    for c, n in dec.items():
+        out[c] = out[c].map(lambda v, n=n: _fmt_dec(v, n)).astype(object)
+    for c in out.columns:
+        if c not in counts and c not in pct and c not in dec:
+            out[c] = out[c].map(lambda v: MISSING if v is None or (not isinstance(v, str)
+                                                                     and pd.isna(v)) else v)
+    return out
+
+
+def publish(name: str, df: pd.DataFrame, title: str = "") -> None:
+    """Record a report table (shown in the report) for the report's workbook.
+
+    Parameters
+    ----------
+    name : short identifier, unique within the report (becomes the sheet name)
+    df : the table exactly as shown (after :func:`prepare`)
+    title : its caption
+    """
+    _PUBLISHED[name] = (title, df.copy())
+    side = Path(SIDECAR_DIR)
+    if side.is_dir():
+        with open(side / "tables.pkl", "wb") as f:
+            pickle.dump(list(_PUBLISHED.items()), f, protocol=4)
+
+
+def published() -> list[tuple[str, tuple[str, pd.DataFrame]]]:
+    """The tables published so far in this process, in order."""
+    return list(_PUBLISHED.items())
+
+
+def reset() -> None:
+    """Forget published tables (start of a report)."""
+    _PUBLISHED.clear()
+
+
+def read_sidecar(folder: str | Path) -> list[tuple[str, tuple[str, pd.DataFrame]]]:
+    """Tables a notebook run published into ``folder/_evalkit_tables``."""
+    f = Path(folder) / SIDECAR_DIR / "tables.pkl"
+    if not f.exists():
+        return []
+    with open(f, "rb") as fh:
+        return pickle.load(fh)  # written by this package in the same run
+
+
+def table_html(df: pd.DataFrame, caption: str = "") -> str:
+    """A formatted table as HTML (no index, escaped)."""
+    body = df.to_html(index=False, escape=True, border=0, classes="ek-table", na_rep=MISSING)
+    cap = f'<p class="ek-caption">{html.escape(caption)}</p>' if caption else ""
+    return f'<div class="ek-table-wrap">{cap}{body}</div>'
+
+
+def figure_html(fig, alt: str = "") -> str:
+    """Render a matplotlib figure as an embedded PNG (deterministic bytes) and close it."""
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, metadata={"Software": None})
+    plt.close(fig)
+    b64 = base64.b64encode(buf.getvalue()).decode("ascii")
+    return f'<figure class="ek-figure"><img alt="{html.escape(alt)}" src="data:image/png;base64,{b64}"/></figure>'
+
+
+def write_workbook(
+    items: Sequence[tuple[str, tuple[str, pd.DataFrame]]],
+    path: str | Path,
+    *,
+    info: Mapping[str, str] | None = None,
+    lang: str = "ja",
+) -> Path:
+    """Write published tables to one .xlsx with byte-identical output for identical input.
+
+    The first sheet (``index``) lists each sheet with its caption, followed by
+    ``info`` (provenance); timestamps inside the file are fixed.
+    """
+    import datetime as _dt
+    import zipfile
+
+    path = Path(path)
+    rows = [(n[:31], title) for n, (title, _) in items]
+    idx = pd.DataFrame(rows, columns=["sheet", "表題" if lang == "ja" else "title"])
+    with pd.ExcelWriter(path, engine="openpyxl") as w:
+        idx.to_excel(w, sheet_name="index", index=False)
+        if info:
+            pd.DataFrame({"key": list(info), "value": [str(v) for v in info.values()]}).to_excel(
+                w, sheet_name="provenance", index=False)
+        for n, (_, df) in items:
+            df.to_excel(w, sheet_name=n[:31], index=False)
+        props = w.book.properties
+        props.created = props.modified = _dt.datetime(2000, 1, 1)
+    # fixed zip timestamps: identical content gives identical bytes
+    with zipfile.ZipFile(path) as z:
+        entries = [(i.filename, z.read(i.filename)) for i in z.infolist()]
+    tmp = path.with_suffix(".tmpzip")
+    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
+        for fn, data in entries:
+            zi = zipfile.ZipInfo(fn, date_time=(1980, 1, 1, 0, 0, 0))
+            zi.compress_type = zipfile.ZIP_DEFLATED
+            z.writestr(zi, data)
+    tmp.replace(path)
+    return path
