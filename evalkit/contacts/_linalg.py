@@ -1,0 +1,36 @@
+"""Small numerical helpers shared by the count models."""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+
+def cluster_codes(groups) -> tuple[np.ndarray, int]:
+    """Integer codes 0..G-1 of cluster labels and the number of clusters G."""
+    _, codes = np.unique(np.asarray(groups).astype(str), return_inverse=True)
+    return codes.astype(np.int64), int(codes.max() + 1) if len(codes) else 0
+
+
+def cluster_sum(values: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
+    """Sum rows of ``values`` (n × k or n) within clusters → (G × k or G)."""
+    ind = sp.csr_matrix(
+        (np.ones(len(codes)), (codes, np.arange(len(codes)))), shape=(n_groups, len(codes))
+    )
+    return np.asarray(ind @ values)
+
+
+def xtwx(X: np.ndarray, w: np.ndarray, chunk: int = 500_000) -> np.ndarray:
+    """``X' diag(w) X`` computed in chunks (bounded memory)."""
+    k = X.shape[1]
+    out = np.zeros((k, k))
+    for i in range(0, len(X), chunk):
+        Xi = X[i : i + chunk]
+        out += Xi.T @ (Xi * w[i : i + chunk, None])
+    return out
+
+
+def sandwich(bread_inv: np.ndarray, scores_by_cluster: np.ndarray) -> np.ndarray:
+    """``B⁻¹ (Σ_g u_g u_g') B⁻¹``."""
+    meat = scores_by_cluster.T @ scores_by_cluster
+    return bread_inv @ meat @ bread_inv

@@ -1,0 +1,189 @@
+"""Negative binomial (NB2) regression with exposure, estimated dispersion, clustered errors.
+
+``statsmodels``' ``GLM(family=NegativeBinomial(alpha))`` fixes the dispersion
+and its discrete ``NegativeBinomial`` estimates it but takes minutes on a
+national child-month panel (measured: 85–155 s at 1.3 M rows). This module
+fits the same model — log E[y] = log(exposure) + Xβ, Var y = μ + αμ² — by
+coordinate ascent (Fisher scoring for β given α, Newton for α given β; β and
+α are orthogonal in NB2 so it converges in a few rounds), then computes the
+observed information of (β, α) and the cluster-robust sandwich exactly as
+statsmodels does (``cov_type="cluster"``, with its small-sample factor
+G/(G−1)·(N−1)/(N−K)). ``tests/test_contacts_models.py`` checks estimates and
+standard errors against ``statsmodels.discrete.discrete_model.NegativeBinomial``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import special, stats
+
+from evalkit.contacts._linalg import cluster_codes, cluster_sum, xtwx
+
+
+@dataclass(frozen=True)
+class NegBinResult:
+    """Fitted NB2 model.
+
+    Attributes
+    ----------
+    params : Series
+        Coefficients (log rate ratios) and, last, ``alpha``.
+    cov : DataFrame
+        Cluster-robust covariance of ``params``.
+    llf, llf_poisson : float
+        Log-likelihood of NB2 and of the Poisson model (α = 0) at its own MLE.
+    n_obs, n_clusters : int
+    converged : bool
+    seconds : float
+    """
+
+    params: pd.Series
+    cov: pd.DataFrame
+    llf: float
+    llf_poisson: float
+    n_obs: int
+    n_clusters: int
+    converged: bool
+    seconds: float
+
+    @property
+    def bse(self) -> pd.Series:
+        return pd.Series(np.sqrt(np.diag(self.cov.to_numpy())), index=self.params.index)
+
+    @property
+    def alpha(self) -> float:
+        return float(self.params["alpha"])
+
+    def conf_int(self, level: float = 0.95) -> pd.DataFrame:
+        z = stats.norm.ppf(0.5 + level / 2)
+        return pd.DataFrame(
+            {"lower": self.params - z * self.bse, "upper": self.params + z * self.bse}
+        )
+
+    def pvalues(self) -> pd.Series:
+        return pd.Series(2 * stats.norm.sf(np.abs(self.params / self.bse)), index=self.params.index)
+
+    def rate_ratio(self, term: str = "policy", level: float = 0.95) -> tuple[float, float, float, float]:
+        """``(rate_ratio, ci_lower, ci_upper, p_value)`` of one coefficient."""
+        ci = self.conf_int(level).loc[term]
+        return (float(np.exp(self.params[term])), float(np.exp(ci["lower"])),
+                float(np.exp(ci["upper"])), float(self.pvalues()[term]))
+
+    def overdispersion_test(self) -> dict[str, float]:
+        """Likelihood-ratio test of α = 0 (boundary: p = ½·P(χ²₁ > LR))."""
+        lr = max(2 * (self.llf - self.llf_poisson), 0.0)
+        return {"alpha": self.alpha, "lr_stat": lr, "p_value": 0.5 * float(stats.chi2.sf(lr, 1))}
+
+
+def _nb_loglik(y, mu, a):
+    ia = 1.0 / a
+    return float(np.sum(
+        special.gammaln(y + ia) - special.gammaln(ia) - special.gammaln(y + 1)
+        - ia * np.log1p(a * mu) + y * np.log(a * mu) - y * np.log1p(a * mu)
+    ))
+
+
+def _alpha_derivs(y, mu, a):
+    ia = 1.0 / a
+    L = np.log1p(a * mu) - special.digamma(y + ia) + special.digamma(ia)
+    s = L / a**2 + (y - mu) / (a * (1 + a * mu))
+    h = (-2 * L / a**3
+         + (mu / (1 + a * mu) + (special.polygamma(1, y + ia) - special.polygamma(1, ia)) / a**2)
+         / a**2
+         - (y - mu) * (1 + 2 * a * mu) / (a**2 * (1 + a * mu) ** 2))
+    return s, h
+
+
+def _poisson_fit(y, X, off, beta=None, tol=1e-10, maxiter=50):
+    if beta is None:
+        beta = np.zeros(X.shape[1])
+        beta[0] = np.log(max(y.sum(), 1e-8) / np.exp(off).sum())
+    for _ in range(maxiter):
+        mu = np.exp(X @ beta + off)
+        step = np.linalg.solve(xtwx(X, mu), X.T @ (y - mu))
+        beta = beta + step
+        if np.max(np.abs(step)) < tol:
+            break
+    mu = np.exp(X @ beta + off)
+    llf = float(np.sum(y * np.log(mu) - mu - special.gammaln(y + 1)))
+    return beta, llf
+
+
+def fit_negbin(
+    y: np.ndarray,
+    X: np.ndarray,
+    exposure: np.ndarray,
+    groups,
+    names: list[str] | None = None,
+    tol: float = 1e-9,
+    maxiter: int = 200,
+) -> NegBinResult:
+    """Fit NB2 with ``log(exposure)`` offset; errors clustered by ``groups``.
+
+    Parameters
+    ----------
+    y : array of counts; X : design (n × k, with a constant);
+    exposure : positive array (days in care); groups : cluster labels (child).
+    """
+    t0 = time.perf_counter()
+    y = np.asarray(y, dtype=float)
+    X = np.asarray(X, dtype=float)
+    off = np.log(np.asarray(exposure, dtype=float))
+    names = list(names or [f"x{i}" for i in range(X.shape[1])])
+    beta, llf_p = _poisson_fit(y, X, off)
+    mu = np.exp(X @ beta + off)
+    # moment start for alpha
+    a = max(float(np.sum((y - mu) ** 2 - y) / np.sum(mu**2)), 1e-3)
+    converged = False
+    for _ in range(maxiter):
+        # alpha: Newton steps on log alpha (safeguarded)
+        for _ in range(20):
+            s, h = _alpha_derivs(y, mu, a)
+            S, H = s.sum(), h.sum()
+            # d/dlog a: S*a ; second: H*a^2 + S*a
+            g1, g2 = S * a, H * a * a + S * a
+            step = -g1 / g2 if g2 < 0 else np.sign(g1) * 0.5
+            step = float(np.clip(step, -2, 2))
+            a = float(a * np.exp(step))
+            if abs(step) < 1e-12:
+                break
+        # beta: one Fisher-scoring step given alpha
+        w = mu / (1 + a * mu)
+        step_b = np.linalg.solve(xtwx(X, w), X.T @ ((y - mu) / (1 + a * mu)))
+        beta = beta + step_b
+        mu = np.exp(X @ beta + off)
+        if np.max(np.abs(step_b)) < tol and abs(step) < 1e-8:
+            converged = True
+            break
+    # observed information of (beta, alpha)
+    s_a, h_a = _alpha_derivs(y, mu, a)
+    den = 1 + a * mu
+    hbb = -xtwx(X, mu * (1 + a * y) / den**2)
+    hba = -(X.T @ (mu * (y - mu) / den**2))
+    k = X.shape[1]
+    H = np.zeros((k + 1, k + 1))
+    H[:k, :k] = hbb
+    H[:k, k] = H[k, :k] = hba
+    H[k, k] = h_a.sum()
+    scores = np.column_stack([X * ((y - mu) / den)[:, None], s_a])
+    codes, G = cluster_codes(groups)
+    U = cluster_sum(scores, codes, G)
+    Hinv = np.linalg.inv(-H)
+    n, kk = len(y), k + 1
+    corr = G / (G - 1) * (n - 1) / (n - kk)
+    cov = corr * Hinv @ (U.T @ U) @ Hinv
+    idx = [*names, "alpha"]
+    return NegBinResult(
+        params=pd.Series(np.r_[beta, a], index=idx),
+        cov=pd.DataFrame(cov, index=idx, columns=idx),
+        llf=_nb_loglik(y, mu, a),
+        llf_poisson=llf_p,
+        n_obs=n,
+        n_clusters=G,
+        converged=converged,
+        seconds=time.perf_counter() - t0,
+    )
