@@ -1,0 +1,281 @@
+"""Generate a synthetic dataset and its truth, in memory or written to disk."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+import evalkit
+from evalkit.data import codes as C
+from evalkit.data.dataset import Dataset
+from evalkit.data.schema import TABLE_ORDER, TABLES, dtype_of
+from evalkit.synth import contacts as CT
+from evalkit.synth import events as EV
+from evalkit.synth.histories import Histories, simulate_histories, to_day
+from evalkit.synth.scenario import policy_starts, resolve_scenario
+from evalkit.synth.truth import effects, oracle
+
+SEXES = ["male", "female", "unknown"]
+
+
+@dataclass(frozen=True)
+class SynthResult:
+    """A generated dataset and its truth.
+
+    Attributes
+    ----------
+    dataset : Dataset
+        The tables cut at ``as_of`` (what a real export would hold).
+    truth : dict
+        JSON-able: ``scenario`` (resolved), ``seed``, ``children_scale``,
+        ``policy_start`` (per centre), ``effects`` (true hazard/rate
+        ratios), ``oracle`` (values from the uncensored histories) and,
+        when messy, ``messy_rows``.
+    histories : Histories
+        The uncensored simulated histories (for checks; not written).
+    child_ids : numpy.ndarray
+        Child id of every simulated child (``None`` when not written).
+    """
+
+    dataset: Dataset
+    truth: dict[str, Any]
+    histories: Histories = field(repr=False)
+    child_ids: np.ndarray = field(repr=False)
+    messy_tables: Mapping[str, pd.DataFrame] | None = field(default=None, repr=False)
+
+    def write(self, out: str | os.PathLike, format: str = "csv", messy: bool | None = None) -> Path:
+        """Write tables + ``meta.json`` + ``truth.json`` atomically (see :func:`write_synthetic`)."""
+        return write_synthetic(self, out, format=format, messy=messy)
+
+
+def _days_to_ns(d: np.ndarray, empty: np.ndarray | None = None) -> np.ndarray:
+    out = d.astype("datetime64[D]").astype("datetime64[ns]")
+    if empty is not None:
+        out[empty] = np.datetime64("NaT")
+    return out
+
+
+def _cat(codes: np.ndarray, table: str, col: str) -> pd.Categorical:
+    return pd.Categorical.from_codes(codes, dtype=dtype_of(TABLES[table].column(col)))
+
+
+def _bool(v: np.ndarray) -> pd.arrays.BooleanArray:
+    return pd.arrays.BooleanArray(v == 1, v < 0)
+
+
+def _frame(name: str, cols: dict[str, Any], sort: list[str]) -> pd.DataFrame:
+    df = pd.DataFrame(cols)
+    df = df.sort_values(sort, kind="mergesort").reset_index(drop=True)
+    for c in TABLES[name].columns:
+        if str(df[c.name].dtype) != str(dtype_of(c)):
+            df[c.name] = df[c.name].astype(dtype_of(c))
+    df = df[TABLES[name].column_names]
+    df.index = pd.RangeIndex(2, 2 + len(df), name="row")
+    return df
+
+
+def _ids(n: int) -> np.ndarray:
+    width = max(6, len(str(n)))
+    return np.array([f"C{i:0{width}d}" for i in range(1, n + 1)], dtype=object)
+
+
+def build_dataset(h: Histories, sc: dict[str, Any], seed: int) -> tuple[Dataset, np.ndarray]:
+    """Cut the histories at ``as_of`` and build the typed tables."""
+    cal = sc["calendar"]
+    hs, as_of = to_day(cal["history_start"]), to_day(cal["as_of"])
+    lo, hi = to_day(cal["events_start"]), as_of + 1
+    rc = h.row_child
+    overlap = (h.row_start <= as_of) & (h.row_end > hs)
+    sel = np.zeros(len(h.birth), bool)
+    sel[rc[overlap]] = True
+    sel_idx = np.flatnonzero(sel)
+    ids = np.full(len(h.birth), None, dtype=object)
+    ids[sel_idx] = _ids(len(sel_idx))
+    centers = sc["centers"]["codes"]
+    center_cat = np.array([list(C.CENTERS).index(c) for c in centers])
+
+    def sid(child: np.ndarray) -> pd.arrays.StringArray:
+        return pd.array(ids[child], dtype=pd.StringDtype())
+
+    tables: dict[str, pd.DataFrame] = {}
+    tables["children"] = _frame("children", {
+        "child_id": sid(sel_idx),
+        "sex": _cat(h.sex[sel_idx], "children", "sex"),
+        "birth_date": _days_to_ns(h.birth[sel_idx]),
+        "center": _cat(center_cat[h.center[sel_idx]], "children", "center"),
+    }, ["child_id"])
+    m = sel[rc] & (h.row_start <= as_of)
+    open_ = h.row_end[m] > as_of
+    tables["placements"] = _frame("placements", {
+        "child_id": sid(rc[m]),
+        "start_date": _days_to_ns(h.row_start[m]),
+        "end_date": _days_to_ns(h.row_end[m], open_),
+        "setting": _cat(h.row_setting[m], "placements", "setting"),
+        "end_reason": _cat(np.where(open_, -1, h.row_reason[m]), "placements", "end_reason"),
+    }, ["child_id", "start_date"])
+    ct = CT.simulate_contacts(h, sc, seed, lo, hi)
+    k = sel[ct["child"]]
+    tables["contacts"] = _frame("contacts", {
+        "child_id": sid(ct["child"][k]),
+        "date": _days_to_ns(ct["day"][k]),
+        "kind": _cat(ct["kind"][k], "contacts", "kind"),
+        "exchange_type": _cat(ct["exchange_type"][k], "contacts", "exchange_type"),
+        "caregiver_present": _bool(ct["caregiver_present"][k]),
+        "family_participated": _bool(ct["family_participated"][k]),
+        "_k": ct["kind"][k], "_e": ct["exchange_type"][k], "_c": ct["caregiver_present"][k],
+        "_f": ct["family_participated"][k],
+    }, ["child_id", "date", "_k", "_e", "_c", "_f"])
+    rv = EV.simulate_reviews(h, sc, seed, lo, hi)
+    k = sel[rv["child"]]
+    tables["reviews"] = _frame("reviews", {
+        "child_id": sid(rv["child"][k]),
+        "date": _days_to_ns(rv["day"][k]),
+        "forum": _cat(rv["forum"][k], "reviews", "forum"),
+        "_f": rv["forum"][k],
+    }, ["child_id", "date", "_f"])
+    pl = EV.simulate_plans(h, sc, seed, lo, hi)
+    k = sel[pl["child"]]
+    pid = _plan_ids(ids, pl["child"][k], pl["day"][k], pl["ep"][k], pl["seq"][k])
+    tables["plans"] = _frame("plans", {
+        "child_id": sid(pl["child"][k]),
+        "plan_id": pd.array(pid, dtype=pd.StringDtype()),
+        "plan_date": _days_to_ns(pl["day"][k]),
+        "rank": pd.array(pl["rank"][k], dtype="Int64"),
+        "goal": _cat(pl["goal"][k], "plans", "goal"),
+        "target_date": _days_to_ns(np.maximum(pl["target_day"][k], 0), pl["target_day"][k] < 0),
+        "review_condition": pd.array(
+            np.where(pl["condition"][k] >= 0,
+                     np.array(EV.REVIEW_CONDITIONS, dtype=object)[np.maximum(pl["condition"][k], 0)],
+                     None), dtype=pd.StringDtype()),
+    }, ["child_id", "plan_date", "plan_id", "rank"])
+    sv = EV.simulate_surveys(h, sc, seed, lo, hi)
+    k = sel[sv["child"]]
+    tables["surveys"] = _frame("surveys", {
+        "child_id": sid(sv["child"][k]),
+        "date": _days_to_ns(sv["day"][k]),
+        "instrument": _cat(sv["instrument"][k], "surveys", "instrument"),
+        "score": sv["score"][k].astype(float),
+        "_i": sv["instrument"][k],
+    }, ["child_id", "date", "_i"])
+    ps = policy_starts(sc)
+    tables["policy"] = _frame("policy", {
+        "center": _cat(np.array([list(C.CENTERS).index(c) for c in ps]), "policy", "center"),
+        "start_date": _days_to_ns(np.array([to_day(d) for d in ps.values()], np.int64)),
+    }, ["center"])
+    meta = {
+        "as_of": str(cal["as_of"]),
+        "prefecture": sc.get("prefecture", "長野県"),
+        "source": f"synthetic:{sc['name']} seed={seed}",
+        "schema_version": 1,
+    }
+    ds = Dataset(tables=tables, as_of=pd.Timestamp(cal["as_of"]), meta=meta,
+                 present=frozenset(TABLE_ORDER))
+    return ds, ids
+
+
+def _plan_ids(ids: np.ndarray, child: np.ndarray, day: np.ndarray, ep: np.ndarray,
+              seq: np.ndarray) -> np.ndarray:
+    """``<child_id>-P<nn>``: plans numbered per child in date order."""
+    if len(child) == 0:
+        return np.zeros(0, dtype=object)
+    df = pd.DataFrame({"c": child, "d": day, "e": ep, "s": seq})
+    u = df.drop_duplicates(["c", "e", "s"]).sort_values(["c", "d", "e", "s"], kind="mergesort")
+    u["n"] = u.groupby("c").cumcount() + 1
+    df = df.merge(u[["c", "e", "s", "n"]], on=["c", "e", "s"], how="left", sort=False)
+    return (pd.Series(ids[df["c"].to_numpy()]) + "-P" + df["n"].map("{:02d}".format)).to_numpy(object)
+
+
+def generate(
+    scenario: str | os.PathLike | Mapping[str, Any] = "nagano_default",
+    seed: int = 1,
+    children_scale: float = 1.0,
+    overrides: Mapping[str, Any] | None = None,
+    messy: bool = False,
+) -> SynthResult:
+    """Generate a synthetic dataset in memory.
+
+    Parameters
+    ----------
+    scenario : str, path or mapping
+        Bundled scenario name, TOML path, or dict (see :func:`resolve_scenario`).
+    seed : int
+        The single seed every random stream derives from.
+    children_scale : float
+        Multiplies the arrival rate (0.1 = a tenth of the children).
+    overrides : mapping, optional
+        Dotted keys → values overriding scenario parameters.
+    messy : bool
+        Also prepare the "real export" version (CP932, Japanese labels,
+        slashed dates, broken rows listed in ``truth["messy_rows"]``);
+        ``.dataset`` stays the clean data, :meth:`SynthResult.write` writes
+        the messy files.
+
+    Returns
+    -------
+    SynthResult
+
+    Examples
+    --------
+    >>> from evalkit.synth import generate
+    >>> r = generate("nagano_default", seed=1, children_scale=0.05)
+    >>> r.truth["effects"]["permanency_hr"] > 0
+    True
+    """
+    if children_scale < 0:
+        raise ValueError("children_scale must be ≥ 0")
+    sc = resolve_scenario(scenario, overrides)
+    seed = int(seed)
+    h = simulate_histories(sc, seed, children_scale)
+    ds, ids = build_dataset(h, sc, seed)
+    truth: dict[str, Any] = {
+        "generator": f"evalkit {evalkit.__version__} synth",
+        "seed": seed,
+        "children_scale": float(children_scale),
+        "scenario": sc,
+        "policy_start": policy_starts(sc),
+        "as_of": str(sc["calendar"]["as_of"]),
+        "effects": effects(sc),
+        "oracle": oracle(h, sc),
+    }
+    messy_tables = None
+    if messy:
+        from evalkit.synth.messy import make_messy
+
+        messy_tables, rows = make_messy(ds, seed)
+        truth["messy_rows"] = rows
+    return SynthResult(ds, truth, h, ids, messy_tables)
+
+
+def truth_json(truth: Mapping[str, Any]) -> str:
+    """Deterministic JSON text of a truth dict."""
+    return json.dumps(truth, ensure_ascii=False, indent=2, sort_keys=False, default=str) + "\n"
+
+
+def write_synthetic(result: SynthResult, out: str | os.PathLike, format: str = "csv",
+                    messy: bool | None = None) -> Path:
+    """Write a generated dataset with ``meta.json`` and ``truth.json`` (atomically).
+
+    ``messy`` (default: whether the result was generated messy) writes CP932
+    CSVs with Japanese labels, slashed dates and the broken rows.
+    """
+    from evalkit.data.load import write_dataset
+
+    messy = result.messy_tables is not None if messy is None else messy
+    if messy:
+        if result.messy_tables is None:
+            raise ValueError("generate(..., messy=True) first / messy データは generate(messy=True) で作成")
+        if format != "csv":
+            raise ValueError("--messy は CSV のみ / --messy writes CSV only")
+        return write_dataset(result.dataset, out, format="csv", encoding="cp932", labels="ja",
+                             date_style="slash", tables=result.messy_tables,
+                             extra_files={"truth.json": truth_json(result.truth)})
+    truth = {k: v for k, v in result.truth.items() if k != "messy_rows"}
+    return write_dataset(result.dataset, out, format=format,
+                         extra_files={"truth.json": truth_json(truth)})

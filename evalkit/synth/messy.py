@@ -1,0 +1,1 @@
+"""Messy exports: placeholder (filled in below)."""

@@ -1,0 +1,321 @@
+"""Scenario files: TOML with ``inherits``, deep merge, dotted overrides, validation.
+
+Every scenario is resolved on top of ``nagano_default.toml``, which lists
+every parameter with its default. A scenario file may say
+``inherits = "other_name"`` (or a relative path) to start from another
+scenario. Unknown keys are errors, so a typo never passes silently.
+
+Examples
+--------
+>>> sc = resolve_scenario("nagano_default", {"policy.effects.permanency_hr": "1.0"})
+>>> sc["policy"]["effects"]["permanency_hr"]
+1.0
+>>> sc["name"]
+'nagano_default'
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as _dt
+import json
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from evalkit.data import codes as C
+
+BASE = "nagano_default"
+
+#: Tables whose keys are free (checked separately) rather than fixed by the base scenario.
+OPEN_TABLES = {
+    "policy.center_start": "center",
+    "care.exit_setting_factor.*": "setting",
+    "care.moves.rate": "setting",
+    "care.moves.first_year_factor": "setting",
+    "care.moves.destination.*": "setting",
+}
+
+
+class ScenarioError(ValueError):
+    """A scenario cannot be read or holds invalid values (message in Japanese and English)."""
+
+
+def scenarios_dir() -> Path:
+    """Folder of the bundled scenarios (``<repo>/synthetic/scenarios``)."""
+    import evalkit
+
+    return Path(evalkit.__file__).resolve().parents[1] / "synthetic" / "scenarios"
+
+
+def available_scenarios() -> list[str]:
+    """Names of the bundled scenarios."""
+    return sorted(p.stem for p in scenarios_dir().glob("*.toml"))
+
+
+def _find(name: str | os.PathLike, relative_to: Path | None = None) -> Path:
+    p = Path(name)
+    cands = []
+    if p.suffix == ".toml" or os.sep in str(name) or "/" in str(name):
+        if relative_to is not None and not p.is_absolute():
+            cands.append(relative_to / p)
+        cands.append(p)
+    else:
+        if relative_to is not None:
+            cands.append(relative_to / f"{name}.toml")
+        cands.append(scenarios_dir() / f"{name}.toml")
+        cands.append(p)
+    for c in cands:
+        if c.is_file():
+            return c
+    raise ScenarioError(
+        f"シナリオ {name} が見つかりません（利用可能: {', '.join(available_scenarios())}） / "
+        f"scenario {name} not found (available: {', '.join(available_scenarios())})"
+    )
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except tomllib.TOMLDecodeError as e:
+        raise ScenarioError(f"シナリオ {path} を読み取れません: {e} / cannot parse scenario {path}: {e}") from e
+
+
+def deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    """Recursive merge: tables merge key by key, other values replace."""
+    out = copy.deepcopy(dict(base))
+    for k, v in over.items():
+        if isinstance(v, Mapping) and isinstance(out.get(k), Mapping):
+            out[k] = deep_merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def _load_chain(source: str | os.PathLike, seen: tuple[str, ...] = ()) -> dict[str, Any]:
+    path = _find(source, None if not seen else Path(seen[-1]).parent)
+    key = str(path.resolve())
+    if key in seen:
+        raise ScenarioError(f"inherits が循環しています: {path} / circular inherits: {path}")
+    data = _read_toml(path)
+    parent = data.pop("inherits", None)
+    if parent is None and path.stem != BASE:
+        parent = BASE
+    if parent is None:
+        return data
+    base = _load_chain(parent, (*seen, key))
+    return deep_merge(base, data)
+
+
+def base_scenario() -> dict[str, Any]:
+    """The base scenario (``nagano_default``) as read from its file."""
+    return _read_toml(scenarios_dir() / f"{BASE}.toml")
+
+
+def _is_open(dotted: str) -> str | None:
+    for pat, kind in OPEN_TABLES.items():
+        if pat.endswith(".*"):
+            head = pat[:-2]
+            if dotted.startswith(head + ".") and dotted.count(".") == head.count(".") + 1:
+                return kind
+        elif dotted == pat:
+            return kind
+    return None
+
+
+def _coerce(value: Any, like: Any, key: str) -> Any:
+    """Coerce an override value (often a string from the command line) to the type of ``like``."""
+    if isinstance(value, str) and not isinstance(like, str):
+        text = value.strip()
+        try:
+            value = tomllib.loads(f"v = {text}")["v"]
+        except tomllib.TOMLDecodeError:
+            try:
+                value = json.loads(text)
+            except ValueError as e:
+                raise ScenarioError(
+                    f"{key} の値 {value!r} を読み取れません / cannot read value {value!r} for {key}"
+                ) from e
+    if isinstance(value, (_dt.date, _dt.datetime)):
+        value = value.isoformat()[:10]
+    if isinstance(like, bool):
+        if not isinstance(value, bool):
+            raise ScenarioError(f"{key} は真偽値です / {key} must be true or false")
+        return value
+    if isinstance(like, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ScenarioError(f"{key} は数値です / {key} must be a number")
+        return float(value)
+    if isinstance(like, int):
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ScenarioError(f"{key} は整数です / {key} must be an integer")
+        return value
+    if isinstance(like, list):
+        if not isinstance(value, list):
+            raise ScenarioError(f"{key} は配列です / {key} must be an array")
+        if like and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in like):
+            if not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in value):
+                raise ScenarioError(f"{key} は数値の配列です / {key} must be an array of numbers")
+            if any(isinstance(x, float) for x in like):
+                value = [float(x) for x in value]
+        return value
+    if isinstance(like, str):
+        return str(value)
+    return value
+
+
+def _check(sc: Mapping[str, Any], base: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Check keys and types against the base scenario; returns a coerced copy."""
+    out: dict[str, Any] = {}
+    for k, v in sc.items():
+        dotted = f"{prefix}{k}"
+        kind = _is_open(prefix[:-1]) if prefix else None
+        if kind is not None:
+            allowed = C.CENTERS if kind == "center" else C.SETTINGS
+            if k not in allowed:
+                raise ScenarioError(
+                    f"{dotted}: {k} は{'児童相談所' if kind == 'center' else '措置先種別'}のコードではありません / "
+                    f"{k} is not a {kind} code"
+                )
+            if isinstance(v, Mapping):
+                out[k] = _check(v, v, dotted + ".")
+            else:
+                out[k] = _coerce(v, "" if kind == "center" else 1.0, dotted)
+            continue
+        if k not in base:
+            raise ScenarioError(f"未知のパラメータ {dotted} / unknown parameter {dotted}")
+        like = base[k]
+        if isinstance(like, Mapping):
+            if not isinstance(v, Mapping):
+                raise ScenarioError(f"{dotted} は表です / {dotted} must be a table")
+            out[k] = _check(v, like, dotted + ".")
+        else:
+            out[k] = _coerce(v, like, dotted)
+    return out
+
+
+def apply_overrides(sc: dict[str, Any], overrides: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Apply ``{"a.b.c": value}`` overrides (values may be strings, coerced to the parameter's type)."""
+    sc = copy.deepcopy(sc)
+    for key, value in (overrides or {}).items():
+        parts = str(key).split(".")
+        node: Any = sc
+        for i, part in enumerate(parts[:-1]):
+            if not isinstance(node, dict):
+                raise ScenarioError(f"未知のパラメータ {key} / unknown parameter {key}")
+            if part not in node:
+                if _is_open(".".join(parts[: i + 1])) is not None or _is_open(".".join(parts[:i])):
+                    node[part] = {}
+                else:
+                    raise ScenarioError(f"未知のパラメータ {key} / unknown parameter {key}")
+            node = node[part]
+        if not isinstance(node, dict):
+            raise ScenarioError(f"未知のパラメータ {key} / unknown parameter {key}")
+        leaf = parts[-1]
+        if leaf in node and isinstance(node[leaf], dict):
+            raise ScenarioError(f"{key} は表です（下位のキーを指定してください） / {key} is a table")
+        if leaf not in node and _is_open(".".join(parts[:-1])) is None:
+            raise ScenarioError(f"未知のパラメータ {key} / unknown parameter {key}")
+        like = node.get(leaf, value)
+        node[leaf] = _coerce(value, like, key) if leaf in node else value
+    return sc
+
+
+def resolve_scenario(
+    scenario: str | os.PathLike | Mapping[str, Any] = BASE,
+    overrides: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Resolve a scenario name, path or dict (plus overrides) into a full, validated dict.
+
+    Parameters
+    ----------
+    scenario : str, path or mapping
+        A bundled scenario name (``nagano_default``, ``nagano_staggered``,
+        ``national``, ``null_effect``), a path to a TOML file, or a dict
+        (merged on top of the base scenario, or of its ``inherits``).
+    overrides : mapping, optional
+        Dotted keys → values, e.g. ``{"policy.effects.permanency_hr": 1.0}``.
+
+    Raises
+    ------
+    ScenarioError
+        Unknown scenario, unknown key, wrong type or invalid value.
+    """
+    if isinstance(scenario, Mapping):
+        data = copy.deepcopy(dict(scenario))
+        parent = data.pop("inherits", BASE)
+        sc = deep_merge(_load_chain(parent), data)
+    else:
+        sc = _load_chain(scenario)
+    sc = apply_overrides(sc, overrides)
+    sc = _check(sc, base_scenario())
+    validate_values(sc)
+    return sc
+
+
+def _date(sc: Mapping[str, Any], key: str, value: Any) -> _dt.date:
+    try:
+        return _dt.date.fromisoformat(str(value))
+    except ValueError as e:
+        raise ScenarioError(f"{key}: 日付 {value!r} を読み取れません / invalid date {value!r}") from e
+
+
+def validate_values(sc: Mapping[str, Any]) -> None:
+    """Check values (dates, lengths of band arrays, probabilities)."""
+    cal = sc["calendar"]
+    hs = _date(sc, "calendar.history_start", cal["history_start"])
+    ao = _date(sc, "calendar.as_of", cal["as_of"])
+    _date(sc, "calendar.events_start", cal["events_start"])
+    if ao <= hs:
+        raise ScenarioError("calendar.as_of は history_start より後にしてください / as_of must be after history_start")
+    _date(sc, "policy.start_date", sc["policy"]["start_date"])
+    for c, d in sc["policy"]["center_start"].items():
+        _date(sc, f"policy.center_start.{c}", d)
+    _date(sc, "surveys.start_date", sc["surveys"]["start_date"])
+    codes = sc["centers"]["codes"]
+    if not codes or any(c not in C.CENTERS for c in codes) or len(set(codes)) != len(codes):
+        raise ScenarioError("centers.codes は児童相談所コードの配列です / centers.codes must list centre codes")
+    if len(sc["centers"]["weights"]) != len(codes):
+        raise ScenarioError("centers.weights の長さが codes と違います / centers.weights must match codes")
+    n_age = len(sc["care"]["age_bands"]) + 1
+    n_dur = len(sc["care"]["duration_bands"]) + 1
+    for key in ("age_bands", "duration_bands"):
+        b = sc["care"][key]
+        if any(b2 <= b1 for b1, b2 in zip(b, b[1:], strict=False)) or any(x <= 0 for x in b):
+            raise ScenarioError(f"care.{key} は正の昇順です / care.{key} must be positive and increasing")
+
+    def need(key: str, arr: Any, n: int) -> None:
+        if len(arr) != n:
+            raise ScenarioError(f"{key} の要素数は {n} です / {key} must have {n} values")
+        if any(x < 0 for x in arr):
+            raise ScenarioError(f"{key} は負にできません / {key} must not be negative")
+
+    need("temporary_protection.care_probability", sc["temporary_protection"]["care_probability"], n_age)
+    need("care.first_setting.family_based_share", sc["care"]["first_setting"]["family_based_share"], n_age)
+    for part in ("residential", "family"):
+        for s, arr in sc["care"]["first_setting"][part].items():
+            need(f"care.first_setting.{part}.{s}", arr, n_age)
+    for cause, arr in sc["care"]["exit_base"].items():
+        need(f"care.exit_base.{cause}", arr, n_dur)
+    for cause, arr in sc["care"]["exit_age_factor"].items():
+        need(f"care.exit_age_factor.{cause}", arr, n_age)
+    need("reentry.rate", sc["reentry"]["rate"], len(sc["reentry"]["bands"]) + 1)
+    for r in sc["reentry"]["after"]:
+        if r not in C.PERMANENT_REASONS:
+            raise ScenarioError(f"reentry.after: {r} は永続的解決の理由ではありません / not a permanent reason")
+    for k, v in sc["policy"]["effects"].items():
+        if v < 0:
+            raise ScenarioError(f"policy.effects.{k} は 0 以上です / must be ≥ 0")
+    if sc["arrivals"]["children_per_year"] < 0:
+        raise ScenarioError("arrivals.children_per_year は 0 以上です / must be ≥ 0")
+
+
+def policy_starts(sc: Mapping[str, Any]) -> dict[str, str]:
+    """Policy start date (ISO) of each centre of the scenario."""
+    default = str(sc["policy"]["start_date"])
+    return {c: str(sc["policy"]["center_start"].get(c, default)) for c in sc["centers"]["codes"]}

@@ -1,0 +1,151 @@
+"""Ground truth: the policy effects and oracle values from the uncensored histories.
+
+Oracle values are computed on the *whole* simulated histories (before the
+cut at ``as_of``), so they are what an unbiased estimator applied to the
+censored data should recover. Definitions (all on **care episodes**, i.e.
+episodes that reached care; "stay" = care start to discharge):
+
+- ``entry_cohort_stay``: for care starts in each fiscal year from the first
+  history year to the ``as_of`` year, by first care setting group (and
+  ``all``): count, mean and median stay in days.
+- ``permanency_within``: the share discharged for a permanent reason with
+  discharge date ≤ care start + 12 (24) calendar months, by entry FY and
+  by policy period (``pre``: care start before the centre's policy start;
+  ``post``: on or after it).
+- ``reentry_12m``: of care episodes discharged to reunification or kinship
+  in a FY, the share whose child starts a new care episode within 365 days.
+- ``point_in_time``: children in care on ``as_of`` and on each FY's last
+  day: count by setting group; for children's homes the mean elapsed stay
+  in the current row, the share ≥ 10 years, and the mean *completed* stay
+  of those rows (length-biased: larger than the entry-cohort mean).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from evalkit.data import codes as C
+from evalkit.synth.histories import IN_CARE, PERM_CAUSES, REASON_IDX, SETTINGS, Histories, to_day
+
+GROUPS = ["infant_home", "childrens_home", "residential_other", "family_based"]
+
+
+def _group_of_setting(idx: np.ndarray) -> np.ndarray:
+    g = np.array([C.SETTINGS[s].group for s in SETTINGS], dtype=object)
+    out = np.full(len(idx), None, dtype=object)
+    ok = idx >= 0
+    out[ok] = g[idx[ok]]
+    return out
+
+
+def _fy(day: np.ndarray) -> np.ndarray:
+    d = pd.DatetimeIndex(day.astype("datetime64[D]"))
+    return (d.year - (d.month < 4)).to_numpy()
+
+
+def _add_months(day: np.ndarray, n: int) -> np.ndarray:
+    from evalkit.synth.events import _add_months_days
+
+    return _add_months_days(day, np.full(len(day), n))
+
+
+def _r(x: float) -> float | None:
+    return None if x is None or not np.isfinite(x) else round(float(x), 6)
+
+
+def oracle(h: Histories, sc: dict[str, Any]) -> dict[str, Any]:
+    """Oracle values of a scenario's uncensored histories (see module docstring)."""
+    hs = to_day(sc["calendar"]["history_start"])
+    as_of = to_day(sc["calendar"]["as_of"])
+    fy0, fy1 = int(_fy(np.array([hs]))[0]), int(_fy(np.array([as_of]))[0])
+    care = h.ep_has_care
+    cs, end = h.ep_care_start, h.ep_end
+    perm_idx = np.array([REASON_IDX[r] for r in PERM_CAUSES])
+    permanent = np.isin(h.ep_reason, perm_idx)
+    fy = np.where(care, _fy(np.where(care, cs, 0)), -1)
+    group = _group_of_setting(h.ep_first_care)
+    stay = (end - cs).astype(float)
+    out: dict[str, Any] = {"definitions": __doc__.split("Definitions", 1)[1].strip()}
+    # entry cohort stay
+    rows = []
+    for y in range(fy0, fy1 + 1):
+        m = care & (fy == y)
+        for g in ["all", *GROUPS]:
+            mm = m if g == "all" else m & (group == g)
+            n = int(mm.sum())
+            rows.append({"entry_fy": y, "group": g, "n": n,
+                         "mean_days": _r(stay[mm].mean()) if n else None,
+                         "median_days": _r(float(np.median(stay[mm]))) if n else None})
+    out["entry_cohort_stay"] = rows
+    # permanency within 12/24 months
+    in_window = care & (fy >= fy0) & (fy <= fy1)
+    e12 = _add_months(np.where(care, cs, 0), 12)
+    e24 = _add_months(np.where(care, cs, 0), 24)
+    p12 = permanent & (end <= e12)
+    p24 = permanent & (end <= e24)
+    rows = []
+    for y in range(fy0, fy1 + 1):
+        m = in_window & (fy == y)
+        n = int(m.sum())
+        rows.append({"entry_fy": y, "n": n, "share_12m": _r(p12[m].mean()) if n else None,
+                     "share_24m": _r(p24[m].mean()) if n else None})
+    out["permanency_within"] = rows
+    post = cs >= h.policy_day[h.ep_child]
+    per = {}
+    for name, m in (("pre", in_window & ~post), ("post", in_window & post)):
+        n = int(m.sum())
+        per[name] = {"n": n, "share_12m": _r(p12[m].mean()) if n else None,
+                     "share_24m": _r(p24[m].mean()) if n else None}
+    out["permanency_within_by_period"] = per
+    # re-entry within 12 months
+    df = pd.DataFrame({"child": h.ep_child, "start": h.ep_start, "cs": np.where(care, cs, np.nan)})
+    df = df.sort_values(["child", "start"], kind="mergesort")
+    nxt = df.groupby("child")["cs"].shift(-1)
+    nxt = nxt.groupby(df["child"]).bfill()
+    next_cs = np.full(len(h.ep_child), np.nan)
+    next_cs[df.index.to_numpy()] = nxt.to_numpy()
+    home = care & np.isin(h.ep_reason, [REASON_IDX["reunification"], REASON_IDX["kinship"]])
+    dfy = _fy(end)
+    re12 = home & (next_cs - end <= 365)
+    rows = []
+    for y in range(fy0, fy1 + 1):
+        m = home & (dfy == y)
+        n = int(m.sum())
+        rows.append({"discharge_fy": y, "n": n, "share": _r(re12[m].mean()) if n else None})
+    out["reentry_12m"] = rows
+    # point in time
+    pit = []
+    days = [pd.Timestamp(year=y + 1, month=3, day=31) for y in range(fy0, fy1)]
+    if pd.Timestamp(sc["calendar"]["as_of"]) not in days:
+        days.append(pd.Timestamp(sc["calendar"]["as_of"]))
+    rg = _group_of_setting(h.row_setting)
+    for d in days:
+        dd = to_day(d)
+        m = IN_CARE[h.row_setting] & (h.row_start <= dd) & (h.row_end > dd)
+        rec: dict[str, Any] = {"date": str(d.date()), "in_care": int(m.sum())}
+        for g in GROUPS:
+            rec[g] = int((m & (rg == g)).sum())
+        ch = m & (rg == "childrens_home")
+        el = (dd - h.row_start[ch]) / 365.25
+        rec["childrens_home_mean_elapsed_years"] = _r(el.mean()) if ch.any() else None
+        rec["childrens_home_share_10y"] = _r((el >= 10).mean()) if ch.any() else None
+        rec["childrens_home_mean_completed_years"] = (
+            _r(((h.row_end[ch] - h.row_start[ch]) / 365.25).mean()) if ch.any() else None)
+        # care-episode stay of everyone in care (elapsed and completed)
+        eps = h.row_ep[m]
+        rec["mean_elapsed_care_days"] = _r((dd - cs[eps]).mean()) if len(eps) else None
+        rec["mean_completed_care_days"] = _r((end[eps] - cs[eps]).mean()) if len(eps) else None
+        pit.append(rec)
+    out["point_in_time"] = pit
+    allm = in_window
+    out["entry_cohort_mean_stay_days"] = _r(stay[allm].mean()) if allm.any() else None
+    out["entry_cohort_median_stay_days"] = _r(float(np.median(stay[allm]))) if allm.any() else None
+    return out
+
+
+def effects(sc: dict[str, Any]) -> dict[str, float]:
+    """Every policy multiplier of the scenario (true hazard or rate ratios)."""
+    return {k: float(v) for k, v in sc["policy"]["effects"].items()}
