@@ -64,9 +64,14 @@ def kaplan_meier(duration: np.ndarray, event: np.ndarray) -> tuple[np.ndarray, n
 
 
 def km_median(duration: np.ndarray, event: np.ndarray) -> float:
-    """Median survival time: the first time S(t) ≤ 0.5 (NaN when never)."""
+    """Median survival time: the first time S(t) ≤ 0.5 (NaN when never).
+
+    A curve landing exactly on 0.5 gives that time (compared with a 1e-9
+    tolerance: ``lifelines``' ``median_survival_time_`` can skip it when the
+    product rounds to 0.5000000000000001).
+    """
     t, s = kaplan_meier(duration, event)
-    hit = np.flatnonzero(s <= 0.5)
+    hit = np.flatnonzero(s <= 0.5 + 1e-9)
     return float(t[hit[0]]) if len(hit) else float("nan")
 
 
