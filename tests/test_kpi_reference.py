@@ -10,9 +10,9 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from _kpi_data import random_dataset
 
 from evalkit.kpi import compute
-from _kpi_data import random_dataset
 
 FY = 2026
 FAMILY = {"foster_care", "kinship_foster", "adoptive_foster", "family_home"}
