@@ -381,10 +381,17 @@ def parse_table(name: str, raw: pd.DataFrame, problems: list[Problem]) -> pd.Dat
     return df
 
 
+#: Planned dates, not observations: never taken as the inferred data cut-off.
+_NOT_OBSERVED = {("plans", "target_date"), ("policy", "start_date")}
+
+
 def _latest_date(tables: Mapping[str, pd.DataFrame]) -> pd.Timestamp | None:
+    """Latest observed date of any table (plans' target_date and policy starts excluded)."""
     latest = None
     for name, df in tables.items():
         for col in TABLES[name].columns:
+            if (name, col.name) in _NOT_OBSERVED:
+                continue
             if col.kind == "date" and col.name in df and len(df):
                 m = df[col.name].max()
                 if pd.notna(m) and (latest is None or m > latest):

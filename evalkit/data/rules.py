@@ -128,6 +128,18 @@ class RuleContext:
             prev_row[1:] = holder.to_numpy()[:-1]
         prev_max[first] = np.iinfo(np.int64).min
         prev_row[first] = np.nan
+        # first open row among the child's earlier rows
+        pos = np.arange(len(q), dtype=float)
+        fo = pd.Series(np.where(open_, pos, np.inf)).groupby(grp).cummin().to_numpy()
+        prev_open = np.full(len(q), np.nan)
+        if len(q):
+            prev_open[1:] = fo[:-1]
+        prev_open[first | ~np.isfinite(prev_open)] = np.nan
+        rows = q["_row"].to_numpy()
+        ok = ~np.isnan(prev_open)
+        prev_open_row = np.full(len(q), np.nan)
+        prev_open_row[ok] = rows[prev_open[ok].astype(np.int64)]
+        q["prev_open_row"] = prev_open_row
         q["s"], q["e"], q["open"], q["first"] = s, e, open_, first
         q["prev_max_e"], q["prev_max_row"] = prev_max, prev_row
         return q
@@ -419,7 +431,7 @@ def row_after_open(ctx: RuleContext) -> Iterable[Finding]:
     q = ctx.placements_sorted
     m = ~q["first"].to_numpy() & (q["prev_max_e"].to_numpy() == _INF)
     yield from emit(q, m, "start_date", rows=q["_row"],
-                    other_row=np.nan_to_num(q["prev_max_row"].to_numpy()).astype(np.int64))
+                    other_row=np.nan_to_num(q["prev_open_row"].to_numpy()).astype(np.int64))
 
 
 @rule("MOVED_WITHOUT_NEXT", ERROR, "placements",
