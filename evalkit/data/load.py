@@ -76,13 +76,21 @@ def _detect_encoding(data: bytes) -> str | None:
         except UnicodeDecodeError:
             return None
         return "utf-8-sig"
-    for enc in ("utf-8", "cp932"):
-        try:
-            data.decode(enc)
-        except UnicodeDecodeError:
-            continue
-        return enc
-    return None
+    if b"\x00" in data:  # UTF-16/32 ("Unicode text" from Excel) or a binary file
+        return None
+    try:
+        data.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        text = data.decode("cp932")
+    except UnicodeDecodeError:
+        return None
+    # Python maps the bytes 0x80, 0xA0, 0xFD-0xFF (never in Shift_JIS text) to U+F8F0-U+F8F3
+    if any(ch in text for ch in "\uf8f0\uf8f1\uf8f2\uf8f3"):
+        return None
+    return "cp932"
 
 
 def _cell_text(v: Any) -> str:
@@ -431,7 +439,11 @@ def parse_tables(
                 df = df.rename(columns=str)
             tables[name] = parse_table(name, _as_text_frame(df), problems)
         else:
-            if TABLES[name].required:
+            unreadable = any(
+                p.table == name and p.code in ("TABLE_UNREADABLE", "ENCODING_UNKNOWN")
+                for p in problems
+            )
+            if TABLES[name].required and not unreadable:
                 problems.append(RULES["TABLE_MISSING"].problem(table=name))
             tables[name] = empty_table(name)
     as_of = None
