@@ -269,13 +269,16 @@ def write_synthetic(result: SynthResult, out: str | os.PathLike, format: str = "
 
     messy = result.messy_tables is not None if messy is None else messy
     if messy:
-        if result.messy_tables is None:
-            raise ValueError("generate(..., messy=True) first / messy データは generate(messy=True) で作成")
         if format != "csv":
-            raise ValueError("--messy は CSV のみ / --messy writes CSV only")
+            raise ValueError("messy は CSV のみ / messy output is CSV only")
+        tables, truth = result.messy_tables, dict(result.truth)
+        if tables is None:
+            from evalkit.synth.messy import make_messy
+
+            tables, truth["messy_rows"] = make_messy(result.dataset, int(result.truth["seed"]))
         return write_dataset(result.dataset, out, format="csv", encoding="cp932", labels="ja",
-                             date_style="slash", tables=result.messy_tables,
-                             extra_files={"truth.json": truth_json(result.truth)})
+                             date_style="slash", tables=tables,
+                             extra_files={"truth.json": truth_json(truth)})
     truth = {k: v for k, v in result.truth.items() if k != "messy_rows"}
     return write_dataset(result.dataset, out, format=format,
                          extra_files={"truth.json": truth_json(truth)})
