@@ -25,12 +25,8 @@ Examples
 >>> import pandas as pd
 >>> t = pd.DataFrame({"centre": ["chuo", "saku", "total"], "exits": [12, 3, 15],
 ...                   "entries": [20, 9, 29]}).set_index("centre")
->>> suppress_counts(t, ["exits", "entries"], total_row="total")
-        exits entries
-centre
-chuo        x      20
-saku       <5       9
-total      15      29
+>>> suppress_counts(t, ["exits", "entries"], total_row="total").to_dict("list")
+{'exits': ['x', '<5', '15'], 'entries': ['20', '9', '29']}
 """
 
 from __future__ import annotations
