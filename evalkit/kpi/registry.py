@@ -21,7 +21,7 @@ for variants with a ``reducer`` — unit records the reducer turns into
 
 Examples
 --------
->>> import evalkit.kpi  # registers everything
+>>> from evalkit.kpi import get_variant, variants_of  # importing registers everything
 >>> get_variant("foster_rate", "primary").kpi.name_ja
 '里親等委託率'
 >>> [v.variant for v in variants_of("interviews")]
