@@ -2,6 +2,8 @@
 
 All functions accept scalars (``datetime.date``, ``pandas.Timestamp``, ISO
 strings) or array-likes / Series of dates and are vectorised over the latter.
+A missing scalar (``None``, ``NaT``) gives ``NaT`` for dates and ``None`` for
+years, quarters, ages and age groups; in arrays it stays missing.
 Conventions follow KPI_DEFINITIONS.md:
 
 - Fiscal year (年度) FY *y* runs from *y*-04-01 to (*y*+1)-03-31; quarters
@@ -54,8 +56,9 @@ def _wrap(values, like):
 
 
 def to_timestamp(d: DateLike) -> pd.Timestamp:
-    """Convert a scalar date-like to a normalised ``pandas.Timestamp``."""
-    return pd.Timestamp(d).normalize()
+    """Convert a scalar date-like to a normalised ``pandas.Timestamp`` (missing → ``NaT``)."""
+    t = pd.Timestamp(d) if d is not None else pd.NaT
+    return t if t is pd.NaT else t.normalize()
 
 
 # --------------------------------------------------------------------------- fiscal years
@@ -67,6 +70,8 @@ def fiscal_year(d):
     """Japanese fiscal year (年度) of a date: April–March, named by its starting year."""
     if _is_scalar(d):
         t = to_timestamp(d)
+        if t is pd.NaT:
+            return None
         return t.year - (t.month < 4)
     idx = _as_index(d)
     out = (idx.year - (idx.month < 4)).to_numpy()
@@ -77,6 +82,8 @@ def fiscal_quarter(d):
     """Fiscal quarter 1–4 of a date (Q1 = April–June, Q4 = January–March)."""
     if _is_scalar(d):
         t = to_timestamp(d)
+        if t is pd.NaT:
+            return None
         return (t.month - 4) % 12 // 3 + 1
     idx = _as_index(d)
     out = ((idx.month - 4) % 12 // 3 + 1).to_numpy()
@@ -135,7 +142,7 @@ def month_end(d):
     """Last day of the month of ``d``."""
     if _is_scalar(d):
         t = to_timestamp(d)
-        return t + pd.offsets.MonthEnd(0)
+        return t if t is pd.NaT else t + pd.offsets.MonthEnd(0)
     idx = _as_index(d)
     return _wrap((idx + pd.offsets.MonthEnd(0)).to_numpy(), d)
 
@@ -144,7 +151,7 @@ def month_start(d):
     """First day of the month of ``d``."""
     if _is_scalar(d):
         t = to_timestamp(d)
-        return t.replace(day=1)
+        return t if t is pd.NaT else t.replace(day=1)
     idx = _as_index(d)
     return _wrap(idx.to_period("M").to_timestamp().to_numpy(), d)
 
@@ -188,6 +195,8 @@ def add_months(d, n):
 def months_between(start, end):
     """Whole calendar months from ``start`` to ``end`` (``start + k months ≤ end``)."""
     s, e = to_timestamp(start), to_timestamp(end)
+    if s is pd.NaT or e is pd.NaT:
+        return None
     k = (e.year - s.year) * 12 + (e.month - s.month)
     if add_months(s, k) > e:
         k -= 1
@@ -246,6 +255,8 @@ def age_years(birth, day):
     """Age in completed years on ``day`` (the birthday itself counts; Feb 29 → Feb 28)."""
     if _is_scalar(birth) and _is_scalar(day):
         b, d = to_timestamp(birth), to_timestamp(day)
+        if b is pd.NaT or d is pd.NaT:
+            return None
         k = d.year - b.year
         if add_months(b, 12 * k) > d:
             k -= 1
@@ -280,8 +291,10 @@ def age_group(birth, day):
     school day; ``school_age`` from the first school day on.
     """
     if _is_scalar(birth) and _is_scalar(day):
-        d = to_timestamp(day)
-        if d < add_months(to_timestamp(birth), 36):
+        d, b = to_timestamp(day), to_timestamp(birth)
+        if d is pd.NaT or b is pd.NaT:
+            return None
+        if d < add_months(b, 36):
             return "under3"
         return "preschool" if d < first_school_day(birth) else "school_age"
     b = pd.Series(_as_index(birth)) if not _is_scalar(birth) else None
