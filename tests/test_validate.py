@@ -443,3 +443,30 @@ def test_catalogue_doc_is_current():
     doc = Path(__file__).resolve().parents[1] / "docs" / "validation-rules.md"
     assert doc.read_text("utf-8") == catalogue_markdown(), (
         "regenerate: python -m evalkit.data.validate --catalogue-md > docs/validation-rules.md")
+
+
+# --------------------------------------------------------------------------- synthetic data
+@pytest.mark.parametrize("scenario", ["nagano_default", "nagano_staggered"])
+def test_synthetic_data_has_no_errors(scenario):
+    """Synthetic data (as_of 2027-03-31, after today) validates with warnings only."""
+    from evalkit.synth import generate
+
+    ds = generate(scenario, seed=3, children_scale=0.1).dataset
+    rep = validate(ds, today="2026-11-30")
+    assert rep.ok, rep.summary("en")
+    assert [p.code for p in rep.problems] == ["AS_OF_IN_FUTURE"]
+    assert validate(ds, today="2027-04-01").problems == ()
+
+
+def test_messy_synthetic_export_every_broken_row_found(tmp_path):
+    """The generator's messy export (CP932, Japanese labels, slashed dates, broken rows):
+    each broken cell is reported with its code, row and column, and nothing else is an error."""
+    from evalkit.synth import generate
+
+    res = generate("nagano_default", seed=4, children_scale=0.1, messy=True)
+    out = res.write(tmp_path / "messy")
+    rep = validate(out, today="2027-04-01")
+    found = {(p.table, p.row, p.column, p.code) for p in rep.problems}
+    broken = {(b["table"], b["row"], b["column"], b["code"]) for b in res.truth["messy_rows"]}
+    assert broken and broken <= found
+    assert {(p.table, p.row) for p in rep.errors} <= {(b[0], b[1]) for b in broken}
