@@ -58,9 +58,9 @@ class AalenJohansenResult:
     at_risk_ : Series
         Number at risk just before each time of the timeline.
     estimable_until : float
-        Days: estimates at or after this time would be conditional (the risk
-        set was empty somewhere before, e.g. everyone entered late), or beyond
-        the last observed time; :meth:`at` gives NaN there.
+        Days: estimates after this time would be conditional (the risk set was
+        empty somewhere before, e.g. everyone entered late) or lie beyond the
+        last observed time; :meth:`at` gives NaN there.
     alpha : float
         1 − confidence level of the intervals.
     n : int
@@ -108,7 +108,7 @@ class AalenJohansenResult:
         days = m * DAYS_PER_MONTH if unit == "months" else m
         tl = self.cumulative_incidence_.index.to_numpy(dtype=float)
         idx = np.searchsorted(tl, days + 1e-9, side="right") - 1
-        ok = (days < self.estimable_until) & (idx >= 0)
+        ok = (days <= self.estimable_until + 1e-9) & (idx >= 0)
         rows = []
         for c in self.cumulative_incidence_.columns:
             ci = self.conf_int(c).to_numpy()
@@ -253,9 +253,12 @@ def fit(
     # estimable: no empty risk set at any change point before; and within follow-up
     pts = np.unique(np.concatenate([e[e > 0], t]))
     n_pts = np.searchsorted(es, pts, "left") - np.searchsorted(ts, pts, "left")
-    empty = pts[n_pts <= 0]
-    until = float(empty[0]) if len(empty) else (float(t.max()) + 1e-6 if len(t) else 0.0)
-    until = min(until, float(t.max()) + 1e-6) if len(t) else 0.0
+    empty = np.flatnonzero(n_pts <= 0)
+    if len(empty):  # nobody at risk on (pts[j-1], pts[j]]: estimable only up to pts[j-1]
+        j = int(empty[0])
+        until = float(pts[j - 1]) if j > 0 else 0.0
+    else:
+        until = float(t.max()) if len(t) else 0.0
     return AalenJohansenResult(
         cumulative_incidence_=pd.DataFrame(F, index=timeline),
         variance_=pd.DataFrame(V, index=timeline),

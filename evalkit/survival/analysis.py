@@ -43,6 +43,7 @@ from evalkit.survival.data import (
     ANY_PERMANENCY,
     PERMANENT_CAUSES,
     design,
+    detect_window_start,
     split_at_policy,
     survival_frame,
 )
@@ -170,15 +171,43 @@ def period_frames(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
     return {"policy_pre": pre, "policy_post": post}
 
 
+def fit_policy_cox(
+    rows: pd.DataFrame, *, calendar: str = "linear", alpha: float = 0.05
+) -> tuple[cox.CoxResult | None, list[str], list[str]]:
+    """Cause-specific Cox model for permanent exit on policy-split rows.
+
+    Parameters
+    ----------
+    rows : DataFrame
+        From :func:`~evalkit.survival.data.split_at_policy`.
+    calendar : {"linear", "none"}
+    alpha : float
+
+    Returns
+    -------
+    (CoxResult or None, covariate names, notes)
+        ``None`` when the policy term is not estimable (no follow-up on both
+        sides of the policy start) or there are too few events.
+    """
+    X, cov, notes = design(rows, calendar=calendar)
+    data = pd.concat([rows[["start", "stop", "event", "center", "child_id"]], X], axis=1)
+    data["event"] = data["event"].astype(np.int8)
+    if "policy" not in cov or data["event"].sum() <= len(cov):
+        return None, cov, notes
+    res = cox.fit(data, cov, strata="center", cluster="child_id", alpha=alpha)
+    return res, cov, notes
+
+
 def analyse(
     ds,
     *,
     policy_start=None,
-    window_start=None,
+    window_start="auto",
     months: Sequence[float] = REPORT_MONTHS,
     tracking_months: Sequence[int] = TRACKING_MONTHS,
     calendar: str = "linear",
     cohorts: bool = True,
+    transfers: str = "censor",
     alpha: float = 0.05,
 ) -> SurvivalAnalysis:
     """Run the whole analysis.
@@ -188,24 +217,49 @@ def analyse(
     ds : Dataset
     policy_start : date-like, optional
         Policy start for every centre; default from the ``policy`` table.
-    window_start : date-like, optional
+    window_start : date-like, "auto" or None
         Study window start (left truncation of episodes already in care).
+        ``"auto"`` (default) uses :func:`~evalkit.survival.data.detect_window_start`
+        (a window only when the records evidently begin after the earliest
+        care starts); ``None`` or ``"none"``: no truncation.
     months : sequence of float
         Horizons for the cumulative-incidence table.
     calendar : {"linear", "none"}
         Calendar-time adjustment of the Cox model (see module docs).
     cohorts : bool
         Also estimate per entry cohort (fiscal year) and the tracking table.
+    transfers : {"censor", "compete"}
+        ``transfer_out`` as censoring (default) or as a competing cause.
     alpha : float
         1 − confidence level.
     """
-    fr = survival_frame(ds, policy_start=policy_start, window_start=window_start)
     notes: list[str] = []
+    window_mode = "given"
+    if isinstance(window_start, str) and window_start.lower() == "auto":
+        window_start = detect_window_start(ds)
+        window_mode = "auto" if window_start is not None else "none"
+        if window_start is not None:
+            notes.append(
+                f"観察開始日を自動設定: {window_start.date()}（最初の記録された措置終了日。"
+                "それ以前に始まった措置は遅延エントリーとして扱う） / window start detected: "
+                f"{window_start.date()} (first contact/review record; earlier episodes enter "
+                "late — left truncation). Override with --window-start."
+            )
+    elif window_start is None or (isinstance(window_start, str) and window_start.lower() == "none"):
+        window_start, window_mode = None, "none"
+    fr = survival_frame(
+        ds, policy_start=policy_start, window_start=window_start, transfers=transfers
+    )
     fits: dict[str, aj.AalenJohansenResult] = {}
     parts = []
     groups: list[tuple[str, pd.DataFrame]] = [("all", fr)]
     if cohorts:
-        groups += [(f"FY{fy}", g) for fy, g in fr.groupby("entry_fy", sort=True)]
+        # cohorts that entered entirely before the window are not estimable from 0
+        groups += [
+            (f"FY{fy}", g)
+            for fy, g in fr.groupby("entry_fy", sort=True)
+            if (g["entry"] == 0).any()
+        ]
     groups += list(period_frames(fr).items())
     for name, g in groups:
         if g.empty or not (g["time"] > g["entry"]).any():
@@ -215,19 +269,16 @@ def analyse(
         t.insert(0, "cohort", name)
         parts.append(t)
     cif = pd.concat(parts, ignore_index=True)[CIF_COLUMNS]
+    if transfers == "censor":
+        cif = cif.loc[cif["cause"] != "transfer_out"].reset_index(drop=True)
 
     rows = split_at_policy(fr)
-    X, cov, dnotes = design(rows, calendar=calendar)
+    cres, cov, dnotes = fit_policy_cox(rows, calendar=calendar, alpha=alpha)
     notes += dnotes
     notes.append(CALENDAR_NOTE[calendar][0])
     notes.append(CALENDAR_NOTE[calendar][1])
-    data = pd.concat([rows[["start", "stop", "event", "center", "child_id"]], X], axis=1)
-    data["event"] = data["event"].astype(np.int8)
-    cres = None
-    if "policy" in cov and data["event"].sum() > len(cov):
-        cres = cox.fit(data, cov, strata="center", cluster="child_id", alpha=alpha)
-        s = cres.summary
-        ct = s[["term", "hazard_ratio", "ci_lower", "ci_upper", "p_value"]].copy()
+    if cres is not None:
+        ct = cres.summary[COX_COLUMNS].copy()
     else:
         notes.append(
             "policy の前後両方の観察がないため Cox モデルを推定できません / "
@@ -235,7 +286,10 @@ def analyse(
         )
         ct = pd.DataFrame([{"term": "policy"}], columns=COX_COLUMNS)
     counts = _counts(fr, rows)
-    tr = tracking_table(fr, ds.as_of, months=tracking_months) if cohorts else pd.DataFrame()
+    tr = pd.DataFrame()
+    if cohorts:
+        tr = tracking_table(fr.loc[fr["entry_fy"].isin(fr.loc[fr["entry"] == 0, "entry_fy"])],
+                            ds.as_of, months=tracking_months)
     params = {
         "evalkit_version": __version__,
         "as_of": str(pd.Timestamp(ds.as_of).date()),
@@ -244,6 +298,8 @@ def analyse(
             c: str(d.date()) for c, d in fr.groupby("center")["policy_date"].first().items()
         },
         "window_start": None if window_start is None else str(pd.Timestamp(window_start).date()),
+        "window_start_mode": window_mode,
+        "transfers": transfers,
         "months": [float(m) for m in months],
         "calendar": calendar,
         "alpha": alpha,

@@ -48,7 +48,7 @@ CAUSE_OF_REASON: dict[str, str | None] = {
 }
 PERMANENT_CAUSES = ("reunification", "kinship", "adoption", "guardianship")
 COMPETING_CAUSES = ("independence", "other_service", "death", "other")
-ALL_CAUSES = PERMANENT_CAUSES + COMPETING_CAUSES
+ALL_CAUSES = PERMANENT_CAUSES + COMPETING_CAUSES + ("transfer_out",)
 #: Name of the combined cause "any permanent route".
 ANY_PERMANENCY = "permanency"
 
@@ -62,6 +62,7 @@ CAUSE_LABELS_JA = {
     "other_service": "他制度・他施設へ",
     "death": "死亡",
     "other": "その他",
+    "transfer_out": "移管",
 }
 
 SETTING_GROUP_ORDER = (
@@ -178,12 +179,43 @@ def care_episodes_fast(ds) -> pd.DataFrame:
     return out[cols]
 
 
+def detect_window_start(ds) -> pd.Timestamp | None:
+    """A study-window start implied by the data, or None.
+
+    Exports from a case-management system that began at some date hold the
+    children then already in care with their original care-start dates (and
+    their earlier history), but none of the children whose care had ended
+    before: those old episodes are a length-biased sample (only long stays
+    survive to the export). Such exports show it in their activity tables:
+    contacts and reviews are recorded only from the system's start. When the
+    earliest contact or review is more than a year after the earliest care
+    start, that date is returned as the window start; otherwise None.
+    """
+    p = ds.placements
+    if p.empty:
+        return None
+    first_start = p.loc[p["setting"].astype(object).isin(C.IN_CARE_SETTINGS), "start_date"].min()
+    firsts = [
+        ds.tables[t][col].min()
+        for t, col in (("contacts", "date"), ("reviews", "date"))
+        if t in ds.tables and not ds.tables[t].empty
+    ]
+    firsts = [d for d in firsts if not pd.isna(d)]
+    if not firsts or pd.isna(first_start):
+        return None
+    first_activity = min(firsts)
+    if (first_activity - first_start).days > 365:
+        return pd.Timestamp(first_activity).normalize()
+    return None
+
+
 def survival_frame(
     ds,
     *,
     policy_start=None,
     window_start=None,
     require_policy: bool = True,
+    transfers: str = "censor",
 ) -> pd.DataFrame:
     """One row per care episode with time, cause, delayed entry and covariates.
 
@@ -196,6 +228,11 @@ def survival_frame(
         Start of the study window (left truncation); default: no truncation.
     require_policy : bool
         Raise when a centre has no policy date (else ``policy_date`` is NaT).
+    transfers : {"censor", "compete"}
+        ``transfer_out`` censored at the transfer date (default) or treated as
+        a competing cause ``transfer_out`` (to compare with shares computed on
+        complete histories, where a transferred child did not reach
+        permanency here).
 
     Returns
     -------
@@ -221,7 +258,16 @@ def survival_frame(
     end = ep["discharge_date"].where(~ep["open"], as_of)
     care_start = ep["care_start"]
     time = (end - care_start).dt.days.to_numpy(dtype=float)
-    cause = reason.map(CAUSE_OF_REASON).astype(object)
+    mapping = dict(CAUSE_OF_REASON)
+    if transfers == "compete":
+        mapping["transfer_out"] = "transfer_out"
+    elif transfers != "censor":
+        raise SurvivalInputError(
+            "SV006",
+            f"transfers は censor か compete です: {transfers!r}",
+            f"transfers must be 'censor' or 'compete': {transfers!r}",
+        )
+    cause = reason.map(mapping).astype(object)
     cause = cause.where(~is_open & cause.notna(), None)
     entry = np.zeros(len(ep))
     if ws is not None:

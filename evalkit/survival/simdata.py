@@ -61,11 +61,16 @@ class SimulatedData:
     latent : DataFrame
         Uncensored histories (child_id, care_start, exit day, cause without the
         cut at as_of) for oracle values.
+    frame : DataFrame
+        The survival frame built directly (same as
+        ``survival_frame(dataset)`` without a window; fast path for
+        replication studies).
     """
 
     dataset: object
     truth: Mapping[str, object] = field(default_factory=dict)
     latent: pd.DataFrame | None = None
+    frame: pd.DataFrame | None = None
 
     def oracle_cif(self, months: Sequence[float], cause: str = "permanency", *, before=None) -> np.ndarray:
         """Share of children (optionally entering before a date) whose uncensored
@@ -128,6 +133,7 @@ def simulate(
     first_entry: str = "2012-04-01",
     as_of: str = "2027-03-31",
     transfers: bool = True,
+    dataset: bool = True,
 ) -> SimulatedData:
     """Simulate ``n`` care episodes (one per child) entering uniformly in time.
 
@@ -145,6 +151,8 @@ def simulate(
         Care starts are uniform on [first_entry, as_of]; data cut at as_of.
     transfers : bool
         Include ``transfer_out`` as a censoring cause.
+    dataset : bool
+        Build the :class:`~evalkit.data.dataset.Dataset` (else only ``frame``).
     """
     from evalkit.data.dataset import Dataset
 
@@ -188,7 +196,25 @@ def simulate(
     days = np.maximum(np.ceil(t), 1).astype(np.int64)
     end = care_start + pd.to_timedelta(days, unit="D")
     open_ = end > t1
-    ids = np.char.add("C", np.char.zfill(np.arange(1, n + 1).astype(str), 6))
+    ids = np.char.add("C", np.char.zfill(np.arange(1, n + 1).astype(str), 6)).astype(object)
+    frame = _frame(ids, centre, care_start, end, open_, cause, t1, age, setting, pday)
+    truth = {
+        "permanency_hr": hr,
+        "policy_dates": {k: str(v.date()) for k, v in pdates.items()},
+        "seed": seed,
+    }
+    latent = pd.DataFrame(
+        {
+            "child_id": ids,
+            "care_start": care_start,
+            "time": days,
+            "cause": cause,
+            "time_notransfer": np.maximum(np.ceil(t_nt), 1),
+            "cause_notransfer": cause_nt,
+        }
+    )
+    if not dataset:
+        return SimulatedData(dataset=None, truth=truth, latent=latent, frame=frame)
     children = pd.DataFrame(
         {"child_id": ids, "sex": rng.choice(["male", "female"], n), "birth_date": birth.strftime("%Y-%m-%d"), "center": centre}
     )
@@ -205,18 +231,37 @@ def simulate(
         {"center": list(pdates), "start_date": [d.strftime("%Y-%m-%d") for d in pdates.values()]}
     )
     ds = Dataset.from_frames(as_of=as_of, children=children, placements=placements, policy=policy)
-    latent = pd.DataFrame(
+    return SimulatedData(dataset=ds, truth=truth, latent=latent, frame=frame)
+
+
+def _frame(ids, centre, care_start, end, open_, cause, as_of, age, setting, pday) -> pd.DataFrame:
+    """The survival frame of the simulated episodes (no window)."""
+    from evalkit.data import codes as C
+    from evalkit.data.calendar import fiscal_year
+    from evalkit.survival.data import CAUSE_OF_REASON, FRAME_COLUMNS, PERMANENT_CAUSES
+
+    endd = pd.DatetimeIndex(np.where(open_, as_of, end))
+    cs = pd.Series(cause).map(CAUSE_OF_REASON).astype(object)
+    cs = cs.where(~open_ & cs.notna(), None)
+    fr = pd.DataFrame(
         {
+            "episode_id": ids + "#1",
             "child_id": ids,
+            "center": centre.astype(str),
             "care_start": care_start,
-            "time": days,
-            "cause": cause,
-            "time_notransfer": np.maximum(np.ceil(t_nt), 1),
-            "cause_notransfer": cause_nt,
+            "end_date": endd,
+            "time": (endd - care_start).days.to_numpy(dtype=float),
+            "entry": 0.0,
+            "cause": cs,
+            "event": cs.isin(PERMANENT_CAUSES).to_numpy(),
+            "reason": np.where(open_, "open", cause).astype(object),
+            "entry_fy": np.asarray(fiscal_year(care_start)).astype(np.int64),
+            "entry_year": (care_start - pd.Timestamp("2000-01-01")).days / 365.25 + 2000.0,
+            "age_group": age,
+            "setting_group": pd.Series(setting).map(C.setting_group).to_numpy(dtype=object),
+            "policy_date": care_start + pd.to_timedelta(pday, unit="D"),
+            "policy_day": pday,
         }
     )
-    return SimulatedData(
-        dataset=ds,
-        truth={"permanency_hr": hr, "policy_dates": {k: str(v.date()) for k, v in pdates.items()}, "seed": seed},
-        latent=latent,
-    )
+    fr = fr.loc[fr["time"] > fr["entry"]]
+    return fr.sort_values("episode_id", kind="mergesort").reset_index(drop=True)[FRAME_COLUMNS]

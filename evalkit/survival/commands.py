@@ -1,0 +1,132 @@
+"""Subcommand ``evalkit survival``: time to permanent resolution."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+DESCRIPTION = """\
+措置開始から永続的解決（家庭復帰・親族等・養子縁組・未成年後見）までの期間を
+競合リスクの生存時間分析で推定します。
+- 累積発生率（Aalen–Johansen、95%信頼区間）：全体・入所年度別・導入前後の期間別、
+  6/12/24/36か月時点 → cif.csv
+- 原因別 Cox 回帰（永続的解決、導入を時間依存共変量、年齢区分・最初の措置先・
+  暦時間トレンドで調整、児童相談所で層別、児童単位のロバスト標準誤差）→ cox.csv
+- 入所年度別トラッキング表 → tracking.csv、図（PNG）、summary.txt、provenance.json
+移管（transfer_out）と措置中のケースは打ち切りとして扱います。
+
+Competing-risks survival analysis of time from care start to a permanent exit.
+Writes cif.csv (cohort, cause, month, estimate, ci_lower, ci_upper), cox.csv
+(term, hazard_ratio, ci_lower, ci_upper, p_value; the policy term is `policy`),
+tracking.csv, counts.csv, figures, summary.txt and provenance.json into --out.
+"""
+
+EPILOG = """\
+例 / examples:
+  evalkit survival data/export
+  evalkit survival data/export --policy-start 2026-04-01 --out results/survival
+  evalkit survival data/export --window-start 2012-04-01
+導入日 / policy start: --policy-start があればすべての児童相談所に適用、なければ
+policy 表の各児童相談所の導入日 / --policy-start for every centre, else each
+centre's date from the policy table.
+観察開始日 / window start: それより前に始まった措置は遅延エントリー（左側切断）。
+省略時はデータから判定（連絡・進行管理の記録が最初の措置開始より1年以上後に始まる
+場合その日）、none で無効 / episodes begun earlier enter late (left truncation);
+by default detected from the data (when contacts/reviews start more than a year
+after the first care start), 'none' to disable.
+"""
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "survival",
+        help="永続的解決までの期間の分析 / time to permanent resolution",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("path", metavar="PATH", help="データのフォルダまたは .xlsx / dataset")
+    p.add_argument("--policy-start", metavar="YYYY-MM-DD",
+                   help="導入日（全児童相談所）/ policy start date (all centres)")
+    p.add_argument("--window-start", metavar="YYYY-MM-DD", default="auto",
+                   help="観察開始日（左側切断）/ study window start (left truncation); "
+                        "'auto' (default) or 'none'")
+    p.add_argument("--out", metavar="DIR", default="survival",
+                   help="出力フォルダ（既定 ./survival）/ output folder (default ./survival)")
+    p.add_argument("--calendar", choices=("linear", "none"), default="linear",
+                   help="暦時間の調整（既定 linear）/ calendar-time adjustment (default linear)")
+    p.add_argument("--no-plots", action="store_true", help="図を出力しない / skip figures")
+    p.set_defaults(func=run)
+
+
+def _date_arg(s: str | None, opt: str):
+    import pandas as pd
+
+    from evalkit.cli import UsageError
+
+    if s is None:
+        return None
+    if s.lower() in ("auto", "none"):
+        return s.lower()
+    try:
+        return pd.Timestamp(s).normalize()
+    except (ValueError, TypeError) as e:
+        raise UsageError(f"{opt} の日付を読めません / cannot read {opt}: {s}") from e
+
+
+def run(args) -> int:
+    from evalkit.cli import UsageError
+    from evalkit.data.load import load
+    from evalkit.survival.analysis import analyse, provenance_json
+    from evalkit.survival.data import SurvivalInputError
+
+    policy = _date_arg(args.policy_start, "--policy-start")
+    if isinstance(policy, str):
+        raise UsageError("--policy-start は日付です / --policy-start must be a date")
+    window = _date_arg(args.window_start, "--window-start")
+    ds = load(args.path)
+    if ds.has_errors:
+        for pr in ds.problems:
+            if pr.severity == "error":
+                print(f"エラー: {pr.message_ja}\nerror: {pr.message_en}", file=sys.stderr)
+        return 1
+    try:
+        res = analyse(ds, policy_start=policy, window_start=window, calendar=args.calendar)
+    except SurvivalInputError as e:
+        raise UsageError(f"{e.message_ja}\n{e.message_en} [{e.code}]") from e
+
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)
+    try:
+        fmt = "%.10g"
+        res.cif.to_csv(tmp / "cif.csv", index=False, float_format=fmt, na_rep="")
+        res.cox_table.to_csv(tmp / "cox.csv", index=False, float_format=fmt, na_rep="")
+        if not res.tracking.empty:
+            res.tracking.to_csv(tmp / "tracking.csv", index=False, float_format=fmt, na_rep="")
+        res.counts.to_csv(tmp / "counts.csv", index=False)
+        (tmp / "provenance.json").write_text(provenance_json(res) + "\n", encoding="utf-8")
+        (tmp / "summary.txt").write_text(res.summary() + "\n", encoding="utf-8")
+        if not args.no_plots:
+            from evalkit.survival.plots import save_all
+
+            save_all(res, tmp)
+        if out.exists():
+            for f in sorted(tmp.iterdir()):
+                os.replace(f, out / f.name)
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    print(res.summary())
+    print(f"出力 / written: {out}")
+    return 0
