@@ -55,4 +55,4 @@ def early_meeting(ctx: Context, periods: pd.DataFrame) -> pd.DataFrame:
 )
 def early_meeting_family(ctx: Context, periods: pd.DataFrame) -> pd.DataFrame:
     ev = ctx.contacts_of(["support_meeting"])
-    return _cells(ctx, periods, ev.subset(ev.frame["family_participated"].to_numpy(bool)))
+    return _cells(ctx, periods, ev.subset(ev.cols["family_participated"]))

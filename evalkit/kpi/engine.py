@@ -94,40 +94,59 @@ def event_key(child: np.ndarray, day: np.ndarray) -> np.ndarray:
 
 @dataclass
 class Events:
-    """Dated events of children, sorted by child then day."""
+    """Dated events of children, sorted by child then day.
+
+    ``cols`` holds extra per-event columns (NumPy arrays in the same order).
+    """
 
     child: np.ndarray
     day: np.ndarray
     key: np.ndarray
-    frame: pd.DataFrame  # the source rows in the same order (extra columns)
+    cols: dict[str, np.ndarray]
 
     @classmethod
-    def build(cls, child: np.ndarray, day: np.ndarray, frame: pd.DataFrame) -> Events:
+    def build(cls, child: np.ndarray, day: np.ndarray, cols: dict[str, np.ndarray] | None = None
+              ) -> Events:
+        child = np.asarray(child, np.int64)
+        day = np.asarray(day, np.int64)
         ok = (child >= 0) & (day != NA_DAY)
-        child, day, frame = child[ok], day[ok], frame.loc[ok]
-        order = np.lexsort((day, child))
-        child, day = child[order], day[order]
-        return cls(child, day, event_key(child, day), frame.iloc[order].reset_index(drop=True))
+        key = event_key(child[ok], day[ok])
+        order = np.argsort(key, kind="stable")
+        idx = np.flatnonzero(ok)[order]
+        return cls(child[idx], day[idx], key[order],
+                   {k: np.asarray(v)[idx] for k, v in (cols or {}).items()})
+
+    def __len__(self) -> int:
+        return len(self.key)
 
     def last_on_or_before(self, child: np.ndarray, day: np.ndarray) -> np.ndarray:
         """Index of the child's last event on or before ``day`` (−1 if none)."""
+        if len(self.key) == 0:
+            return np.full(len(child), -1)
         i = np.searchsorted(self.key, event_key(child, day), side="right") - 1
         ok = i >= 0
         ok[ok] = self.child[i[ok]] == np.asarray(child)[ok]
         return np.where(ok, i, -1)
 
+    def last_day_on_or_before(self, child: np.ndarray, day: np.ndarray) -> np.ndarray:
+        """Day of the child's last event on or before ``day`` (``NA_DAY`` if none)."""
+        i = self.last_on_or_before(child, day)
+        if len(self.key) == 0:
+            return np.full(len(child), NA_DAY)
+        return np.where(i >= 0, self.day[np.maximum(i, 0)], NA_DAY)
+
     def any_between(self, child: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
         """Whether the child has an event with ``lo ≤ day ≤ hi``."""
-        i = np.searchsorted(self.key, event_key(child, lo), side="left")
-        ok = i < len(self.key)
-        j = np.minimum(i, max(len(self.key) - 1, 0))
         if len(self.key) == 0:
             return np.zeros(len(child), bool)
+        i = np.searchsorted(self.key, event_key(child, lo), side="left")
+        ok = i < len(self.key)
+        j = np.minimum(i, len(self.key) - 1)
         return ok & (self.child[j] == child) & (self.day[j] <= hi)
 
     def subset(self, mask: np.ndarray) -> Events:
         return Events(self.child[mask], self.day[mask], self.key[mask],
-                      self.frame.loc[mask].reset_index(drop=True))
+                      {k: v[mask] for k, v in self.cols.items()})
 
 
 class Context:
@@ -171,16 +190,24 @@ class Context:
     # ------------------------------------------------------------------ helpers
     def child_code(self, ids) -> np.ndarray:
         """Child positions of ids (−1 for unknown children)."""
+        if isinstance(ids, pd.Series):
+            codes, uniq = pd.factorize(ids)
+            pos = self._id_index.get_indexer(pd.Index(np.asarray(uniq, dtype=object)))
+            return np.where(codes >= 0, pos[codes], -1).astype(np.int64) if len(uniq) else (
+                np.full(len(ids), -1, np.int64))
         return self._id_index.get_indexer(pd.Index(np.asarray(ids, dtype=object)))
 
     def _rows(self, ds) -> None:
         p = ds.placements
         p = p.loc[p["child_id"].notna() & p["start_date"].notna() & p["setting"].notna()]
         p = assign_episodes(p)
-        child = self.child_code(p["child_id"].astype(object).to_numpy())
+        child = self.child_code(p["child_id"])
         keep = child >= 0
         p, child = p.loc[keep], child[keep]
         start = to_days(p["start_date"])
+        # sort by (child position, start): each child's rows stay contiguous and in order
+        order = np.lexsort((start, child))
+        p, child, start = p.iloc[order], child[order], start[order]
         end_raw = to_days(p["end_date"])
         is_open = end_raw == NA_DAY
         end = np.where(is_open, self.as_of + 1, end_raw)
@@ -226,47 +253,50 @@ class Context:
 
     def _events(self, ds) -> None:
         c = ds.contacts
-        frame = pd.DataFrame(
-            {
-                "kind": c["kind"].astype(object).to_numpy(),
-                "caregiver_present": (c["caregiver_present"].fillna(False).astype(bool).to_numpy()
-                                      if "caregiver_present" in c else np.zeros(len(c), bool)),
-                "family_participated": (c["family_participated"].fillna(False).astype(bool).to_numpy()
-                                        if "family_participated" in c else np.zeros(len(c), bool)),
-            }
+        kind_cat = c["kind"].astype(pd.CategoricalDtype(list(C.CONTACT_KINDS)))
+        self._kind_names = list(C.CONTACT_KINDS)
+
+        def flag(col: str) -> np.ndarray:
+            if col not in c:
+                return np.zeros(len(c), bool)
+            return c[col].astype("boolean").fillna(False).to_numpy(dtype=bool)
+
+        self.contacts = Events.build(
+            self.child_code(c["child_id"]), to_days(c["date"]),
+            {"kind": kind_cat.cat.codes.to_numpy(), "caregiver_present": flag("caregiver_present"),
+             "family_participated": flag("family_participated")},
         )
-        self.contacts = Events.build(self.child_code(c["child_id"].astype(object).to_numpy()),
-                                     to_days(c["date"]), frame)
         r = ds.reviews
-        self.reviews = Events.build(self.child_code(r["child_id"].astype(object).to_numpy()),
-                                    to_days(r["date"]), pd.DataFrame(index=range(len(r))))
+        self.reviews = Events.build(self.child_code(r["child_id"]), to_days(r["date"]))
         pl = ds.plans
-        pframe = pd.DataFrame(
-            {
-                "plan_id": pl["plan_id"].astype(object).to_numpy(),
-                "rank": pl["rank"].astype("float").to_numpy(),
-                "goal": pl["goal"].astype(object).to_numpy(),
-            }
+        self.plans = Events.build(
+            self.child_code(pl["child_id"]), to_days(pl["plan_date"]),
+            {"rank": pl["rank"].astype("float").to_numpy(),
+             "goal": pl["goal"].astype(object).to_numpy()},
         )
-        self.plans = Events.build(self.child_code(pl["child_id"].astype(object).to_numpy()),
-                                  to_days(pl["plan_date"]), pframe)
         self._contact_kind_cache: dict[tuple[str, ...], Events] = {}
+        self._in_care_cache: np.ndarray | None = None
 
     def contacts_of(self, kinds: Iterable[str]) -> Events:
-        """Contacts of the given kinds (cached)."""
+        """Contacts of the given kinds (cached); column ``in_care``: the child
+        was in care on the contact day."""
         key = tuple(sorted(kinds))
         if key not in self._contact_kind_cache:
-            m = np.isin(self.contacts.frame["kind"].to_numpy(), list(key))
-            self._contact_kind_cache[key] = self.contacts.subset(m)
+            if self._in_care_cache is None:
+                ev = self.contacts
+                self._in_care_cache = self.row_covering(ev.child, ev.day, self.r_in_care) >= 0
+            codes = [self._kind_names.index(k) for k in key]
+            m = np.isin(self.contacts.cols["kind"], codes)
+            sub = self.contacts.subset(m)
+            sub.cols["in_care"] = self._in_care_cache[m]
+            self._contact_kind_cache[key] = sub
         return self._contact_kind_cache[key]
 
     # ------------------------------------------------------------- geometry
     def row_covering(self, child: np.ndarray, day: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """Index of the row (among rows where ``mask``) covering (child, day), −1 if none."""
         idx = np.flatnonzero(mask)
-        key = event_key(self.r_child[idx], self.r_start[idx])
-        order = np.argsort(key, kind="stable")
-        idx, key = idx[order], key[order]
+        key = event_key(self.r_child[idx], self.r_start[idx])  # rows are sorted by child, start
         i = np.searchsorted(key, event_key(child, day), side="right") - 1
         ok = i >= 0
         j = idx[np.maximum(i, 0)] if len(idx) else np.zeros(len(i), np.int64)

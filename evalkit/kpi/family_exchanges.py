@@ -72,6 +72,6 @@ def exchanges_reach(ctx: Context, periods: pd.DataFrame) -> pd.DataFrame:
 def exchanges_with_caregiver(ctx: Context, periods: pd.DataFrame) -> pd.DataFrame:
     ev = ctx.contacts_of(KINDS)
     pos, pidx = qualifying_contacts(ctx, ev, periods)
-    cg = ev.frame["caregiver_present"].to_numpy(bool)[pos].astype(float)
+    cg = ev.cols["caregiver_present"][pos].astype(float)
     return make_cells(ctx, pidx, ctx.child_center[ev.child[pos]], "all", cg, np.ones(len(pos)),
                       len(periods))

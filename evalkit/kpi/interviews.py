@@ -30,9 +30,8 @@ define_kpi(
 def qualifying_contacts(ctx: Context, ev: Events, periods: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Contacts (positions in ``ev``) of children in care on the contact day,
     dated in one of the periods; returns (positions, period position)."""
-    row = ctx.row_covering(ev.child, ev.day, ctx.r_in_care)
     pidx = period_index(periods, ev.day)
-    ok = np.flatnonzero((row >= 0) & (pidx >= 0))
+    ok = np.flatnonzero(ev.cols["in_care"] & (pidx >= 0))
     return ok, pidx[ok]
 
 
@@ -58,10 +57,11 @@ def contact_reach_cells(ctx: Context, periods: pd.DataFrame, ev: Events) -> pd.D
     """Children in care on the month's last day with ≥1 qualifying contact in the month."""
     n = len(periods)
     pos, pidx = qualifying_contacts(ctx, ev, periods)
-    has = np.unique(ev.child[pos].astype(np.int64) * n + pidx)
+    has = np.sort(ev.child[pos].astype(np.int64) * n + pidx)
     rows, j = ctx.rows_on_days(ctx.r_in_care, pe_days(periods))
-    child = ctx.r_child[rows]
-    hit = np.isin(child.astype(np.int64) * n + j, has).astype(float)
+    key = ctx.r_child[rows].astype(np.int64) * n + j
+    k = np.minimum(np.searchsorted(has, key), max(len(has) - 1, 0))
+    hit = (has[k] == key).astype(float) if len(has) else np.zeros(len(key))
     return make_cells(ctx, j, ctx.r_center[rows], "all", hit, 1.0, n)
 
 

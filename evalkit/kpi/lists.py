@@ -39,17 +39,15 @@ def _date_str(days: np.ndarray) -> list[str]:
 
 
 def _last_event_day(ev, child: np.ndarray, day: int) -> np.ndarray:
-    i = ev.last_on_or_before(child, np.full(len(child), day))
-    if len(ev.day) == 0:
-        return np.full(len(child), NA_DAY)
-    return np.where(i >= 0, ev.day[np.maximum(i, 0)], NA_DAY)
+    return ev.last_day_on_or_before(child, np.full(len(child), day))
 
 
 def _first_goal(ctx: Context, child: np.ndarray, day: int) -> list[str]:
     ev = ctx.plans
     if len(ev.day) == 0:
         return [""] * len(child)
-    f = ev.frame.assign(child=ev.child, day=ev.day)
+    f = pd.DataFrame({"child": ev.child, "day": ev.day, "rank": ev.cols["rank"],
+                      "goal": ev.cols["goal"]})
     f = f.loc[f["day"] <= day]
     if f.empty:
         return [""] * len(child)

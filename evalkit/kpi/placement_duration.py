@@ -55,9 +55,13 @@ def kaplan_meier(duration: np.ndarray, event: np.ndarray) -> tuple[np.ndarray, n
     event = np.asarray(event, float)
     if len(duration) == 0:
         return np.zeros(0), np.zeros(0)
-    times, inv = np.unique(duration, return_inverse=True)
+    order = np.argsort(duration, kind="stable")
+    ds, es = duration[order], event[order]
+    first = np.r_[True, ds[1:] != ds[:-1]]
+    times = ds[first]
+    inv = np.cumsum(first) - 1
     n_at = np.bincount(inv, minlength=len(times)).astype(float)
-    d_at = np.bincount(inv, weights=event, minlength=len(times))
+    d_at = np.bincount(inv, weights=es, minlength=len(times))
     at_risk = len(duration) - np.cumsum(n_at) + n_at
     s = np.cumprod(1.0 - d_at / at_risk)
     return times, s

@@ -37,10 +37,8 @@ define_kpi(
 def plan_coverage(ctx: Context, periods: pd.DataFrame) -> pd.DataFrame:
     pe = pe_days(periods)
     rows, j = ctx.rows_on_days(ctx.r_in_care, pe)
-    i = ctx.plans.last_on_or_before(ctx.r_child[rows], pe[j])
-    pday = np.where(i >= 0, ctx.plans.day[np.maximum(i, 0)] if len(ctx.plans.day) else NA_DAY,
-                    NA_DAY)
-    has = (i >= 0) & (pday >= ctx.r_ep_start[rows])
+    pday = ctx.plans.last_day_on_or_before(ctx.r_child[rows], pe[j])
+    has = (pday != NA_DAY) & (pday >= ctx.r_ep_start[rows])
     return make_cells(ctx, j, ctx.r_center[rows], "all", has.astype(float), 1.0, len(periods))
 
 

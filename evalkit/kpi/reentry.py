@@ -51,7 +51,7 @@ def reentry(ctx: Context, periods: pd.DataFrame) -> pd.DataFrame:
     ok = pidx >= 0
     e, pidx = e[ok], pidx[ok]
     starts = np.flatnonzero(care)
-    ev = Events.build(ctx.e_child[starts], ctx.e_care_start[starts], pd.DataFrame(index=starts))
+    ev = Events.build(ctx.e_child[starts], ctx.e_care_start[starts])
     d = ctx.e_discharge[e]
     back = ev.any_between(ctx.e_child[e], d, d + 365).astype(float)
     return make_cells(ctx, pidx, ctx.e_center[e], "all", back, 1.0, len(periods))

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from evalkit.kpi._util import pe_days
-from evalkit.kpi.engine import NA_DAY, Context, add_months_days, make_cells
+from evalkit.kpi.engine import Context, add_months_days, make_cells
 from evalkit.kpi.registry import KPI, define_kpi, register
 
 KPI_ID = "review_compliance"
@@ -36,9 +36,7 @@ define_kpi(
 def review_status(ctx: Context, rows: np.ndarray, day: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For rows covering ``day``: (ref day, next due day, overdue flag)."""
     child = ctx.r_child[rows]
-    i = ctx.reviews.last_on_or_before(child, day)
-    last = np.where(i >= 0, ctx.reviews.day[np.maximum(i, 0)] if len(ctx.reviews.day) else NA_DAY,
-                    NA_DAY)
+    last = ctx.reviews.last_day_on_or_before(child, day)
     ref = np.maximum(last, ctx.r_ep_start[rows])
     _, pre = ctx.age_groups(child, day)
     tp = ctx.r_tp[rows]
