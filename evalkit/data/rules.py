@@ -85,16 +85,26 @@ class RuleContext:
     def child_ids(self) -> pd.Index:
         return self.births.index
 
-    def birth_of(self, child_id: pd.Series) -> pd.Series:
-        """Birth dates of the children in ``child_id`` (NaT if unknown)."""
-        pos = self.child_ids.get_indexer(child_id.astype(object))
-        b = self.births.to_numpy()
-        out = np.where(pos >= 0, b[np.maximum(pos, 0)] if len(b) else np.datetime64("NaT"),
-                       np.datetime64("NaT"))
-        return pd.Series(out.astype("datetime64[ns]"), index=child_id.index)
+    def child_pos(self, table: str) -> np.ndarray:
+        """Position of each row's child_id in :attr:`child_ids` (−1 = unknown), cached."""
+        cache = self.__dict__.setdefault("_pos", {})
+        if table not in cache:
+            cid = self.ds.tables[table]["child_id"]
+            cache[table] = self.child_ids.get_indexer(cid.astype(object))
+        return cache[table]
 
-    def known_child(self, child_id: pd.Series) -> np.ndarray:
-        return self.child_ids.get_indexer(child_id.astype(object)) >= 0
+    def birth_of(self, table: str) -> pd.Series:
+        """Birth date of each row's child in ``table`` (NaT if unknown)."""
+        pos = self.child_pos(table)
+        b = self.births.to_numpy().astype("datetime64[ns]")
+        out = np.full(len(pos), np.datetime64("NaT"), dtype="datetime64[ns]")
+        if len(b):
+            ok = pos >= 0
+            out[ok] = b[pos[ok]]
+        return pd.Series(out, index=self.ds.tables[table].index)
+
+    def known_child(self, table: str) -> np.ndarray:
+        return self.child_pos(table) >= 0
 
     @cached_property
     def placements_sorted(self) -> pd.DataFrame:
@@ -341,7 +351,7 @@ def child_without_placement(ctx: RuleContext) -> Iterable[Finding]:
 def placement_child_unknown(ctx: RuleContext) -> Iterable[Finding]:
     """A placement row for a child_id absent from children."""
     p = ctx.ds.placements
-    yield from emit(p, p["child_id"].notna().to_numpy() & ~ctx.known_child(p["child_id"]),
+    yield from emit(p, p["child_id"].notna().to_numpy() & ~ctx.known_child("placements"),
                     "child_id")
 
 
@@ -474,7 +484,7 @@ def discharge_then_same_day(ctx: RuleContext) -> Iterable[Finding]:
 def placement_before_birth(ctx: RuleContext) -> Iterable[Finding]:
     """A placement starting before the child's birth date (birth_date after a placement start)."""
     p = ctx.ds.placements
-    birth = ctx.birth_of(p["child_id"])
+    birth = ctx.birth_of("placements")
     yield from emit(p, (p["start_date"] < birth).to_numpy(), "start_date", birth=birth)
 
 
@@ -488,7 +498,7 @@ def age_over_22(ctx: RuleContext) -> Iterable[Finding]:
     The day checked is the row's last day (end_date − 1, or as_of when open).
     """
     p = ctx.ds.placements
-    birth = ctx.birth_of(p["child_id"])
+    birth = ctx.birth_of("placements")
     end = _dates(p["end_date"])
     last = np.where(np.isnat(end), np.datetime64(ctx.as_of, "ns"), end - np.timedelta64(1, "D"))
     ok = ~np.isnat(birth.to_numpy()) & (last >= _dates(p["start_date"]))
@@ -537,7 +547,7 @@ def placement_end_after_as_of(ctx: RuleContext) -> Iterable[Finding]:
 def event_child_unknown(ctx: RuleContext) -> Iterable[Finding]:
     """A contact, review, plan or survey row for a child_id absent from children."""
     for table, _col, df in _event_frames(ctx):
-        m = df["child_id"].notna().to_numpy() & ~ctx.known_child(df["child_id"])
+        m = df["child_id"].notna().to_numpy() & ~ctx.known_child(table)
         yield from emit(df, m, "child_id", table=table)
 
 
@@ -550,7 +560,7 @@ def event_before_birth(ctx: RuleContext) -> Iterable[Finding]:
     Birth dates of month precision (day 1) never cause this falsely.
     """
     for table, col, df in _event_frames(ctx):
-        birth = ctx.birth_of(df["child_id"])
+        birth = ctx.birth_of(table)
         yield from emit(df, (df[col] < birth).to_numpy(), col, table=table, birth=birth)
 
 
