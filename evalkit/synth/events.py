@@ -41,6 +41,9 @@ def _first_school(birth: np.ndarray) -> np.ndarray:
 
 
 def _grouped_cumsum(values: np.ndarray, group_start: np.ndarray) -> np.ndarray:
+    """Cumulative sum restarting at each index of ``group_start`` (sorted, first = 0)."""
+    if len(values) == 0:
+        return values.copy()
     c = np.cumsum(values)
     offs = np.repeat(c[group_start] - values[group_start], np.diff(np.append(group_start, len(values))))
     return c - offs
@@ -86,7 +89,8 @@ def simulate_reviews(h: Histories, sc: dict[str, Any], seed: int, lo: int, hi: i
     min_gap = np.ceil(iv / 2).astype(np.int64)
     m = (b - a) // min_gap + 1
     rep = np.repeat(np.arange(len(a)), m)
-    gs = np.concatenate([[0], np.cumsum(m)[:-1]])
+    gs = np.concatenate([[0], np.cumsum(m)[:-1]]).astype(np.int64)
+    gs = gs[m > 0] if len(gs) else gs
     on_time = rng.random(len(rep)) < p[rep]
     ivr = iv[rep]
     gap_on = min_gap[rep] + np.floor(rng.random(len(rep)) * (ivr - min_gap[rep] + 1)).astype(np.int64)
@@ -199,6 +203,8 @@ def simulate_plans(h: Histories, sc: dict[str, Any], seed: int, lo: int, hi: int
 
 def _setting_on(h: Histories, ep: np.ndarray, day: np.ndarray) -> np.ndarray:
     """Setting of episode ``ep`` on ``day`` (rows sorted by episode then start)."""
+    if len(ep) == 0:
+        return np.zeros(0, np.int64)
     key_rows = h.row_ep.astype(np.float64) * 1e6 + (h.row_start - h.row_start.min())
     key = ep.astype(np.float64) * 1e6 + (day - h.row_start.min())
     pos = np.searchsorted(key_rows, key, side="right") - 1

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
+import tempfile
+import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,9 +74,11 @@ def _bool(v: np.ndarray) -> pd.arrays.BooleanArray:
     return pd.arrays.BooleanArray(v == 1, v < 0)
 
 
-def _frame(name: str, cols: dict[str, Any], sort: list[str]) -> pd.DataFrame:
-    df = pd.DataFrame(cols)
-    df = df.sort_values(sort, kind="mergesort").reset_index(drop=True)
+def _frame(name: str, cols: dict[str, Any], order: np.ndarray | None = None) -> pd.DataFrame:
+    """Typed table from columns, rows taken in ``order`` (sort done on integer keys)."""
+    if order is not None:
+        cols = {k: (v.take(order) if hasattr(v, "take") else v[order]) for k, v in cols.items()}
+    df = pd.DataFrame(cols, copy=False)
     for c in TABLES[name].columns:
         if str(df[c.name].dtype) != str(dtype_of(c)):
             df[c.name] = df[c.name].astype(dtype_of(c))
@@ -101,8 +107,26 @@ def build_dataset(h: Histories, sc: dict[str, Any], seed: int) -> tuple[Dataset,
     centers = sc["centers"]["codes"]
     center_cat = np.array([list(C.CENTERS).index(c) for c in centers])
 
+    # child number → rank among written children (ids sort like ranks)
+    rank = np.full(len(h.birth), -1, np.int64)
+    rank[sel_idx] = np.arange(len(sel_idx))
+    id_array = pd.array(_ids(len(sel_idx)), dtype=pd.StringDtype())
+
     def sid(child: np.ndarray) -> pd.arrays.StringArray:
-        return pd.array(ids[child], dtype=pd.StringDtype())
+        return id_array.take(rank[child])
+
+    def order(*keys: np.ndarray) -> np.ndarray:
+        """Stable order by non-negative-able integer keys (first most significant), packed
+        into one int64 when they fit (much faster than a lexsort on millions of rows)."""
+        ks = [np.asarray(k, np.int64) for k in keys]
+        ks = [k - k.min() if len(k) else k for k in ks]
+        bits = [int(k.max()).bit_length() if len(k) else 0 for k in ks]
+        if sum(bits) > 62:
+            return np.lexsort(tuple(reversed(keys)))
+        packed = np.zeros(len(ks[0]), np.int64)
+        for k, nb in zip(ks, bits, strict=True):
+            packed = (packed << nb) | k
+        return np.argsort(packed, kind="stable")
 
     tables: dict[str, pd.DataFrame] = {}
     tables["children"] = _frame("children", {
@@ -110,7 +134,7 @@ def build_dataset(h: Histories, sc: dict[str, Any], seed: int) -> tuple[Dataset,
         "sex": _cat(h.sex[sel_idx], "children", "sex"),
         "birth_date": _days_to_ns(h.birth[sel_idx]),
         "center": _cat(center_cat[h.center[sel_idx]], "children", "center"),
-    }, ["child_id"])
+    })
     m = sel[rc] & (h.row_start <= as_of)
     open_ = h.row_end[m] > as_of
     tables["placements"] = _frame("placements", {
@@ -119,7 +143,7 @@ def build_dataset(h: Histories, sc: dict[str, Any], seed: int) -> tuple[Dataset,
         "end_date": _days_to_ns(h.row_end[m], open_),
         "setting": _cat(h.row_setting[m], "placements", "setting"),
         "end_reason": _cat(np.where(open_, -1, h.row_reason[m]), "placements", "end_reason"),
-    }, ["child_id", "start_date"])
+    }, order(rank[rc[m]], h.row_start[m]))
     ct = CT.simulate_contacts(h, sc, seed, lo, hi)
     k = sel[ct["child"]]
     tables["contacts"] = _frame("contacts", {
@@ -129,17 +153,15 @@ def build_dataset(h: Histories, sc: dict[str, Any], seed: int) -> tuple[Dataset,
         "exchange_type": _cat(ct["exchange_type"][k], "contacts", "exchange_type"),
         "caregiver_present": _bool(ct["caregiver_present"][k]),
         "family_participated": _bool(ct["family_participated"][k]),
-        "_k": ct["kind"][k], "_e": ct["exchange_type"][k], "_c": ct["caregiver_present"][k],
-        "_f": ct["family_participated"][k],
-    }, ["child_id", "date", "_k", "_e", "_c", "_f"])
+    }, order(rank[ct["child"][k]], ct["day"][k], ct["kind"][k], ct["exchange_type"][k],
+             ct["caregiver_present"][k], ct["family_participated"][k]))
     rv = EV.simulate_reviews(h, sc, seed, lo, hi)
     k = sel[rv["child"]]
     tables["reviews"] = _frame("reviews", {
         "child_id": sid(rv["child"][k]),
         "date": _days_to_ns(rv["day"][k]),
         "forum": _cat(rv["forum"][k], "reviews", "forum"),
-        "_f": rv["forum"][k],
-    }, ["child_id", "date", "_f"])
+    }, order(rank[rv["child"][k]], rv["day"][k], rv["forum"][k]))
     pl = EV.simulate_plans(h, sc, seed, lo, hi)
     k = sel[pl["child"]]
     pid = _plan_ids(ids, pl["child"][k], pl["day"][k], pl["ep"][k], pl["seq"][k])
@@ -154,7 +176,7 @@ def build_dataset(h: Histories, sc: dict[str, Any], seed: int) -> tuple[Dataset,
             np.where(pl["condition"][k] >= 0,
                      np.array(EV.REVIEW_CONDITIONS, dtype=object)[np.maximum(pl["condition"][k], 0)],
                      None), dtype=pd.StringDtype()),
-    }, ["child_id", "plan_date", "plan_id", "rank"])
+    }, order(rank[pl["child"][k]], pl["day"][k], pl["ep"][k], pl["seq"][k], pl["rank"][k]))
     sv = EV.simulate_surveys(h, sc, seed, lo, hi)
     k = sel[sv["child"]]
     tables["surveys"] = _frame("surveys", {
@@ -162,13 +184,12 @@ def build_dataset(h: Histories, sc: dict[str, Any], seed: int) -> tuple[Dataset,
         "date": _days_to_ns(sv["day"][k]),
         "instrument": _cat(sv["instrument"][k], "surveys", "instrument"),
         "score": sv["score"][k].astype(float),
-        "_i": sv["instrument"][k],
-    }, ["child_id", "date", "_i"])
+    }, order(rank[sv["child"][k]], sv["day"][k], sv["instrument"][k]))
     ps = policy_starts(sc)
     tables["policy"] = _frame("policy", {
         "center": _cat(np.array([list(C.CENTERS).index(c) for c in ps]), "policy", "center"),
         "start_date": _days_to_ns(np.array([to_day(d) for d in ps.values()], np.int64)),
-    }, ["center"])
+    })
     meta = {
         "as_of": str(cal["as_of"]),
         "prefecture": sc.get("prefecture", "長野県"),
@@ -280,5 +301,37 @@ def write_synthetic(result: SynthResult, out: str | os.PathLike, format: str = "
                              date_style="slash", tables=tables,
                              extra_files={"truth.json": truth_json(truth)})
     truth = {k: v for k, v in result.truth.items() if k != "messy_rows"}
-    return write_dataset(result.dataset, out, format=format,
-                         extra_files={"truth.json": truth_json(truth)})
+    extra = {"truth.json": truth_json(truth)}
+    if format != "xlsx":
+        return write_dataset(result.dataset, out, format=format, extra_files=extra)
+    # openpyxl stamps the save time into docProps/core.xml: write to a temporary
+    # folder, pin that timestamp, then move the folder into place.
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        folder = write_dataset(result.dataset, tmp / "d", format="xlsx", extra_files=extra)
+        _pin_xlsx_times(folder / "dataset.xlsx")
+        if out.exists():
+            shutil.rmtree(out)
+        folder.replace(out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+def _pin_xlsx_times(path: Path) -> None:
+    """Fixed document timestamps and zip entry times so equal content gives equal bytes."""
+    with zipfile.ZipFile(path) as z:
+        items = [(i.filename, z.read(i.filename)) for i in z.infolist()]
+    fixed = b"2000-01-01T00:00:00Z"
+    tmp = path.with_suffix(".tmpzip")
+    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
+        for fn, data in items:
+            if fn == "docProps/core.xml":
+                data = re.sub(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(</dcterms:)",
+                              rb"\g<1>" + fixed + rb"\g<2>", data)
+            zi = zipfile.ZipInfo(fn, date_time=(1980, 1, 1, 0, 0, 0))
+            zi.compress_type = zipfile.ZIP_DEFLATED
+            z.writestr(zi, data)
+    tmp.replace(path)

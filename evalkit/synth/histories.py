@@ -428,8 +428,9 @@ def simulate_histories(sc: dict[str, Any], seed: int, children_scale: float = 1.
         n_ep += n
         ep_no += 1
 
-    E = {k: np.concatenate(v) for k, v in eps.items()}
-    R = [np.concatenate([c[i] for c in row_chunks]).astype(np.int64) for i in range(5)]
+    E = {k: np.concatenate(v) if v else np.zeros(0, np.int64) for k, v in eps.items()}
+    R = [np.concatenate([c[i] for c in row_chunks]).astype(np.int64) if row_chunks
+         else np.zeros(0, np.int64) for i in range(5)]
     # sort rows by episode, start
     o = np.lexsort((R[1], R[0]))
     R = [r[o] for r in R]
