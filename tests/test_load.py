@@ -296,3 +296,47 @@ def test_meta_as_of_and_inferred(tmp_path, ds):
     assert meta["as_of"] == AS_OF
     (out / "meta.json").unlink()
     assert load(out).as_of == pd.Timestamp("2026-07-01")  # latest observed date
+
+
+# --------------------------------------------------------------------------- docs/data-format.md
+def _doc_files() -> dict[str, str]:
+    import re
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "data-format.md").read_text("utf-8")
+    blocks = re.findall(r"<!-- file: (.+?) -->\n```\w*\n(.*?)```", doc, flags=re.S)
+    return dict(blocks) | {"__doc__": doc}
+
+
+def test_doc_example_validates_clean(tmp_path):
+    files = _doc_files()
+    folder = tmp_path / "export"
+    folder.mkdir()
+    for name, text in files.items():
+        if name.endswith((".csv", ".json")):
+            (folder / name).write_text(text, "utf-8")
+    assert {f.name for f in folder.iterdir()} == {
+        "children.csv", "placements.csv", "contacts.csv", "reviews.csv", "plans.csv",
+        "surveys.csv", "policy.csv", "meta.json"}
+    rep = evalkit.validate(folder, today="2026-11-30")
+    assert rep.problems == (), rep.summary("en")
+    # the Japanese version of placements (CP932, labels, slashed dates) reads identically
+    ja = tmp_path / "ja"
+    write_dataset(load(folder), ja)
+    (ja / "placements.csv").write_bytes(files["placements.csv (日本語)"].encode("cp932"))
+    assert load(ja).equals(load(folder))
+
+
+def test_doc_lists_every_code_and_label():
+    from evalkit.data import codes as C
+
+    doc = _doc_files()["__doc__"]
+    for table in (C.SETTINGS, C.END_REASONS, C.CONTACT_KINDS, C.EXCHANGE_TYPES, C.REVIEW_FORUMS,
+                  C.PLAN_GOALS, C.SURVEY_INSTRUMENTS, C.CENTERS, C.SEXES):
+        for code, c in table.items():
+            assert f"`{code}`" in doc, code
+            assert c.ja in doc, c.ja
+    for name, t in TABLES.items():
+        assert f"### {name}（{t.ja}）" in doc
+        for col in t.columns:
+            assert f"| `{col.name}` | {col.ja} |" in doc, (name, col.name)
