@@ -1,8 +1,9 @@
 """Load + validate throughput: rows per second for a 50,000-child dataset.
 
 Builds a plausible dataset of ``--children`` children (default 50,000; with
-``--quick`` 5,000) — from ``evalkit.synth.generate`` when ``--source synth``
-is asked and available, else with a small vectorised generator defined here —
+``--quick`` 5,000) — with ``evalkit.synth.generate`` (scenario nagano_default,
+``children_scale`` set to give about that many children) when available, else
+with the small vectorised generator defined here (``--source inline``) —
 writes it as CSV (UTF-8), then times
 
 - ``evalkit.load`` (read, detect encoding, parse and type every column),
@@ -131,8 +132,9 @@ def write_csv(tables: dict[str, pd.DataFrame], out: Path, as_of: str) -> None:
 def main() -> None:
     p = parser(__doc__)
     p.add_argument("--children", type=int, default=None, help="number of children (50,000)")
-    p.add_argument("--source", choices=("inline", "synth"), default="inline",
-                   help="inline generator (default) or evalkit.synth.generate")
+    p.add_argument("--source", choices=("auto", "inline", "synth"), default="auto",
+                   help="evalkit.synth.generate (synth), the generator in this script (inline), "
+                        "or synth when available (auto, the default)")
     args = p.parse_args()
     import evalkit
     from evalkit.data.load import write_dataset
@@ -141,7 +143,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as td:
         folder = Path(td) / "ds"
         source = "inline generator"
-        if args.source == "synth":
+        use_synth = args.source == "synth"
+        if args.source == "auto":
+            try:
+                from evalkit.synth import generate  # noqa: F401
+
+                use_synth = True
+            except ImportError:
+                use_synth = False
+        if use_synth:
             from evalkit.synth import generate
 
             base = generate("nagano_default", seed=1, children_scale=0.2).dataset
