@@ -109,12 +109,17 @@ class Events:
               ) -> Events:
         child = np.asarray(child, np.int64)
         day = np.asarray(day, np.int64)
+        cols = {k: np.asarray(v) for k, v in (cols or {}).items()}
         ok = (child >= 0) & (day != NA_DAY)
-        key = event_key(child[ok], day[ok])
-        order = np.argsort(key, kind="stable")
-        idx = np.flatnonzero(ok)[order]
-        return cls(child[idx], day[idx], key[order],
-                   {k: np.asarray(v)[idx] for k, v in (cols or {}).items()})
+        if not ok.all():
+            child, day = child[ok], day[ok]
+            cols = {k: v[ok] for k, v in cols.items()}
+        key = event_key(child, day)
+        if len(key) > 1 and not (key[1:] >= key[:-1]).all():  # already sorted: keep as is
+            order = np.argsort(key, kind="stable")
+            child, day, key = child[order], day[order], key[order]
+            cols = {k: v[order] for k, v in cols.items()}
+        return cls(child, day, key, cols)
 
     def __len__(self) -> int:
         return len(self.key)
