@@ -134,6 +134,7 @@ def simulate(
     as_of: str = "2027-03-31",
     transfers: bool = True,
     dataset: bool = True,
+    records_start: str | None = None,
 ) -> SimulatedData:
     """Simulate ``n`` care episodes (one per child) entering uniformly in time.
 
@@ -153,6 +154,10 @@ def simulate(
         Include ``transfer_out`` as a censoring cause.
     dataset : bool
         Build the :class:`~evalkit.data.dataset.Dataset` (else only ``frame``).
+    records_start : str, optional
+        Mimic an export from a system started on this date: episodes that
+        ended before it are left out of the dataset and frame (the rest keep
+        their original care-start dates — a length-biased "stock").
     """
     from evalkit.data.dataset import Dataset
 
@@ -197,7 +202,9 @@ def simulate(
     end = care_start + pd.to_timedelta(days, unit="D")
     open_ = end > t1
     ids = np.char.add("C", np.char.zfill(np.arange(1, n + 1).astype(str), 6)).astype(object)
-    frame = _frame(ids, centre, care_start, end, open_, cause, t1, age, setting, pday)
+    keep = np.ones(n, bool) if records_start is None else np.asarray(end >= pd.Timestamp(records_start))
+    frame = _frame(ids[keep], centre[keep], care_start[keep], end[keep], open_[keep], cause[keep],
+                   t1, age[keep], setting[keep], pday[keep])
     truth = {
         "permanency_hr": hr,
         "policy_dates": {k: str(v.date()) for k, v in pdates.items()},
@@ -215,9 +222,15 @@ def simulate(
     )
     if not dataset:
         return SimulatedData(dataset=None, truth=truth, latent=latent, frame=frame)
+    sex = rng.choice(["male", "female"], n)
     children = pd.DataFrame(
-        {"child_id": ids, "sex": rng.choice(["male", "female"], n), "birth_date": birth.strftime("%Y-%m-%d"), "center": centre}
-    )
+        {
+            "child_id": ids,
+            "sex": sex,
+            "birth_date": birth.strftime("%Y-%m-%d"),
+            "center": centre,
+        }
+    ).loc[keep]
     placements = pd.DataFrame(
         {
             "child_id": ids,
@@ -226,7 +239,7 @@ def simulate(
             "setting": setting,
             "end_reason": np.where(open_, "", cause),
         }
-    )
+    ).loc[keep]
     policy = pd.DataFrame(
         {"center": list(pdates), "start_date": [d.strftime("%Y-%m-%d") for d in pdates.values()]}
     )
