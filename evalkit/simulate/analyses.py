@@ -56,10 +56,10 @@ def _f(x: Any) -> float:
 
 @analysis("survival", "Cox HR of the policy for permanent exit (time-varying, clustered SEs)")
 def survival_analysis(res) -> list[Estimate]:
-    from evalkit.survival import analyze
+    from evalkit.survival.analysis import analyse
 
-    out = analyze(res.dataset)
-    row = out.cox.to_frame().set_index("term").loc["policy"]
+    out = analyse(res.dataset, cohorts=False)
+    row = out.cox_table.set_index("term").loc["policy"]
     return [
         Estimate(
             "survival.cox_policy_hr",

@@ -116,6 +116,19 @@ class StudySpec:
                 )
         return out
 
+    def check(self) -> None:
+        """Resolve the scenario at every grid point; raise ``ValueError`` on a bad key/value.
+
+        Done once up front so a typo in ``--set``/``--grid`` stops the study at
+        once instead of failing every replication.
+        """
+        from evalkit.synth import resolve_scenario
+
+        for point in self.points():
+            overrides = {**self.sets, **point}
+            overrides.pop("children_scale", None)
+            resolve_scenario(self.scenario, overrides)
+
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
         d["analyses"] = list(self.analyses)
@@ -234,6 +247,7 @@ def run_study(
     retry_failed : bool
         On resume, run again the tasks that failed before.
     """
+    spec.check()
     tasks = spec.tasks()
     done: dict[str, pd.DataFrame] = {}
     rep_dir = None
