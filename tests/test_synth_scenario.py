@@ -5,7 +5,11 @@ from __future__ import annotations
 import pytest
 
 from evalkit.synth.scenario import (
-    ScenarioError, available_scenarios, base_scenario, policy_starts, resolve_scenario,
+    ScenarioError,
+    available_scenarios,
+    base_scenario,
+    policy_starts,
+    resolve_scenario,
 )
 
 

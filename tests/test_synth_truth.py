@@ -13,7 +13,14 @@ from evalkit.data.calendar import add_months
 from evalkit.data.episodes import episodes
 from evalkit.synth import generate, resolve_scenario
 from evalkit.synth.histories import (
-    IN_CARE, PERM_CAUSES, REASON_IDX, SET_IDX, YEAR, _Params, simulate_histories, to_day,
+    IN_CARE,
+    PERM_CAUSES,
+    REASON_IDX,
+    SET_IDX,
+    YEAR,
+    _Params,
+    simulate_histories,
+    to_day,
 )
 from evalkit.synth.truth import analytic_care_cif
 

@@ -86,7 +86,7 @@ def simulate_reviews(h: Histories, sc: dict[str, Any], seed: int, lo: int, hi: i
     a, b, iv, p0, child = a2, b2, iv[idx], p0[idx], child[idx]
     p = np.where(a >= h.policy_day[child], np.minimum(p0 * rr, 0.99), p0)
     # renewal process of gaps on each segment
-    min_gap = np.ceil(iv / 2).astype(np.int64)
+    min_gap = np.ceil(iv * 0.6).astype(np.int64)
     m = (b - a) // min_gap + 1
     rep = np.repeat(np.arange(len(a)), m)
     gs = np.concatenate([[0], np.cumsum(m)[:-1]]).astype(np.int64)
@@ -96,7 +96,7 @@ def simulate_reviews(h: Histories, sc: dict[str, Any], seed: int, lo: int, hi: i
     gap_on = min_gap[rep] + np.floor(rng.random(len(rep)) * (ivr - min_gap[rep] + 1)).astype(np.int64)
     late_mean = float(rv["late_mean_days"]) * np.minimum(1.0, ivr / 30.0)
     cal_iv = np.where(ivr == 7, 7, np.where(ivr == 28, 31, 92))
-    gap_late = cal_iv + 1 + rng.geometric(1.0 / np.maximum(late_mean, 1.0)) - 1
+    gap_late = cal_iv + 1 + np.floor(rng.exponential(size=len(rep)) * late_mean).astype(np.int64)
     gap = np.where(on_time, gap_on, gap_late)
     day = a[rep] + _grouped_cumsum(gap, gs)
     keep = day < b[rep]

@@ -20,7 +20,16 @@ from typing import Any
 import numpy as np
 
 from evalkit.synth.histories import (
-    BIG, CAUSES, IH, MOVED, REASON_IDX, SET_IDX, YEAR, _destination_weights, _Params, leave_day,
+    BIG,
+    CAUSES,
+    IH,
+    MOVED,
+    REASON_IDX,
+    SET_IDX,
+    YEAR,
+    _destination_weights,
+    _Params,
+    leave_day,
     to_day,
 )
 from evalkit.synth.rng import stream

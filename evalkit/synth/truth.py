@@ -41,6 +41,13 @@ def _group_of_setting(idx: np.ndarray) -> np.ndarray:
     return out
 
 
+def gcode_all(setting: np.ndarray) -> np.ndarray:
+    """Index in :data:`GROUPS` of each setting index (−1 for other groups)."""
+    g = np.array([GROUPS.index(C.SETTINGS[s].group) if C.SETTINGS[s].group in GROUPS else -1
+                  for s in SETTINGS])
+    return g[np.maximum(setting, 0)]
+
+
 def _fy(day: np.ndarray) -> np.ndarray:
     d = pd.DatetimeIndex(day.astype("datetime64[D]"))
     return (d.year - (d.month < 4)).to_numpy()
@@ -66,7 +73,7 @@ def oracle(h: Histories, sc: dict[str, Any]) -> dict[str, Any]:
     perm_idx = np.array([REASON_IDX[r] for r in PERM_CAUSES])
     permanent = np.isin(h.ep_reason, perm_idx)
     fy = np.where(care, _fy(np.where(care, cs, 0)), -1)
-    group = _group_of_setting(h.ep_first_care)
+    group = np.where(h.ep_first_care >= 0, gcode_all(h.ep_first_care), -1)
     stay = (end - cs).astype(float)
     out: dict[str, Any] = {"definitions": __doc__.split("Definitions", 1)[1].strip()}
     # entry cohort stay
@@ -74,7 +81,7 @@ def oracle(h: Histories, sc: dict[str, Any]) -> dict[str, Any]:
     for y in range(fy0, fy1 + 1):
         m = care & (fy == y)
         for g in ["all", *GROUPS]:
-            mm = m if g == "all" else m & (group == g)
+            mm = m if g == "all" else m & (group == GROUPS.index(g))
             n = int(mm.sum())
             rows.append({"entry_fy": y, "group": g, "n": n,
                          "mean_days": _r(stay[mm].mean()) if n else None,
@@ -121,21 +128,27 @@ def oracle(h: Histories, sc: dict[str, Any]) -> dict[str, Any]:
     days = [pd.Timestamp(year=y + 1, month=3, day=31) for y in range(fy0, fy1)]
     if pd.Timestamp(sc["calendar"]["as_of"]) not in days:
         days.append(pd.Timestamp(sc["calendar"]["as_of"]))
-    rg = _group_of_setting(h.row_setting)
+    gcode = np.array([GROUPS.index(C.SETTINGS[s].group) if C.SETTINGS[s].group in GROUPS else -1
+                      for s in SETTINGS])
+    rg = gcode[h.row_setting]
+    care_rows = np.flatnonzero(IN_CARE[h.row_setting])
+    r_start, r_end, rg = h.row_start[care_rows], h.row_end[care_rows], rg[care_rows]
+    r_ep = h.row_ep[care_rows]
     for d in days:
         dd = to_day(d)
-        m = IN_CARE[h.row_setting] & (h.row_start <= dd) & (h.row_end > dd)
+        m = (r_start <= dd) & (r_end > dd)
         rec: dict[str, Any] = {"date": str(d.date()), "in_care": int(m.sum())}
-        for g in GROUPS:
-            rec[g] = int((m & (rg == g)).sum())
-        ch = m & (rg == "childrens_home")
-        el = (dd - h.row_start[ch]) / 365.25
+        counts = np.bincount(rg[m] + 1, minlength=len(GROUPS) + 1)
+        for i, g in enumerate(GROUPS):
+            rec[g] = int(counts[i + 1])
+        ch = m & (rg == GROUPS.index("childrens_home"))
+        el = (dd - r_start[ch]) / 365.25
         rec["childrens_home_mean_elapsed_years"] = _r(el.mean()) if ch.any() else None
         rec["childrens_home_share_10y"] = _r((el >= 10).mean()) if ch.any() else None
         rec["childrens_home_mean_completed_years"] = (
-            _r(((h.row_end[ch] - h.row_start[ch]) / 365.25).mean()) if ch.any() else None)
+            _r(((r_end[ch] - r_start[ch]) / 365.25).mean()) if ch.any() else None)
         # care-episode stay of everyone in care (elapsed and completed)
-        eps = h.row_ep[m]
+        eps = r_ep[m]
         rec["mean_elapsed_care_days"] = _r((dd - cs[eps]).mean()) if len(eps) else None
         rec["mean_completed_care_days"] = _r((end[eps] - cs[eps]).mean()) if len(eps) else None
         pit.append(rec)
