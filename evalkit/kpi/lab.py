@@ -241,8 +241,9 @@ class LabResult:
     def plot(self, kpi: str = "placement_duration", group: str | None = "childrens_home",
              ax=None):
         """Estimated vs true change per variant and post year (points = seeds)."""
-        import evalkit.plotting  # noqa: F401  (Agg backend + Japanese font)
         import matplotlib.pyplot as plt
+
+        import evalkit.plotting  # noqa: F401  (Agg backend + Japanese font)
 
         s = self.summary()
         s = s.loc[s["kpi"] == kpi]
