@@ -240,7 +240,7 @@ def analyse(
         window_mode = "auto" if window_start is not None else "none"
         if window_start is not None:
             notes.append(
-                f"観察開始日を自動設定: {window_start.date()}（最初の記録された措置終了日。"
+                f"観察開始日を自動設定: {window_start.date()}（面接等の連絡・進行管理の最初の記録日。"
                 "それ以前に始まった措置は遅延エントリーとして扱う） / window start detected: "
                 f"{window_start.date()} (first contact/review record; earlier episodes enter "
                 "late — left truncation). Override with --window-start."
