@@ -1,8 +1,10 @@
 """Design matrices for the child-month count models (no patsy: fast on millions of rows).
 
-The adjusted models use the policy indicator plus, as categorical terms with
-the first level as reference: months in care (binned), age group, setting
-group, centre and month of year (seasonality).
+The adjusted models use the policy indicator plus time in care as a
+piecewise-linear spline in years (knots at 3, 6, 12, 24, 48 and 96 months:
+flexible early, and exact for a log-linear decline such as the synthetic
+generator's), and, as categorical terms with the first level as reference:
+age group, setting group, centre and month of year (seasonality).
 
 >>> from evalkit.contacts.toy import simulate_panel
 >>> X, names = design_matrix(simulate_panel(n_children=30, seed=2))
@@ -18,7 +20,21 @@ import numpy as np
 import pandas as pd
 
 #: Default adjustment terms of the child-month models.
-ADJUST = ("months_in_care_group", "age_group", "setting_group", "center", "month_of_year")
+ADJUST = ("months_in_care", "age_group", "setting_group", "center", "month_of_year")
+
+#: Knots (months) of the time-in-care spline.
+CARE_KNOTS = (3, 6, 12, 24, 48, 96)
+
+
+def care_spline(months: np.ndarray) -> tuple[list[np.ndarray], list[str]]:
+    """Piecewise-linear basis in years in care: ``t`` and ``(t − k)₊`` for each knot."""
+    t = np.asarray(months, dtype=float) / 12.0
+    cols, names = [t], ["years_in_care"]
+    for k in CARE_KNOTS:
+        if np.any(t > k / 12.0):
+            cols.append(np.maximum(t - k / 12.0, 0.0))
+            names.append(f"years_in_care[>{k}m]")
+    return cols, names
 
 
 def design_matrix(
@@ -35,6 +51,11 @@ def design_matrix(
     cols = [np.ones(n), panel[treatment].to_numpy(dtype=float)]
     names = ["const", treatment]
     for term in adjust:
+        if term == "months_in_care":
+            c2, n2 = care_spline(panel[term].to_numpy())
+            cols += c2
+            names += n2
+            continue
         s = panel[term]
         if isinstance(s.dtype, pd.CategoricalDtype):
             codes = s.cat.codes.to_numpy()
