@@ -124,3 +124,24 @@ def test_rate_per_child_month_tracks_the_rate_ratio(lab):
         assert c["rel_bias"] < -0.2  # the count follows the shrinking stock
         assert r["rel_bias"] < -0.07  # reach saturates
         assert p["detection_rate"] == 1.0
+
+
+# ----------------------------------------------------------------------------- the notebook
+def test_notebook_is_committed_clean_and_runs(tmp_path):
+    import json
+    from pathlib import Path
+
+    import papermill as pm
+
+    path = Path(__file__).resolve().parents[1] / "notebooks" / "kpi_lab.ipynb"
+    nb = json.loads(path.read_text("utf-8"))
+    assert nb["metadata"]["kernelspec"]["name"] == "python3" and nb["metadata"]["language_info"]
+    assert any("parameters" in c.get("metadata", {}).get("tags", []) for c in nb["cells"])
+    assert all(not c.get("outputs") for c in nb["cells"] if c["cell_type"] == "code")
+    out = tmp_path / "out.ipynb"
+    pm.execute_notebook(str(path), str(out), parameters={"seeds": 1, "children_scale": 0.1,
+                                                         "post_fys": [2026]},
+                        kernel_name="python3", execution_timeout=300, progress_bar=False)
+    text = out.read_text("utf-8")
+    assert "Glyph" not in text and "Traceback" not in text
+    assert "true_change" in text

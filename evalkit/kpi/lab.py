@@ -243,7 +243,9 @@ class LabResult:
         """Estimated vs true change per variant and post year (points = seeds)."""
         import matplotlib.pyplot as plt
 
-        import evalkit.plotting  # noqa: F401  (Agg backend + Japanese font)
+        from evalkit.plotting import setup
+
+        setup()
 
         s = self.summary()
         s = s.loc[s["kpi"] == kpi]
