@@ -96,6 +96,8 @@ class Rule:
 
 
 def _as_text(value: Any) -> str:
+    if type(value) is str:
+        return value
     import pandas as pd
 
     if isinstance(value, pd.Timestamp):

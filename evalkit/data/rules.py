@@ -165,7 +165,9 @@ class RuleContext:
 
 # --------------------------------------------------------------------------- helpers
 def _text(v: Any) -> str:
-    if v is None or v is pd.NaT:
+    if type(v) is str:
+        return v
+    if v is None or v is pd.NaT or v is pd.NA:
         return ""
     if isinstance(v, (pd.Timestamp, np.datetime64)):
         return "" if pd.isna(v) else pd.Timestamp(v).strftime("%Y-%m-%d")
@@ -174,23 +176,24 @@ def _text(v: Any) -> str:
             return ""
     except (TypeError, ValueError):
         pass
-    if isinstance(v, float) and v.is_integer():
+    if isinstance(v, (float, np.floating)) and float(v).is_integer():
         return str(int(v))
     return str(v)
 
 
-def _objects(x: Any, mask: np.ndarray) -> list[Any]:
+def _texts(x: Any, mask: np.ndarray, n: int) -> list[str]:
+    """Text of ``x`` (array aligned with the rows, or a scalar) on the rows of ``mask``."""
     if isinstance(x, (pd.Series, pd.Index)):
-        return x[mask].astype(object).tolist() if isinstance(x, pd.Index) else (
-            x.loc[mask].astype(object).tolist()
-        )
-    arr = np.asarray(x)
-    if arr.ndim == 0:
-        return [x] * int(np.count_nonzero(mask))
+        x = x.to_numpy()
+    arr = np.asarray(x) if not isinstance(x, (pd.Timestamp, str)) else None
+    if arr is None or arr.ndim == 0:
+        return [_text(x)] * n
     sel = arr[mask]
     if np.issubdtype(sel.dtype, np.datetime64):
-        return list(pd.DatetimeIndex(sel))
-    return sel.tolist()
+        out = np.datetime_as_string(sel.astype("datetime64[D]"), unit="D").astype(object)
+        out[np.isnat(sel)] = ""
+        return out.tolist()
+    return [_text(v) for v in sel.tolist()]
 
 
 def emit(
@@ -208,18 +211,20 @@ def emit(
     ``df``, or scalars) fill the message templates, dates as ``YYYY-MM-DD``.
     """
     mask = np.asarray(mask, dtype=bool)
-    if not mask.any():
+    n = int(np.count_nonzero(mask))
+    if not n:
         return
-    rws = _objects(df.index if rows is None else pd.Index(np.asarray(rows)), mask)
-    vals = _objects(df[column] if value is None else value, mask)
-    cols = {k: [_text(v) for v in _objects(a, mask)] for k, a in params.items()}
+    rws = np.asarray(df.index if rows is None else rows)[mask].tolist()
+    vals = _texts(df[column] if value is None else value, mask, n)
+    cols = {k: _texts(a, mask, n) for k, a in params.items()}
+    keys = list(cols)
     for i, (r, v) in enumerate(zip(rws, vals, strict=True)):
         yield Finding(
-            row=None if r is None or pd.isna(r) else int(r),
+            row=None if r is None or r != r else int(r),
             column=column,
-            value=_text(v),
+            value=v,
             table=table,
-            params={k: c[i] for k, c in cols.items()},
+            params={k: cols[k][i] for k in keys},
         )
 
 
