@@ -1,0 +1,349 @@
+"""Before/after analysis of contact frequency: everything into one immutable result.
+
+>>> from evalkit.synth import generate  # doctest: +SKIP
+>>> res = analyse(generate("nagano_default", seed=1, children_scale=0.2).dataset)  # doctest: +SKIP
+>>> res.rate_ratios[["model", "outcome", "rate_ratio"]]  # doctest: +SKIP
+
+Models (see ``docs/contacts.md``): ``negbin`` (NB2, log-exposure offset,
+dispersion estimated, errors clustered by child), ``gee`` (Poisson,
+exchangeable, robust, by child), ``its`` (segmented Poisson regression on the
+case-mix-standardised monthly rate, seasonality, HAC and child-bootstrap
+errors), ``did`` (staggered imputation estimator, randomisation inference).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from evalkit.contacts.design import ADJUST, design_matrix
+from evalkit.contacts.did import DiDResult, fit_did
+from evalkit.contacts.gee import GEEResult, fit_gee
+from evalkit.contacts.its import ITSResult, fit_its
+from evalkit.contacts.negbin import NegBinResult, fit_negbin
+from evalkit.contacts.panel import OUTCOMES, child_month_panel, normalise_starts
+
+MODELS = ("negbin", "gee", "its", "did")
+RATE_RATIO_COLUMNS = ["model", "outcome", "rate_ratio", "ci_lower", "ci_upper", "p_value", "note"]
+OUTCOME_LABELS = {
+    "interviews": ("面接回数（子ども・家族等）", "interviews (child and family)"),
+    "family_exchanges": ("親子・家族交流の回数", "family exchanges"),
+}
+MODEL_LABELS = {
+    "negbin": ("負の二項回帰（児童クラスター）", "negative binomial, clustered by child"),
+    "gee": ("GEE（ポアソン・交換可能相関）", "GEE Poisson exchangeable"),
+    "its": ("分割時系列（ITS）", "interrupted time series"),
+    "did": ("段階導入の差の差（代入推定）", "staggered DiD (imputation)"),
+}
+
+
+class ContactsInputError(ValueError):
+    """Input that the contacts analysis cannot use (code, Japanese and English message)."""
+
+    def __init__(self, code: str, message_ja: str, message_en: str):
+        super().__init__(f"{message_en} [{code}]")
+        self.code, self.message_ja, self.message_en = code, message_ja, message_en
+
+
+@dataclass(frozen=True)
+class ContactsAnalysis:
+    """Results of :func:`analyse` (aggregates only; safe to publish).
+
+    Attributes
+    ----------
+    rate_ratios : DataFrame
+        ``model, outcome, rate_ratio, ci_lower, ci_upper, p_value, note``.
+    diagnostics : DataFrame
+        ``model, outcome, statistic, value`` (overdispersion, residual
+        autocorrelation, pre-trends, timings, naive comparison …).
+    monthly : DataFrame
+        Monthly aggregate per outcome with ITS fitted and counterfactual rates.
+    event_study : DataFrame
+        DiD event-time ratios (empty without staggering).
+    starts : dict
+        Policy start per centre (ISO date or None).
+    parameters : dict
+        Provenance: evalkit version, data sha256, parameters, seed, window.
+    negbin_, gee_, its_, did_ : dict outcome → fitted result
+    """
+
+    rate_ratios: pd.DataFrame
+    diagnostics: pd.DataFrame
+    monthly: pd.DataFrame
+    event_study: pd.DataFrame
+    starts: Mapping[str, str | None]
+    parameters: Mapping[str, Any]
+    negbin_: Mapping[str, NegBinResult] = field(default_factory=dict)
+    gee_: Mapping[str, GEEResult] = field(default_factory=dict)
+    its_: Mapping[str, ITSResult] = field(default_factory=dict)
+    did_: Mapping[str, DiDResult] = field(default_factory=dict)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The rate-ratio table."""
+        return self.rate_ratios.copy()
+
+    @property
+    def staggered(self) -> bool:
+        return any(d.staggered for d in self.did_.values())
+
+    def summary(self) -> str:
+        """Plain-text summary (Japanese first, English)."""
+        p = self.parameters
+        lines = [
+            "面接・家族交流の頻度：導入前後の比較 / Contact frequency before and after the policy",
+            f"期間 / window: {p['window_start']} – {p['window_end']}; "
+            f"子ども月 / child-months: {p['n_child_months']:,}; 子ども / children: {p['n_children']:,}",
+            "導入日 / policy start: " + ", ".join(f"{c} {d or '—'}" for c, d in self.starts.items()),
+            "",
+            f"{'model':8} {'outcome':17} {'RR':>7} {'95% CI':>17} {'p':>8}",
+        ]
+        for r in self.rate_ratios.itertuples():
+            if np.isfinite(r.rate_ratio):
+                lines.append(f"{r.model:8} {r.outcome:17} {r.rate_ratio:7.3f} "
+                             f"[{r.ci_lower:6.3f}, {r.ci_upper:6.3f}] {r.p_value:8.4f}")
+            else:
+                lines.append(f"{r.model:8} {r.outcome:17} {'—':>7}  {r.note}")
+        d = self.diagnostics.set_index(["model", "outcome", "statistic"])["value"]
+        lines.append("")
+        lines.append("診断 / diagnostics:")
+        for o in OUTCOMES:
+            get = lambda m, s, o=o: d.get((m, o, s), np.nan)  # noqa: E731
+            lines.append(
+                f"  {o}: NB alpha={get('negbin', 'alpha'):.3f} "
+                f"(LR p={get('negbin', 'overdispersion_p'):.2g}); "
+                f"ITS Ljung-Box p={get('its', 'ljung_box_p'):.3f}, "
+                f"DW={get('its', 'durbin_watson'):.2f}; "
+                f"DiD pre-trend p={get('did', 'pretrend_p'):.3f}; "
+                f"naive RR={get('naive', 'rate_ratio'):.3f}"
+            )
+        if not self.staggered:
+            from evalkit.contacts.did import NO_STAGGER_NOTE
+
+            lines.append(NO_STAGGER_NOTE)
+        return "\n".join(lines)
+
+
+def resolve_starts(ds, policy_start=None) -> dict[str, pd.Timestamp | None]:
+    """Policy start per centre: ``policy_start`` for all, else the ``policy`` table.
+
+    Raises :class:`ContactsInputError` when neither gives a date.
+    """
+    centers = sorted(ds.children["center"].dropna().astype(str).unique())
+    if policy_start is not None:
+        d = pd.Timestamp(policy_start).normalize()
+        return {c: d for c in centers}
+    starts = {c: ds.policy_start(c) for c in centers}
+    if all(v is None for v in starts.values()):
+        raise ContactsInputError(
+            "CONTACTS_NO_POLICY_START",
+            "導入日がありません。--policy-start を指定するか policy 表に児童相談所ごとの導入日を入れてください。",
+            "no policy start date: give --policy-start or a policy table with each centre's date",
+        )
+    return starts
+
+
+def naive_comparison(panel: pd.DataFrame, outcome: str) -> dict[str, float]:
+    """Crude pre/post mean contacts per child-month (no adjustment) and their ratio."""
+    pre = panel["policy"].to_numpy() == 0
+    post = panel["policy"].to_numpy() == 1
+    y = panel[outcome].to_numpy(dtype=float)
+    cm = panel["child_months"].to_numpy()
+    r_pre = y[pre].sum() / cm[pre].sum() if pre.any() else np.nan
+    r_post = y[post].sum() / cm[post].sum() if post.any() else np.nan
+    return {"rate_pre": float(r_pre), "rate_post": float(r_post),
+            "rate_ratio": float(r_post / r_pre) if r_pre > 0 else np.nan}
+
+
+def analyse(
+    ds,
+    policy_start=None,
+    pre_months: int | None = 48,
+    outcomes: Sequence[str] = tuple(OUTCOMES),
+    models: Sequence[str] = MODELS,
+    adjust: Sequence[str] = ADJUST,
+    n_boot: int = 199,
+    seed: int = 1,
+    panel: pd.DataFrame | None = None,
+) -> ContactsAnalysis:
+    """Estimate the policy's rate ratio for interviews and family exchanges.
+
+    Parameters
+    ----------
+    ds : Dataset
+    policy_start : date-like, optional
+        One start date for every centre (overrides the ``policy`` table).
+    pre_months : int or None
+        Months before the earliest start kept in the analysis window (None =
+        all history). The window ends at ``as_of``.
+    outcomes, models : which outcomes and models to run.
+    n_boot : int
+        Child-bootstrap replicates for the ITS interval (0 = HAC only).
+    seed : int
+        Seed of the bootstrap.
+    panel : DataFrame, optional
+        A prebuilt child-month panel (skips building it).
+    """
+    import evalkit
+
+    starts = resolve_starts(ds, policy_start)
+    valid = normalise_starts(starts)
+    first = min(valid.values())
+    if first > ds.as_of:
+        raise ContactsInputError(
+            "CONTACTS_NO_POST_PERIOD",
+            f"導入日 {first.date()} がデータ基準日 {ds.as_of.date()} より後です（導入後の期間がありません）。",
+            f"policy start {first.date()} is after the data cut-off {ds.as_of.date()}: "
+            "no post-policy period",
+        )
+    window_start = None
+    if pre_months is not None:
+        window_start = (first.to_period("M") - int(pre_months)).to_timestamp()
+    t0 = time.perf_counter()
+    if panel is None:
+        panel = child_month_panel(ds, valid, start=window_start)
+    t_panel = time.perf_counter() - t0
+    if panel.empty:
+        raise ContactsInputError("CONTACTS_NO_CHILD_MONTHS", "措置中の子ども月がありません。",
+                                 "no child-months in care in the analysis window")
+    if not (panel["policy"] == 0).any():
+        raise ContactsInputError("CONTACTS_NO_PRE_PERIOD", "導入前の措置中の子ども月がありません。",
+                                 "no child-months in care before the policy start")
+    X, names = design_matrix(panel, adjust)
+    keep = np.r_[True, True, X[:, 2:].std(axis=0) > 0]
+    X, names = X[:, keep], [n for n, k in zip(names, keep, strict=True) if k]
+    groups = pd.factorize(panel["child_id"].to_numpy())[0]
+    expo = panel["exposure"].to_numpy()
+    rows, diag, monthly, es_rows = [], [], [], []
+    nb, ge, it, dd = {}, {}, {}, {}
+
+    def add_diag(model, outcome, stat, value):
+        diag.append((model, outcome, stat, float(value) if value is not None else np.nan))
+
+    for o in outcomes:
+        y = panel[o].to_numpy(dtype=float)
+        nv = naive_comparison(panel, o)
+        for k, v in nv.items():
+            add_diag("naive", o, k, v)
+        if "negbin" in models:
+            r = _safe(fit_negbin, y, X, expo, groups, names)
+            if isinstance(r, NegBinResult):
+                nb[o] = r
+                rows.append(("negbin", o, *r.rate_ratio("policy"), ""))
+                od = r.overdispersion_test()
+                add_diag("negbin", o, "alpha", r.alpha)
+                add_diag("negbin", o, "alpha_se", r.bse["alpha"])
+                add_diag("negbin", o, "overdispersion_lr", od["lr_stat"])
+                add_diag("negbin", o, "overdispersion_p", od["p_value"])
+                add_diag("negbin", o, "converged", r.converged)
+                add_diag("negbin", o, "seconds", r.seconds)
+            else:
+                rows.append(("negbin", o, np.nan, np.nan, np.nan, np.nan, r))
+        if "gee" in models:
+            r = _safe(fit_gee, y, X, expo, groups, names)
+            if isinstance(r, GEEResult):
+                ge[o] = r
+                rows.append(("gee", o, *r.rate_ratio("policy"), ""))
+                add_diag("gee", o, "working_correlation", r.rho)
+                add_diag("gee", o, "pearson_dispersion", r.scale)
+                add_diag("gee", o, "converged", r.converged)
+                add_diag("gee", o, "seconds", r.seconds)
+            else:
+                rows.append(("gee", o, np.nan, np.nan, np.nan, np.nan, r))
+        if "its" in models:
+            t1 = time.perf_counter()
+            r = _safe(fit_its, panel, o, n_boot=n_boot, seed=seed)
+            if isinstance(r, ITSResult):
+                it[o] = r
+                se_note = ("SE = max(HAC, child bootstrap)" if n_boot > 0 else "HAC SE")
+                rows.append(("its", o, *r.rate_ratio("level_change"), f"level change; {se_note}"))
+                for k, v in r.diagnostics.items():
+                    add_diag("its", o, k, v)
+                if np.isfinite(r.params.get("slope_change", np.nan)):
+                    srr = r.rate_ratio("slope_change")
+                    add_diag("its", o, "slope_change_rr_per_year", srr[0])
+                    add_diag("its", o, "slope_change_ci_lower", srr[1])
+                    add_diag("its", o, "slope_change_ci_upper", srr[2])
+                add_diag("its", o, "seconds", time.perf_counter() - t1)
+                monthly.append(r.series.assign(outcome=o))
+            else:
+                rows.append(("its", o, np.nan, np.nan, np.nan, np.nan, r))
+        if "did" in models:
+            t1 = time.perf_counter()
+            r = _safe(fit_did, panel, o, valid_all(starts))
+            if isinstance(r, DiDResult):
+                dd[o] = r
+                rows.append(("did", o, r.rate_ratio, r.ci_lower, r.ci_upper, r.p_value, r.note))
+                add_diag("did", o, "staggered", r.staggered)
+                add_diag("did", o, "pretrend_p", r.pretrend_p)
+                add_diag("did", o, "n_permutations", r.n_permutations)
+                add_diag("did", o, "n_cells_treated", r.n_cells_treated)
+                add_diag("did", o, "n_cells_unidentified", r.n_cells_unidentified)
+                add_diag("did", o, "seconds", time.perf_counter() - t1)
+                if not r.event_study.empty:
+                    es_rows.append(r.event_study.assign(outcome=o))
+            else:
+                rows.append(("did", o, np.nan, np.nan, np.nan, np.nan, r))
+
+    rr = pd.DataFrame(rows, columns=RATE_RATIO_COLUMNS)
+    rr["_m"] = rr["model"].map({m: i for i, m in enumerate(MODELS)})
+    rr["_o"] = rr["outcome"].map({m: i for i, m in enumerate(outcomes)})
+    rr = rr.sort_values(["_m", "_o"]).drop(columns=["_m", "_o"]).reset_index(drop=True)
+    add_diag("panel", "all", "seconds", t_panel)
+    params = {
+        "evalkit_version": evalkit.__version__,
+        "analysis": "contacts",
+        "data_sha256": ds.sha256,
+        "as_of": str(ds.as_of.date()),
+        "policy_start_override": None if policy_start is None else str(pd.Timestamp(policy_start).date()),
+        "policy_starts": {c: (None if d is None else str(pd.Timestamp(d).date())) for c, d in starts.items()},
+        "pre_months": pre_months,
+        "window_start": str(panel["month"].min().date()),
+        "window_end": str(ds.as_of.date()),
+        "n_child_months": int(len(panel)),
+        "n_children": int(groups.max() + 1),
+        "adjust": list(adjust),
+        "models": list(models),
+        "n_boot": n_boot,
+        "seed": seed,
+    }
+    es = (pd.concat(es_rows, ignore_index=True)[["outcome", "event_quarter", "kind", "rate_ratio",
+                                                  "ci_lower", "ci_upper"]]
+          if es_rows else pd.DataFrame(columns=["outcome", "event_quarter", "kind", "rate_ratio",
+                                                "ci_lower", "ci_upper"]))
+    mon = (pd.concat(monthly, ignore_index=True) if monthly else pd.DataFrame())
+    if not mon.empty:
+        mon = mon[["outcome", "month", "count", "child_months", "rate", "fitted_rate",
+                   "counterfactual_rate", "policy_share"]]
+    return ContactsAnalysis(
+        rate_ratios=rr,
+        diagnostics=pd.DataFrame(diag, columns=["model", "outcome", "statistic", "value"]),
+        monthly=mon,
+        event_study=es,
+        starts={c: (None if d is None else str(pd.Timestamp(d).date())) for c, d in starts.items()},
+        parameters=params,
+        negbin_=nb, gee_=ge, its_=it, did_=dd,
+    )
+
+
+def valid_all(starts: Mapping[str, Any]) -> dict[str, pd.Timestamp]:
+    """Start dates (None/NaT dropped: never treated)."""
+    return normalise_starts(starts)
+
+
+def _safe(fn, *args, **kwargs):
+    """Run a model fit; on numerical failure return a short note instead of raising."""
+    try:
+        return fn(*args, **kwargs)
+    except (np.linalg.LinAlgError, ValueError, FloatingPointError) as e:
+        return f"推定できません / could not be estimated: {e}"
+
+
+def provenance_json(res: ContactsAnalysis) -> str:
+    """Provenance and parameters as JSON."""
+    return json.dumps(dict(res.parameters), ensure_ascii=False, indent=2, sort_keys=True)
