@@ -171,6 +171,13 @@ CASES = [
      "PLACEMENT_BEFORE_BIRTH", "placements", 4, "start_date"),
     ("age_over_22", setv("children", 2, "birth_date", "2004-01-01"), {}, {},
      "AGE_OVER_22_IN_CARE", "placements", 3, "end_date"),
+    ("episode_start_age_18", both(
+        setv("children", 3, "birth_date", "2002-01-01"),
+        add("placements", child_id="B", start_date="2023-03-01", end_date="2023-05-01",
+            setting="tp_shelter", end_reason="moved"),
+        add("placements", child_id="B", start_date="2023-05-01", end_date="2024-01-01",
+            setting="childrens_home", end_reason="independence")), {}, {},
+     "EPISODE_START_AGE_18", "placements", 5, "start_date"),
     ("start_after_as_of", add("placements", child_id="B", start_date="2027-05-01",
                               setting="foster_care"), {}, {},
      "PLACEMENT_START_AFTER_AS_OF", "placements", 5, "start_date"),
@@ -470,3 +477,16 @@ def test_messy_synthetic_export_every_broken_row_found(tmp_path):
     broken = {(b["table"], b["row"], b["column"], b["code"]) for b in res.truth["messy_rows"]}
     assert broken and broken <= found
     assert {(p.table, p.row) for p in rep.errors} <= {(b[0], b[1]) for b in broken}
+
+
+def test_episode_start_age_18_only_on_new_episodes():
+    fr = base()
+    setv("children", 3, "birth_date", "2002-01-01")(fr)  # B is 19 at row 4's start
+    add("placements", child_id="B", start_date="2023-05-01", end_date="2023-06-01",
+        setting="tp_shelter", end_reason="moved")(fr)
+    add("placements", child_id="B", start_date="2023-06-01", end_date="2024-01-01",
+        setting="childrens_home", end_reason="independence")(fr)
+    rep = validate(build(fr), today=TODAY)
+    got = [(p.row, p.message_en) for p in rep.problems if p.code == "EPISODE_START_AGE_18"]
+    assert [r for r, _ in got] == [4, 5]  # row 6 continues row 5 (moved): not a new episode
+    assert "age 21" in got[1][1]

@@ -520,6 +520,36 @@ def age_over_22(ctx: RuleContext) -> Iterable[Finding]:
     yield from emit(p, m, "end_date", age=age, day=last, birth=birth)
 
 
+@rule("EPISODE_START_AGE_18", WARNING, "placements",
+      "{age}歳で新しい措置・一時保護が始まっています（生年月日 {birth}）。18歳以上の新規措置は通常ありません。",
+      "A new placement episode starts at age {age} (born {birth}); new episodes at 18 or "
+      "older are unusual.",
+      columns=("start_date",))
+def episode_start_age_18(ctx: RuleContext) -> Iterable[Finding]:
+    """A row starting a new episode (not continuing a ``moved`` row) when the child is 18+."""
+    q = ctx.placements_sorted
+    if not len(q):
+        return
+    end = q["end_date"].to_numpy().astype("datetime64[ns]").view(np.int64)
+    moved = (q["end_reason"] == C.MOVED).to_numpy()
+    cont = np.zeros(len(q), bool)
+    cont[1:] = moved[:-1] & (end[:-1] == q["s"].to_numpy()[1:])
+    new = q["first"].to_numpy() | ~cont
+    pos = ctx.child_ids.get_indexer(q["child_id"].astype(object))
+    b = ctx.births.to_numpy().astype("datetime64[ns]")
+    birth = np.full(len(q), np.datetime64("NaT"), dtype="datetime64[ns]")
+    if len(b):
+        birth[pos >= 0] = b[pos[pos >= 0]]
+    start = q["start_date"].to_numpy().astype("datetime64[ns]")
+    cand = new & ~np.isnat(birth) & (start >= birth + np.timedelta64(365 * 18, "D"))
+    if not cand.any():
+        return
+    age = np.zeros(len(q), np.int64)
+    age[cand] = np.asarray(cal.age_years(pd.DatetimeIndex(birth[cand]),
+                                         pd.DatetimeIndex(start[cand])))
+    yield from emit(q, cand & (age >= 18), "start_date", rows=q["_row"], age=age, birth=birth)
+
+
 @rule("PLACEMENT_START_AFTER_AS_OF", ERROR, "placements",
       "開始日 {value} がデータ基準日 {as_of} より後です。",
       "start_date {value} is after the data cut-off {as_of}.",

@@ -188,7 +188,7 @@ _L = {
     "ja": {
         "error": "エラー", "warning": "警告", "row": "行", "col": "列", "value": "値",
         "more": "…ほか {n} 件（--max で表示件数を変更）",
-        "dataset": "データ全体", "rows": "行",
+        "dataset": "データ全体", "rows": "行", "memory": "（メモリ上のデータ）", "sep": "",
         "head": "検証結果: {src}（データ基準日 {as_of}、{n} 行）",
         "tab": "■ {table}（{ja}）: エラー {e} 件、警告 {w} 件",
         "total": "合計: エラー {e} 件、警告 {w} 件。",
@@ -199,7 +199,7 @@ _L = {
     "en": {
         "error": "error", "warning": "warning", "row": "row", "col": "column", "value": "value",
         "more": "... and {n} more (change with --max)",
-        "dataset": "whole dataset", "rows": "rows",
+        "dataset": "whole dataset", "rows": "rows", "memory": "(in memory)", "sep": " ",
         "head": "Validation of {src} (data cut-off {as_of}, {n} rows)",
         "tab": "== {table}: {e} errors, {w} warnings",
         "total": "Total: {e} errors, {w} warnings.",
@@ -213,7 +213,7 @@ _L = {
 def format_report(rep: ValidationReport, lang: str = "ja", max_per_code: int = 10) -> str:
     """Readable text of a report, grouped by table, then by code (errors first)."""
     L = _L["ja" if lang == "ja" else "en"]
-    lines = [L["head"].format(src=rep.source or "(in memory)", as_of=rep.as_of.date(),
+    lines = [L["head"].format(src=rep.source or L["memory"], as_of=rep.as_of.date(),
                               n=f"{rep.n_rows:,}")]
     by_table: dict[str | None, list[Problem]] = {}
     for p in rep.problems:
@@ -249,15 +249,37 @@ def format_report(rep: ValidationReport, lang: str = "ja", max_per_code: int = 1
     if not rep.problems:
         lines.append(L["none"])
     lines.append(L["total"].format(e=f"{len(rep.errors):,}", w=f"{len(rep.warnings):,}")
-                 + " " + (L["ok"] if rep.ok else L["bad"]))
+                 + L["sep"] + (L["ok"] if rep.ok else L["bad"]))
     return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------- catalogue
+_LOADER_DOCS = {
+    "PATH_UNREADABLE": "The path does not exist, or is neither a folder of table files nor an "
+                       ".xlsx workbook (exit status 2).",
+    "TABLE_MISSING": "A required table (children, placements, contacts, reviews) is absent.",
+    "TABLE_UNREADABLE": "A table file exists but cannot be parsed (broken CSV quoting, not a "
+                        "Parquet file, ...).",
+    "ENCODING_UNKNOWN": "A CSV file is neither UTF-8 (with or without BOM) nor CP932, e.g. "
+                        "UTF-16 'Unicode text' or a binary file.",
+    "COLUMN_MISSING": "A required column is absent from a table.",
+    "COLUMN_UNKNOWN": "A column that is not part of the data model (ignored; remove names and "
+                      "other personal data from exports).",
+    "VALUE_MISSING": "A required cell is empty.",
+    "DATE_UNPARSEABLE": "A date that is not a real calendar date in YYYY-MM-DD or YYYY/MM/DD "
+                        "(also 2026年4月1日, full-width digits).",
+    "CODE_UNKNOWN": "A coded cell that is neither a code nor its Japanese label or alias.",
+    "BOOL_UNPARSEABLE": "A yes/no cell that is not true/false, 1/0, はい/いいえ or ○/blank.",
+    "NUMBER_UNPARSEABLE": "A number cell (score, or an integer rank) that cannot be read.",
+    "META_INVALID": "meta.json is not a JSON object, or its as_of is not a date.",
+    "RULE_FAILED": "A check failed unexpectedly (internal error); the data could not be fully "
+                   "checked. Please report it.",
+}
+
+
 def _doc(r: Rule) -> str:
     if r.check is None:
-        return "Raised while reading the files (loader)." if r.code != "RULE_FAILED" else (
-            "A check failed unexpectedly (internal error); the data could not be fully checked.")
+        return _LOADER_DOCS.get(r.code, "Raised while reading the files (loader).")
     doc = (r.check.__doc__ or "").strip().split("\n\n")[0]
     return " ".join(doc.split())
 
