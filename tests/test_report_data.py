@@ -29,7 +29,7 @@ def standin_dataset(seed: int = 3, n: int = 600) -> Dataset:
     entry = pd.Series(pd.Timestamp("2016-04-01") + pd.to_timedelta(rng.integers(0, 365 * 11, n), "D"))
     age_days = rng.integers(30, 365 * 16, n)
     birth = entry - pd.to_timedelta(age_days, "D")
-    
+
     tp_days = rng.integers(5, 60, n)
     care_start = entry + pd.to_timedelta(tp_days, "D")
     policy_on = (care_start >= pd.Timestamp("2026-04-01")).to_numpy()

@@ -114,12 +114,11 @@ def run_demo(args) -> int:
     """``evalkit demo``: synthetic data → report for the latest complete fiscal year."""
     t0 = time.perf_counter()
     try:
-        from evalkit.synth import generate  # type: ignore[attr-defined]
+        from evalkit.synth import generate, write_synthetic
     except ImportError:
         print("合成データ生成（evalkit.synth）が未導入です / evalkit.synth is not available",
               file=sys.stderr)
         return 2
-    from evalkit.data.load import write_dataset
 
     data = REPO / "synthetic" / "data" / DEMO_SCENARIO
     out = Path(args.out) if args.out else REPO / "reports"
@@ -127,13 +126,7 @@ def run_demo(args) -> int:
           file=sys.stderr)
     res = generate(DEMO_SCENARIO, seed=DEMO_SEED)
     ds = res.dataset
-    extra = {}
-    truth = getattr(res, "truth", None)
-    if truth is not None:
-        import json
-
-        extra["truth.json"] = json.dumps(truth, ensure_ascii=False, indent=2, default=str) + "\n"
-    write_dataset(ds, data, extra_files=extra)
+    write_synthetic(res, data)
     fy = latest_complete_fy(ds.as_of)
     print(f"データ / data: {data}  ({time.perf_counter() - t0:.1f} s)", file=sys.stderr)
     print(f"{fy}年度の報告書を作成中 / building the FY{fy} report …", file=sys.stderr)

@@ -4,8 +4,8 @@
 '年度の概況'
 >>> t("sec.glance", "en")
 'The year at a glance'
->>> t("note.suppressed", "en", k=4)
-'＊ = 1–4 (suppressed to protect privacy)'
+>>> t("note.suppressed", "en", m=5, k=4)[:40]
+'<5 = 1–4 (suppressed to protect privacy)'
 """
 
 from __future__ import annotations
@@ -26,8 +26,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     ),
     "generated": ("作成日時: {ts}", "Generated: {ts}"),
     "note.suppressed": (
-        "＊ = 1〜{k}（個人の特定を防ぐため秘匿）",
-        "＊ = 1–{k} (suppressed to protect privacy)",
+        "<{m} = 1〜{k}（個人の特定を防ぐため秘匿）　x = 秘匿した値から計算される値、または差し引きで"
+        "秘匿値が分かるため秘匿",
+        "<{m} = 1–{k} (suppressed to protect privacy); x = hidden because it is built on a "
+        "suppressed count or would reveal one by subtraction",
     ),
     "note.na": ("— = 計算できない（分母が0）", "— = cannot be computed (zero denominator)"),
     "not_available": (
@@ -79,6 +81,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "kpi.denominator": ("分母", "Denominator"),
     "kpi.value": ("値", "Value"),
     "kpi.fy": ("年度", "Fiscal year"),
+    "kpi.group": ("区分", "Group"),
     "kpi.direction": ("変化の方向", "Direction of change"),
     "kpi.summary": ("指標の一覧（年度値）", "Indicators at a glance (yearly values)"),
     "kpi.name": ("指標", "Indicator"),
@@ -143,6 +146,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "logic.element": ("内容", "Element"),
     "logic.indicator": ("指標", "Indicator"),
     "logic.value": ("今年度の値", "Value this year"),
+    "logic.n": ("調査回答数", "Survey responses"),
     # --- data quality -------------------------------------------------------------------
     "quality.intro": ("データ検証の結果（規則ごとの件数）。", "Validation results (counts per rule)."),
     "quality.rule": ("規則", "Rule"),

@@ -94,6 +94,8 @@ def scrub_notebook(nb, *, run_timestamp: str, parameters: dict[str, Any]) -> Non
     }
     nb.metadata.pop("widgets", None)
     for cell in nb.cells:
+        if "injected-parameters" in cell.metadata.get("tags", []):
+            cell["id"] = "injected-parameters"  # papermill gives it a random id
         cell.metadata.pop("papermill", None)
         cell.metadata.pop("execution", None)
         if cell.get("cell_type") == "code":

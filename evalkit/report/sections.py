@@ -126,14 +126,17 @@ class Report:
         return int(m.group(1)) if m else None
 
     def module(self, name: str):
-        """Import ``evalkit.<name>`` if installed (records which were used)."""
+        """Import ``evalkit.<name>`` if installed, else None."""
         try:
             mod = importlib.import_module(f"evalkit.{name}")
         except ImportError:
-            self.modules[name] = False
+            self.modules.setdefault(name, False)
             return None
-        self.modules[name] = True
         return mod
+
+    def used(self, name: str) -> None:
+        """Record that ``evalkit.<name>`` produced part of the report (shown in provenance)."""
+        self.modules[name] = True
 
     def section(self, key: str) -> Section:
         return Section(self, key)
@@ -158,7 +161,7 @@ class Report:
                 "year-end values are those on the cut-off."
             )
         if self.public:
-            s.note(self.tr("note.suppressed", k=self.min_cell - 1) + "　" + self.tr("note.na"))
+            s.note(self.tr("note.suppressed", m=self.min_cell, k=self.min_cell - 1) + "　" + self.tr("note.na"))
         else:
             s.note(self.tr("note.na"))
         return s
@@ -173,6 +176,24 @@ def run_timestamp() -> str:
         else _dt.datetime.now(_dt.UTC).replace(microsecond=0)
     )
     return now.strftime("%Y-%m-%d %H:%M UTC")
+
+
+_ISO = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
+
+
+def foreign_text(text: str, lang: str) -> str | None:
+    """A note written by another module, in the report's language, dates as words.
+
+    Notes are either one language or ``"ja / en"``; ISO dates become
+    ``2012年4月1日`` / ``1 Apr 2012`` (no string in a report looks like a birth date).
+    """
+    has_ja = bool(re.search(r"[\u3040-\u30ff\u4e00-\u9fff]", text))
+    if " / " in text and has_ja:
+        ja, _, en = text.partition(" / ")
+        text = ja if lang == "ja" else en
+    elif has_ja != (lang == "ja"):
+        return None
+    return _ISO.sub(lambda m: jdate(m.group(0), lang), text.strip())
 
 
 def _param_error(ja: str, en: str) -> ReportParameterError:
@@ -328,11 +349,12 @@ class Section:
         pct: Iterable[str] = (),
         dec: Mapping[str, int] | Iterable[str] = (),
         derived: Mapping[str, Sequence[str]] | None = None,
+        total_row: int | None = None,
     ) -> pd.DataFrame:
         """Suppress (public), format, publish and show a table; returns the shown frame."""
         r = self.report
         shown = T.prepare(df, audience=r.audience, min_cell=r.min_cell, counts=counts, pct=pct,
-                          dec=dec, derived=derived)
+                          dec=dec, derived=derived, total_row=total_row)
         T.publish(name, shown, caption)
         self.raw(T.table_html(shown, caption))
         return shown
@@ -432,18 +454,139 @@ def glance(r: Report) -> Section:
 
 
 # --------------------------------------------------------------------------- 2 KPIs
+#: KPIs whose "ratio" value is a rate per child-month, not a share.
+PER_CHILD_MONTH = {"interviews", "family_exchanges"}
+
+
 def _kpi_long(r: Report) -> pd.DataFrame | None:
-    """The KPI long table for this report's data (all years up to this one), or None."""
+    """The KPI long table (``evalkit.kpi.compute``) for this and the four earlier years."""
+    cache = getattr(r, "_kpi_cache", None)
+    if cache is not None:
+        return cache
     kpi = r.module("kpi")
     if kpi is None or not hasattr(kpi, "compute"):
         r.modules["kpi"] = False
         return None
-    cache = getattr(r, "_kpi_cache", None)
-    if cache is None:
-        fy_from = max(r.fiscal_year - 4, fiscal_year(r.ds.placements["start_date"].min()))
-        cache = kpi.compute(r.ds, fy_from=fy_from, fy_to=r.fiscal_year)
-        r._kpi_cache = cache  # type: ignore[attr-defined]
-    return cache
+    first = r.ds_all.placements["start_date"].min()
+    fy_from = max(r.fiscal_year - 4, fiscal_year(first))
+    long = kpi.compute(r.ds, fiscal_year=list(range(fy_from, r.fiscal_year + 1)))
+    r.used("kpi")
+    long = long.loc[long["center"].astype(object) == "all"].reset_index(drop=True)
+    long["fy"] = fiscal_year(pd.to_datetime(long["period_end"])).astype(int)
+    r._kpi_cache = long  # type: ignore[attr-defined]
+    return long
+
+
+def _variant(kpi_id: str, variant: str = "primary"):
+    from evalkit.kpi import get_variant
+
+    return get_variant(kpi_id, variant)
+
+
+def kpi_yearly(r: Report, long: pd.DataFrame) -> pd.DataFrame:
+    """Yearly values of each primary KPI, long-table shaped (``period`` = ``FY<y>``).
+
+    Monthly/quarterly rates: summed numerators ÷ summed denominators of the
+    year's periods; point-in-time KPIs: the year's last period; yearly KPIs:
+    their own row. Extra column ``fy``.
+    """
+    L = long.loc[long["variant"] == "primary"]
+    rows = []
+    for (k, g, fy), sub in L.groupby(["kpi", "group", "fy"], sort=False):
+        v = _variant(k)
+        sub = sub.sort_values("period_end")
+        if v.cadence == "year" or v.point_in_time or v.reducer is not None:
+            last = sub.iloc[-1]
+            num, den, val = last["numerator"], last["denominator"], last["value"]
+        else:
+            num, den = sub["numerator"].sum(), sub["denominator"].sum()
+            if v.value_kind == "count":
+                val = num
+            elif den > 0:
+                val = num / den * (1000.0 if v.value_kind == "per_1000_days" else 1.0)
+            else:
+                val = np.nan
+        rows.append((k, "primary", f"FY{fy}", sub["period_start"].iloc[0],
+                     sub["period_end"].iloc[-1], "all", g, num, den, val, int(fy)))
+    cols = ["kpi", "variant", "period", "period_start", "period_end", "center", "group",
+            "numerator", "denominator", "value", "fy"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def _kpi_display(r: Report, table: pd.DataFrame) -> pd.DataFrame:
+    """Numerator/denominator/value as display strings, suppressed for the public audience."""
+    from evalkit.kpi import LONG_COLUMNS
+    from evalkit.kpi.suppression import suppress_kpi_table
+
+    mc = r.min_cell if r.public else 0
+    disp = suppress_kpi_table(table[LONG_COLUMNS].reset_index(drop=True), min_cell=mc)
+    out = table.reset_index(drop=True).copy()
+    for c in ("numerator", "denominator"):
+        out[c + "_disp"] = [_count_cell(x) for x in disp[c]]
+    vals = []
+    for k, v, shown, raw in zip(out["kpi"], out["variant"], disp["value"], out["value"],
+                                strict=True):
+        vals.append(_value_cell(k, v, shown, raw))
+    out["value_disp"] = vals
+    out["hidden"] = [d in ("x",) or str(d).startswith("<") for d in disp["value"]]
+    return out
+
+
+def _count_cell(x: str):
+    if x == "" or x is None:
+        return T.MISSING
+    s = str(x)
+    if s.isdigit():
+        return int(s)
+    return s
+
+
+def _value_cell(kpi_id: str, variant: str, shown: str, raw: float):
+    if shown == "" or shown is None or pd.isna(raw):
+        return T.MISSING
+    if shown == "x" or str(shown).startswith("<"):
+        return shown
+    v = _variant(kpi_id, variant)
+    kind = v.value_kind
+    if kind == "count":
+        return int(round(raw))
+    if kind == "ratio" and kpi_id not in PER_CHILD_MONTH:
+        return f"{100 * raw:.1f}%"
+    if kind in ("mean_days", "median_days", "rmst_days"):
+        return f"{raw:.1f}"
+    return f"{raw:.2f}"
+
+
+def _direction(r: Report, kpi_id: str, now: float, before: float, hidden: bool) -> str:
+    if hidden or pd.isna(now) or pd.isna(before):
+        return r.tr("dir.na")
+    tol = max(abs(before) * 0.01, 1e-9)
+    if abs(now - before) <= tol:
+        return r.tr("dir.flat")
+    up = now > before
+    txt = r.tr("dir.up" if up else "dir.down")
+    good = _variant(kpi_id).direction
+    if good in ("up", "down"):
+        better = up == (good == "up")
+        txt += ("（改善）" if better else "（悪化）") if r.lang == "ja" else (
+            " (better)" if better else " (worse)")
+    return txt
+
+
+def _kpi_ids(long: pd.DataFrame) -> list[str]:
+    from evalkit.kpi import kpi_ids
+
+    present = set(long["kpi"])
+    return [k for k in kpi_ids() if k in present]
+
+
+def _main_group(kpi_id: str, groups: Iterable[str]) -> str:
+    groups = list(dict.fromkeys(groups))
+    if "all" in groups:
+        return "all"
+    if "childrens_home" in groups:
+        return "childrens_home"
+    return groups[0]
 
 
 def kpis(r: Report) -> Section:
@@ -452,15 +595,97 @@ def kpis(r: Report) -> Section:
     s.p(r.tr("kpi.intro"))
     long = s.attempt(lambda: _kpi_long(r))
     if long is None:
-        if not r.modules.get("kpi"):
+        if r.module("kpi") is None:
             s.unavailable("evalkit.kpi")
         return s
-    return _kpi_section(r, s, long)
-
-
-def _kpi_section(r: Report, s: Section, long: pd.DataFrame) -> Section:  # filled in with kpi
-    s.unavailable("evalkit.kpi")
+    if long.empty:
+        s.p(r.tr("no_data"))
+        return s
+    yearly = _kpi_display(r, kpi_yearly(r, long))
+    ids = _kpi_ids(long)
+    name_c, last_c, this_c, dir_c = (r.tr(k) for k in ("kpi.name", "kpi.last_year",
+                                                      "kpi.this_year", "kpi.direction"))
+    summary = []
+    for k in ids:
+        y = yearly.loc[yearly["kpi"] == k]
+        g = _main_group(k, y["group"])
+        y = y.loc[y["group"] == g]
+        now = y.loc[y["fy"] == r.fiscal_year]
+        before = y.loc[y["fy"] == r.fiscal_year - 1]
+        hidden = bool(now["hidden"].any() or before["hidden"].any())
+        label = kpi_name(k, r.lang) + ("" if g == "all" else f"（{_group_label(g, r.lang)}）")
+        summary.append((
+            label,
+            before["value_disp"].iloc[0] if len(before) else T.MISSING,
+            now["value_disp"].iloc[0] if len(now) else T.MISSING,
+            _direction(r, k, now["value"].iloc[0] if len(now) else np.nan,
+                       before["value"].iloc[0] if len(before) else np.nan, hidden),
+        ))
+    sm = pd.DataFrame(summary, columns=[name_c, last_c, this_c, dir_c])
+    s.h3(r.tr("kpi.summary"))
+    s.table("kpi_summary", r.tr("kpi.summary"), sm)
+    s.note(r.tr("kpi.yearly_note"))
+    policy = _policy_day(r)
+    for i, k in enumerate(ids, 1):
+        v = _variant(k)
+        s.h3(f"{i}. {kpi_name(k, r.lang)}")
+        s.raw(
+            f'<p class="ek-definition"><b>{html.escape(r.tr("kpi.definition"))}:</b> '
+            f"{html.escape(v.definition_ja if r.lang == 'ja' else v.definition_en)}</p>"
+        )
+        y = yearly.loc[yearly["kpi"] == k].sort_values(["group", "fy"], kind="mergesort")
+        multi = y["group"].nunique() > 1
+        tab = pd.DataFrame({
+            r.tr("kpi.fy"): [f"FY{f}" for f in y["fy"]],
+            **({r.tr("kpi.group"): [_group_label(g, r.lang) for g in y["group"]]} if multi else {}),
+            r.tr("kpi.numerator"): y["numerator_disp"].to_numpy(),
+            r.tr("kpi.denominator"): y["denominator_disp"].to_numpy(),
+            r.tr("kpi.value"): y["value_disp"].to_numpy(),
+        })
+        s.table(f"kpi_{k}"[:31], kpi_name(k, r.lang), tab)
+        s.attempt(lambda k=k, v=v: s.figure(*_kpi_plot(r, long, k, v, policy)))
     return s
+
+
+def _policy_day(r: Report) -> pd.Timestamp | None:
+    p = r.ds.policy
+    if p.empty or p["start_date"].isna().all():
+        return None
+    return pd.Timestamp(p["start_date"].min())
+
+
+def _kpi_plot(r: Report, long: pd.DataFrame, k: str, v, policy):
+    """Series of the primary definition (main group), suppressed points left out."""
+    L = long.loc[(long["kpi"] == k) & (long["variant"] == "primary")]
+    g = _main_group(k, L["group"])
+    L = L.loc[L["group"] == g].sort_values("period_end")
+    d = _kpi_display(r, L)
+    ok = ~d["hidden"].to_numpy() & d["value"].notna().to_numpy()
+    x = pd.to_datetime(d["period_end"]).to_numpy()
+    y = d["value"].to_numpy(float)
+    pct = v.value_kind == "ratio" and k not in PER_CHILD_MONTH
+    fig, ax = _new_figure(7.0, 2.6)
+    ax.plot(x[ok], (100 * y if pct else y)[ok], marker="o", ms=3, lw=1.2)
+    if policy is not None:
+        ax.axvline(policy, color="#a61b1b", ls="--", lw=1,
+                   label="取組の導入" if r.lang == "ja" else "policy start")
+        ax.legend(fontsize=8, loc="best")
+    ax.axvspan(r.fy_start, r.fy_end, color="#1f5f8b", alpha=0.07)
+    unit = {"ratio": "%" if pct else ("回／人月" if r.lang == "ja" else "per child-month"),
+            "count": "件" if r.lang == "ja" else "cases",
+            "per_1000_days": "／1,000日" if r.lang == "ja" else "per 1,000 days"}.get(
+        v.value_kind, "日" if r.lang == "ja" else "days")
+    ax.set_ylabel(unit)
+    cad = {"month": ("月末" if v.point_in_time else "月次", "monthly"),
+           "quarter": ("四半期末" if v.point_in_time else "四半期", "quarterly"),
+           "year": ("年度", "yearly")}[v.cadence]
+    ax.set_title(f"{kpi_name(k, r.lang)}（{cad[0]}）" if r.lang == "ja"
+                 else f"{kpi_name(k, r.lang)} ({cad[1]})", fontsize=10)
+    if pct:
+        ax.set_ylim(0, 100)
+    else:
+        ax.set_ylim(bottom=0)
+    return fig, kpi_name(k, r.lang)
 
 
 # --------------------------------------------------------------------------- 3 foster rate
@@ -487,11 +712,44 @@ def foster_rates(r: Report, day: pd.Timestamp) -> pd.DataFrame:
     return pd.DataFrame(out, columns=["group", "family", "total", "rate"])
 
 
+def _foster_series(r: Report) -> pd.DataFrame:
+    """Foster-care rate at each year end (last quarter) of the last five years.
+
+    Columns ``fy, group, family, total, rate, hidden``; from ``evalkit.kpi``
+    (``foster_rate`` primary) when installed, else computed here.
+    """
+    years = list(range(r.fiscal_year - 4, r.fiscal_year + 1))
+    long = _kpi_long(r)
+    if long is not None:
+        L = long.loc[(long["kpi"] == "foster_rate") & (long["variant"] == "primary")
+                     & long["fy"].isin(years)]
+        L = L.sort_values("period_end").groupby(["fy", "group"], sort=False).tail(1)
+        d = _kpi_display(r, L)
+        return pd.DataFrame({
+            "fy": d["fy"].to_numpy(), "group": d["group"].to_numpy(),
+            "family": d["numerator"].to_numpy(), "total": d["denominator"].to_numpy(),
+            "rate": d["value"].to_numpy(), "hidden": d["hidden"].to_numpy(),
+        })
+    out = []
+    for y in years:
+        day = min(fiscal_year_end(y), r.ds.as_of)
+        if day < fiscal_year_start(y):
+            continue
+        f = foster_rates(r, day)
+        f["fy"] = y
+        small = lambda v: (v >= 1) & (v < r.min_cell)  # noqa: E731
+        f["hidden"] = r.public & (small(f["family"]) | small(f["total"]))
+        out.append(f)
+    return pd.concat(out, ignore_index=True)
+
+
 def foster(r: Report) -> Section:
     """Foster-care rate by age group against the national and prefectural targets."""
     s = r.section("foster")
     s.p(r.tr("foster.intro"))
-    fr = foster_rates(r, r.last_day)
+    ser = _foster_series(r)
+    fr = ser.loc[ser["fy"] == r.fiscal_year].set_index("group").reindex(
+        ["all", "under3", "preschool", "school_age"]).reset_index()
     gl, fam, tot, rate = (r.tr(k) for k in ("foster.group", "foster.family", "foster.total",
                                             "foster.rate"))
     tn, tp = r.tr("foster.target_nat"), r.tr("foster.target_pref")
@@ -503,23 +761,20 @@ def foster(r: Report) -> Section:
             tp: [FOSTER_TARGETS.get(g, (np.nan, np.nan))[1] for g in fr["group"]],
         }
     )
-    s.table("foster_rate", r.tr("sec.foster") + f"（{jdate(r.last_day, r.lang)}）" if r.lang == "ja"
-            else f"{r.tr('sec.foster')} ({jdate(r.last_day, 'en')})",
-            df, counts=[fam, tot], pct=[rate, tn, tp], derived={rate: [fam, tot]})
-    # series over the last five year ends
-    years = [y for y in range(r.fiscal_year - 4, r.fiscal_year + 1)]
-    series = []
-    for y in years:
-        day = min(fiscal_year_end(y), r.ds.as_of)
-        f = foster_rates(r, day)
-        f["fy"] = y
-        series.append(f)
-    ser = pd.concat(series, ignore_index=True)
+    when = jdate(r.last_day, r.lang)
+    cap = f"{r.tr('sec.foster')}（{when}）" if r.lang == "ja" else f"{r.tr('sec.foster')} ({when})"
+    s.table("foster_rate", cap, df, counts=[fam, tot], pct=[rate, tn, tp],
+            derived={rate: [fam, tot]})
+    s.note("国の目標: 乳幼児75%・学童期以降50%（令和11年度）。長野県の目標: 就学前75%・学童期55.6%。"
+           if r.lang == "ja" else
+           "Targets for FY2029 — national: preschool 75%, school age 50%; Nagano: preschool 75%, "
+           "school age 55.6%.")
+    years = sorted(set(ser["fy"]))
     fig, ax = _new_figure()
     for g, mk in (("under3", "o"), ("preschool", "s"), ("school_age", "^"), ("all", "D")):
-        sub = ser.loc[ser["group"] == g]
-        ok = sub["total"] >= (r.min_cell if r.public else 1)
-        ax.plot(sub["fy"][ok], 100 * sub["rate"][ok], marker=mk, label=_group_label(g, r.lang))
+        sub = ser.loc[(ser["group"] == g) & ~ser["hidden"].astype(bool)]
+        ax.plot(sub["fy"], 100 * sub["rate"].astype(float), marker=mk,
+                label=_group_label(g, r.lang))
     for g, ls in (("preschool", "--"), ("school_age", ":")):
         nat, pref = FOSTER_TARGETS[g]
         ax.axhline(100 * pref, color="grey", ls=ls, lw=1,
@@ -536,22 +791,144 @@ def foster(r: Report) -> Section:
 
 
 def _new_figure(w: float = 7.0, h: float = 3.6):
-    from evalkit.plotting import new_figure
+    """A figure with fixed margins (constrained layout costs half the drawing time)."""
+    from evalkit.plotting import setup
 
-    return new_figure(w, h)
+    setup()
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(w, h))
+    fig.subplots_adjust(left=0.1, right=0.98, top=0.88, bottom=0.16 if h < 3 else 0.14)
+    return fig, ax
 
 
 # --------------------------------------------------------------------------- 4 survival
+COX_TERMS = {
+    "policy": ("取組の導入後（対 導入前）", "after the policy (vs before)"),
+    "age_group[preschool]": ("措置開始時 就学前（対 3歳未満）", "preschool at care start (vs under 3)"),
+    "age_group[school_age]": ("措置開始時 学童期以降（対 3歳未満）",
+                              "school age at care start (vs under 3)"),
+    "setting_group[infant_home]": ("最初の措置先 乳児院（対 児童養護施設）",
+                                   "first setting infant home (vs children's home)"),
+    "setting_group[family_based]": ("最初の措置先 里親等（対 児童養護施設）",
+                                    "first setting family-based (vs children's home)"),
+    "entry_year": ("措置開始年（1年あたり）", "care-start year (per year)"),
+}
+
+
+def _ci_text(est: float, lo: float, hi: float, pct: bool = True) -> str:
+    if any(pd.isna(x) for x in (est, lo, hi)):
+        return T.MISSING
+    if pct:
+        return f"{100 * est:.1f}% ({100 * lo:.1f}–{100 * hi:.1f})"
+    return f"{est:.2f} ({lo:.2f}–{hi:.2f})"
+
+
 def survival(r: Report) -> Section:
     """Time to permanency: cumulative incidence by cohort and policy period, Cox HR."""
     s = r.section("survival")
     s.p(r.tr("surv.intro"))
-    mod = r.module("survival")
-    if mod is None or not hasattr(mod, "cumulative_incidence"):
+    mod = r.module("survival.analysis")
+    if mod is None or not hasattr(mod, "analyse"):
         s.unavailable("evalkit.survival")
         return s
-    s.unavailable("evalkit.survival")
+    res = s.attempt(lambda: mod.analyse(r.ds))
+    if res is None:
+        return s
+    r.used("survival")
+    ja = r.lang == "ja"
+    cohorts = ["policy_pre", "policy_post", "all"] + [
+        f"FY{y}" for y in range(r.fiscal_year - 5, r.fiscal_year + 1)]
+    cif = res.cif.loc[res.cif["cause"] == "permanency"]
+    counts = res.counts.set_index("cohort") if "cohort" in res.counts.columns else res.counts
+    perm_cols = [c for c in counts.columns if c in ("reunification", "kinship", "adoption",
+                                                    "guardianship")]
+    months = sorted(set(cif["month"]))
+    coh_label = {"policy_pre": "導入前の期間" if ja else "before the policy",
+                 "policy_post": "導入後の期間" if ja else "after the policy",
+                 "all": "全体" if ja else "all"}
+    cc, ec, pc = ("コホート" if ja else "Cohort", "エピソード数" if ja else "Episodes",
+                  "永続的解決" if ja else "Permanent exits")
+    rows = []
+    for c in cohorts:
+        sub = cif.loc[cif["cohort"] == c].set_index("month")
+        if sub.empty:
+            continue
+        n = counts.loc[c, "episodes"] if c in counts.index else np.nan
+        k = counts.loc[c, perm_cols].sum() if c in counts.index and perm_cols else np.nan
+        row = {cc: coh_label.get(c, c), ec: n, pc: k}
+        for m in months:
+            if m in sub.index:
+                e = sub.loc[m]
+                row[f"{int(m)}か月" if ja else f"{int(m)} months"] = _ci_text(
+                    e["estimate"], e["ci_lower"], e["ci_upper"])
+        rows.append(row)
+    tab = pd.DataFrame(rows)
+    mcols = [c for c in tab.columns if c not in (cc, ec, pc)]
+    s.table("permanency_cif",
+            "永続的解決の累積発生率（95%信頼区間）" if ja
+            else "Cumulative incidence of permanency (95% CI)",
+            tab, counts=[ec, pc], derived={m: [ec, pc] for m in mcols})
+    s.note("導入前・導入後の期間: 各期間のハザードが続いた場合の累積発生率（期間分析）。"
+           "年度別コホートは措置開始年度。観察期間が足りない時点は —。"
+           if ja else
+           "Before/after the policy: incidence if that period's hazards applied throughout "
+           "(period analysis). Yearly cohorts by care-start year; — where follow-up is too short.")
+    if not res.cox_table.empty:
+        ct = res.cox_table
+        cox = pd.DataFrame({
+            ("変数" if ja else "Term"): [COX_TERMS.get(t_, (t_, t_))[0 if ja else 1]
+                                        for t_ in ct["term"]],
+            ("ハザード比（95%信頼区間）" if ja else "Hazard ratio (95% CI)"): [
+                _ci_text(h, lo, hi, pct=False) for h, lo, hi in
+                zip(ct["hazard_ratio"], ct["ci_lower"], ct["ci_upper"], strict=True)],
+            "p": [f"{p:.3f}" if pd.notna(p) else T.MISSING for p in ct["p_value"]],
+        })
+        s.table("cox_policy",
+                "永続的解決の原因別 Cox モデル（児相で層別、子ども単位のロバスト標準誤差）" if ja
+                else "Cause-specific Cox model for permanency (stratified by centre, robust SE)",
+                cox)
+        hr, lo, hi = res.policy_hr
+        s.p(f"取組の導入後、永続的解決のハザードは導入前の {hr:.2f} 倍（95%信頼区間 {lo:.2f}–{hi:.2f}）。"
+            if ja else
+            f"After the policy the hazard of permanency is {hr:.2f} times that before "
+            f"(95% CI {lo:.2f}–{hi:.2f}).")
+    for note in res.notes:
+        text = foreign_text(note, r.lang)
+        if text:
+            s.note(text)
+    s.attempt(lambda: _cif_plot(r, s, res, coh_label))
     return s
+
+
+def _cif_plot(r: Report, s: Section, res, labels: Mapping[str, str]) -> None:
+    ja = r.lang == "ja"
+    fig, ax = _new_figure(7.0, 3.4)
+    drawn = False
+    for c, color in (("policy_pre", "#5f6b7a"), ("policy_post", "#1f5f8b")):
+        fit = res.cif_fits.get(c)
+        if fit is None or fit.n < (r.min_cell if r.public else 1):
+            continue
+        ci = fit.conf_int("permanency")
+        ci = ci.loc[ci.index <= min(fit.estimable_until, 5 * 365.25)]
+        x = ci.index.to_numpy(float) / 30.4375
+        ax.step(x, 100 * ci["estimate"], where="post", color=color, label=labels[c])
+        ax.fill_between(x, 100 * ci["ci_lower"], 100 * ci["ci_upper"], step="post",
+                        color=color, alpha=0.15, lw=0)
+        drawn = True
+    if not drawn:
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+        return
+    ax.set_xlabel("措置開始からの月数" if ja else "months since care start")
+    ax.set_ylabel("累積発生率（%）" if ja else "cumulative incidence (%)")
+    ax.set_ylim(0, 100)
+    ax.set_xlim(0, 60)
+    ax.set_title("永続的解決の累積発生率（導入前後、95%信頼区間）" if ja
+                 else "Cumulative incidence of permanency, before/after (95% CI)")
+    ax.legend(fontsize=8, loc="upper left")
+    s.figure(fig, "permanency CIF")
 
 
 # --------------------------------------------------------------------------- 5 contacts
@@ -569,14 +946,37 @@ def contacts(r: Report) -> Section:
 
 # --------------------------------------------------------------------------- 6 stagnant
 def stagnant(r: Report) -> Section:
-    """Stagnant cases and review compliance (counts only)."""
+    """Stagnant cases and review compliance (counts only) at each month end of the year."""
     s = r.section("stagnant")
     s.p(r.tr("stagnant.intro"))
     long = s.attempt(lambda: _kpi_long(r))
     if long is None:
         s.unavailable("evalkit.kpi")
         return s
-    s.unavailable("evalkit.kpi")
+    cur = long.loc[long["fy"] == r.fiscal_year]
+    st = cur.loc[(cur["kpi"] == "stagnant_cases") & (cur["variant"] == "primary")]
+    month = r.tr("kpi.period")
+    if len(st):
+        d = _kpi_display(r, st)
+        tab = d.pivot(index="period", columns="group", values="numerator_disp")
+        order = [g for g in ("all", "infant_home", "childrens_home") if g in tab.columns]
+        tab = tab[order].reset_index()
+        tab.columns = [month, *[_group_label(g, r.lang) for g in order]]
+        cap = "停滞ケース数（月末日）" if r.lang == "ja" else "Stagnant cases (month end)"
+        s.table("stagnant_cases", cap, tab)
+    rc = cur.loc[(cur["kpi"] == "review_compliance") & (cur["variant"] == "primary")]
+    if len(rc):
+        d = _kpi_display(r, rc.sort_values("period_end"))
+        tab = pd.DataFrame({
+            month: d["period"].to_numpy(),
+            ("実施済み（期限内）" if r.lang == "ja" else "Not overdue"): d["numerator_disp"].to_numpy(),
+            ("対象児童数" if r.lang == "ja" else "Children"): d["denominator_disp"].to_numpy(),
+            r.tr("kpi.value"): d["value_disp"].to_numpy(),
+        })
+        cap = "進行管理の実施率（月末日）" if r.lang == "ja" else "Review compliance (month end)"
+        s.table("review_compliance", cap, tab)
+    if not len(st) and not len(rc):
+        s.p(r.tr("no_data"))
     return s
 
 
@@ -628,9 +1028,9 @@ def logic_model(r: Report) -> Section:
     yearly = None
     long = s.attempt(lambda: _kpi_long(r))
     if long is not None:
-        yearly = s.attempt(lambda: kpi_yearly(r, long))
+        yearly = s.attempt(lambda: _kpi_display(r, kpi_yearly(r, long)))
     cols = [r.tr("logic.stage"), r.tr("logic.element"), r.tr("logic.indicator"), r.tr("logic.value")]
-    nc = r.tr("quality.n")
+    nc = r.tr("logic.n")
     rows = []
     for stage, ja, en, ind in LOGIC_MODEL:
         value, n = "", np.nan
@@ -649,10 +1049,10 @@ def logic_model(r: Report) -> Section:
         elif ind:
             name = kpi_name(ind, r.lang)
             if yearly is not None and ind in set(yearly["kpi"]):
-                row = yearly.loc[(yearly["kpi"] == ind) & (yearly["fy"] == r.fiscal_year)]
-                if len(row):
-                    value = _fmt_kpi_value(ind, row["value"].iloc[0])
-                    n = row["denominator"].iloc[0]
+                y = yearly.loc[(yearly["kpi"] == ind) & (yearly["fy"] == r.fiscal_year)]
+                y = y.loc[y["group"] == _main_group(ind, y["group"])] if len(y) else y
+                if len(y):
+                    value = y["value_disp"].iloc[0]
             else:
                 value = "—"
         label = STAGES[stage][0 if r.lang == "ja" else 1]
@@ -666,51 +1066,55 @@ def logic_model(r: Report) -> Section:
 def kpi_name(kpi_id: str, lang: str) -> str:
     """The KPI's name from the KPI registry (falls back to the id)."""
     try:
-        from evalkit.kpi import REGISTRY  # type: ignore[attr-defined]
-    except ImportError:
+        from evalkit.kpi import get_kpi
+
+        k = get_kpi(kpi_id)
+    except (ImportError, KeyError):
         return kpi_id
-    k = REGISTRY.get(kpi_id)
-    if k is None:
-        return kpi_id
-    return getattr(k, "name_ja" if lang == "ja" else "name_en", kpi_id)
-
-
-def _fmt_kpi_value(kpi_id: str, v: Any) -> str:
-    if v is None or pd.isna(v):
-        return "—"
-    if kpi_id in ("interviews", "family_exchanges", "placement_moves"):
-        return T._fmt_dec(v, 2)
-    if kpi_id in ("stagnant_cases", "placement_duration"):
-        return T._fmt_dec(v, 0) if kpi_id == "placement_duration" else str(int(v))
-    return T._fmt_pct(v)
-
-
-def kpi_yearly(r: Report, long: pd.DataFrame) -> pd.DataFrame:
-    """Yearly values of each primary KPI (columns kpi, fy, numerator, denominator, value)."""
-    raise NotImplementedError
+    return k.name_ja if lang == "ja" else k.name_en
 
 
 # --------------------------------------------------------------------------- 8 data quality
+def _rule_text(code: str, lang: str, fallback: str) -> str:
+    """A rule's message with its fields blanked (messages carry values such as birth dates)."""
+    from evalkit.data.problems import RULES
+
+    r = RULES.get(code)
+    tmpl = (r.message_ja if lang == "ja" else r.message_en) if r is not None else fallback
+    return re.sub(r"\{[^}]*\}", "…", tmpl)
+
+
 def quality(r: Report) -> Section:
-    """Data quality: validation summary (counts per rule) and rows per table."""
+    """Data quality: validation summary (counts per rule, no values) and rows per table.
+
+    Runs ``evalkit.validate`` with ``today`` = the data cut-off, so the result
+    does not depend on the day the report is built. Only rule codes, their
+    generic messages and counts are shown: problem values (which can be
+    birth dates or ids) never reach the report.
+    """
     s = r.section("quality")
     s.p(r.tr("quality.intro"))
     problems = list(r.ds_all.problems)
     val = r.module("data.validate")
     if val is not None and hasattr(val, "validate"):
-        res = s.attempt(lambda: val.validate(r.ds_all))
+        res = s.attempt(lambda: val.validate(filter_center(r.ds_all, r.center), today=r.ds.as_of))
         if res is not None:
-            problems = list(getattr(res, "problems", res))
+            problems = list(res.problems)
+            r.used("data.validate")
     nc = r.tr("quality.n")
     if problems:
         df = pd.DataFrame(
-            [(p.code, p.severity, p.message(r.lang)) for p in problems],
-            columns=[r.tr("quality.rule"), r.tr("quality.severity"), r.tr("quality.message")],
+            [(p.code, p.severity, p.table or "—") for p in problems],
+            columns=[r.tr("quality.rule"), r.tr("quality.severity"), r.tr("quality.table")],
         )
         g = df.groupby(list(df.columns), sort=True).size().reset_index(name=nc)
+        g.insert(3, r.tr("quality.message"),
+                 [_rule_text(c, r.lang, c) for c in g[r.tr("quality.rule")]])
         s.table("validation", r.tr("sec.quality"), g, counts=[nc])
     else:
         s.p(r.tr("quality.none"))
+        T.publish("validation", pd.DataFrame({r.tr("quality.rule"): [], nc: []}),
+                  r.tr("sec.quality"))
     from evalkit.data.schema import TABLE_ORDER
 
     tc = r.tr("quality.table")

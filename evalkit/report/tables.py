@@ -11,7 +11,9 @@ Formatting rules (so a reader, and the privacy test, can tell a count from
 anything else): counts are bare integers; rates are percentages with one
 decimal (``12.5%``); other numbers have two decimals; years, quarters and
 months are labels (``FY2026``, ``FY2026Q1``, ``2026-05``); suppressed counts
-are ``＊``; values that cannot be computed are ``—``.
+are ``<5`` (for ``min_cell`` 5) and cells hidden because they are built on
+one, or could be recovered by subtraction, are ``x``; values that cannot be
+computed are ``—``.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import base64
 import html
 import io
 import pickle
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
@@ -28,7 +31,6 @@ import pandas as pd
 
 #: Folder (relative to the working directory) the runner creates for the sidecar.
 SIDECAR_DIR = "_evalkit_tables"
-SUPPRESSED = "＊"
 MISSING = "—"
 
 _PUBLISHED: dict[str, tuple[str, pd.DataFrame]] = {}
@@ -39,52 +41,49 @@ def suppress(
     counts: Sequence[str],
     min_cell: int,
     derived: Mapping[str, Sequence[str]] | None = None,
+    total_row: int | None = None,
 ) -> pd.DataFrame:
-    """Suppress small cells: counts 1..min_cell−1 and values derived from them.
+    """Small-cell suppression with the project's one rule (``evalkit.kpi.suppression``).
 
-    Delegates to ``evalkit.kpi.suppression`` (the one suppression rule every
-    published table uses) when it is installed; otherwise applies the same
-    primary rule here.
+    Counts 1..min_cell−1 become ``<min_cell``; values built on a suppressed
+    count, and cells that a total would reveal by subtraction (secondary
+    suppression, when ``total_row`` is given), become ``x``.
 
     Parameters
     ----------
-    df : DataFrame
+    df : DataFrame (numeric count columns)
     counts : column names holding counts
-    min_cell : smallest count that may be shown (counts 1..min_cell−1 are hidden; 0 is shown)
-    derived : mapping of a value column to the count columns it is computed from;
-        the value is hidden where any of them is hidden.
+    min_cell : counts 1..min_cell−1 are suppressed (0 is shown)
+    derived : mapping of a value column to the count columns it is computed from
+    total_row : position of the row holding the column totals, if any
 
     Returns
     -------
     DataFrame
-        A copy whose suppressed cells hold ``＊`` (columns become object).
+        Copy with object columns: counts as ``int`` or a label, derived values
+        unchanged or ``x``.
     """
-    derived = dict(derived or {})
-    try:  # the project's shared rule, once it exists
-        from evalkit.kpi.suppression import suppress_table  # type: ignore[attr-defined]
-    except ImportError:
-        suppress_table = None
-    if suppress_table is not None:
-        return suppress_table(df, counts=list(counts), min_cell=min_cell, derived=derived,
-                              marker=SUPPRESSED)
-    out = df.copy()
-    hidden = {}
+    from evalkit.kpi.suppression import suppress_counts
+
+    base = df.reset_index(drop=True)
+    num = base.copy()
+    for c in [*counts, *(derived or {})]:
+        num[c] = pd.to_numeric(num[c], errors="coerce").astype(float)
+    disp = suppress_counts(num, list(counts), rate_cols=dict(derived) if derived else None,
+                           min_cell=min_cell, total_row=total_row)
+    out = base.copy().astype(object)
     for c in counts:
-        v = pd.to_numeric(out[c], errors="coerce")
-        m = (v >= 1) & (v < min_cell)
-        hidden[c] = m.to_numpy()
-    for c, m in hidden.items():
-        out[c] = out[c].astype(object).where(~m, SUPPRESSED)
-    for c, src in derived.items():
-        m = np.zeros(len(out), bool)
-        for s in src:
-            m |= hidden.get(s, np.zeros(len(out), bool))
-        out[c] = out[c].astype(object).where(~m, SUPPRESSED)
+        out[c] = [d if d in ("x",) or str(d).startswith("<") else v
+                  for d, v in zip(disp[c], base[c], strict=True)]
+    for c in derived or {}:
+        out[c] = [d if d == "x" else v for d, v in zip(disp[c], base[c], strict=True)]
     return out
 
 
 def _fmt_count(v):
     if isinstance(v, str):
+        if v.strip().lstrip("-").isdigit():
+            return int(v)
         return v
     if v is None or pd.isna(v):
         return MISSING
@@ -116,13 +115,14 @@ def prepare(
     pct: Iterable[str] = (),
     dec: Mapping[str, int] | Iterable[str] = (),
     derived: Mapping[str, Sequence[str]] | None = None,
+    total_row: int | None = None,
 ) -> pd.DataFrame:
     """Suppress (public audience) and format a table for display and publication."""
     counts, pct = list(counts), list(pct)
     dec = dict(dec) if isinstance(dec, Mapping) else {c: 2 for c in dec}
     out = df.reset_index(drop=True)
     if audience == "public" and counts:
-        out = suppress(out, counts, min_cell, derived)
+        out = suppress(out, counts, min_cell, derived, total_row)
     else:
         out = out.copy()
     for c in counts:
@@ -185,7 +185,7 @@ def figure_html(fig, alt: str = "") -> str:
     import matplotlib.pyplot as plt
 
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, metadata={"Software": None})
+    fig.savefig(buf, format="png", dpi=100, metadata={"Software": None})
     plt.close(fig)
     b64 = base64.b64encode(buf.getvalue()).decode("ascii")
     return f'<figure class="ek-figure"><img alt="{html.escape(alt)}" src="data:image/png;base64,{b64}"/></figure>'
@@ -224,6 +224,9 @@ def write_workbook(
     tmp = path.with_suffix(".tmpzip")
     with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
         for fn, data in entries:
+            if fn == "docProps/core.xml":  # openpyxl stamps 'modified' with the save time
+                data = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*(<)", rb"\g<1>2000-01-01T00:00:00Z\2",
+                              data)
             zi = zipfile.ZipInfo(fn, date_time=(1980, 1, 1, 0, 0, 0))
             zi.compress_type = zipfile.ZIP_DEFLATED
             z.writestr(zi, data)
