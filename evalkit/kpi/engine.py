@@ -55,17 +55,54 @@ def day_to_ts(d: int) -> pd.Timestamp:
     return pd.Timestamp(np.datetime64(int(d), "D"))
 
 
+_CAL_BASE = int(np.datetime64("1900-01-01", "D").astype(np.int64))
+_CAL_END = int(np.datetime64("2201-01-01", "D").astype(np.int64))
+_CAL: dict[str, np.ndarray] = {}
+
+
+def _calendar_tables() -> dict[str, np.ndarray]:
+    """Day → (month index, 0-based day of month); month index → first day, length."""
+    if not _CAL:
+        d = np.arange(_CAL_BASE, _CAL_END).astype("datetime64[D]")
+        m = d.astype("datetime64[M]")
+        _CAL["month"] = m.astype(np.int64)  # months since 1970-01
+        _CAL["dom"] = (d - m.astype("datetime64[D]")).astype(np.int64)
+        months = np.arange(_CAL["month"][0], _CAL["month"][-1] + 2).astype("datetime64[M]")
+        first = months.astype("datetime64[D]").astype(np.int64)
+        _CAL["m0"] = np.array([_CAL["month"][0]])
+        _CAL["first"] = first[:-1]
+        _CAL["length"] = np.diff(first)
+    return _CAL
+
+
 def add_months_days(days: np.ndarray, n: int | np.ndarray) -> np.ndarray:
     """Day numbers plus ``n`` calendar months, clamped to the month end (vectorised).
 
     Same result as :func:`evalkit.data.calendar.add_months`; missing days stay missing.
+    Uses lookup tables for 1900–2200 (plain integer gathers, no calendar conversions).
     """
     days = np.asarray(days, dtype=np.int64)
+    n = np.broadcast_to(np.asarray(n, dtype=np.int64), days.shape)
+    na = days == NA_DAY
+    t = _calendar_tables()
+    safe = np.where(na, _CAL_BASE, days)
+    if len(safe) and (safe.min() < _CAL_BASE or safe.max() >= _CAL_END):
+        return _add_months_slow(days, n)
+    i = safe - _CAL_BASE
+    tm = t["month"][i] + n - t["m0"][0]
+    if len(tm) and (tm.min() < 0 or tm.max() >= len(t["first"])):
+        return _add_months_slow(days, n)
+    out = t["first"][tm] + np.minimum(t["dom"][i], t["length"][tm] - 1)
+    out[na] = NA_DAY
+    return out
+
+
+def _add_months_slow(days: np.ndarray, n: np.ndarray) -> np.ndarray:
     na = days == NA_DAY
     d = np.where(na, 0, days).astype("datetime64[D]")
     m = d.astype("datetime64[M]")
-    dom = (d - m.astype("datetime64[D]")).astype(np.int64)  # 0-based day of month
-    tm = m + np.asarray(n, dtype=np.int64).astype("timedelta64[M]")
+    dom = (d - m.astype("datetime64[D]")).astype(np.int64)
+    tm = m + n.astype("timedelta64[M]")
     last = ((tm + np.timedelta64(1, "M")).astype("datetime64[D]") - tm.astype("datetime64[D]")).astype(
         np.int64
     )
@@ -193,6 +230,13 @@ class Context:
         self._events(ds)
 
     # ------------------------------------------------------------------ helpers
+    def setting_mask(self, names: Iterable[str]) -> np.ndarray:
+        """Rows whose setting is one of ``names``."""
+        lut = np.zeros(len(self._setting_names) + 1, bool)
+        for nm in names:
+            lut[self._setting_names.index(nm)] = True
+        return lut[self.r_scode]
+
     def child_code(self, ids) -> np.ndarray:
         """Child positions of ids (−1 for unknown children)."""
         if isinstance(ids, pd.Series):
@@ -228,8 +272,11 @@ class Context:
         self.r_group = np.array([C.SETTINGS[s].group for s in setting], dtype=object) if len(
             setting
         ) else np.zeros(0, object)
-        self.r_in_care = np.isin(setting, list(C.IN_CARE_SETTINGS))
-        self.r_tp = np.isin(setting, list(C.TP_SETTINGS))
+        self._setting_names = list(C.SETTINGS)
+        self.r_scode = (p["setting"].astype(pd.CategoricalDtype(self._setting_names))
+                        .cat.codes.to_numpy().astype(np.int16))
+        self.r_in_care = self.setting_mask(C.IN_CARE_SETTINGS)
+        self.r_tp = self.setting_mask(C.TP_SETTINGS)
         n_ep = int(first.sum())
         fi = np.flatnonzero(first)
         last = np.r_[fi[1:] - 1, len(p) - 1] if n_ep else np.zeros(0, np.int64)

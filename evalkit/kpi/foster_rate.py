@@ -56,8 +56,8 @@ def age_cells(ctx: Context, pidx: np.ndarray, child: np.ndarray, day: np.ndarray
 )
 def foster_rate(ctx: Context, periods: pd.DataFrame) -> pd.DataFrame:
     pe = pe_days(periods)
-    rows, j = ctx.rows_on_days(np.isin(ctx.r_setting, list(C.FOSTER_RATE_SETTINGS)), pe)
-    num = np.isin(ctx.r_setting[rows], list(C.FAMILY_BASED)).astype(float)
+    rows, j = ctx.rows_on_days(ctx.setting_mask(C.FOSTER_RATE_SETTINGS), pe)
+    num = ctx.setting_mask(C.FAMILY_BASED)[rows].astype(float)
     return age_cells(ctx, j, ctx.r_child[rows], pe[j], num, len(periods))
 
 

@@ -97,7 +97,7 @@ def stagnant_list(ds, as_of, context: Context | None = None) -> pd.DataFrame:
     """
     day = _check_day(ds, as_of)
     ctx = context or Context(ds)
-    mask = np.isin(ctx.r_setting, ["infant_home", "childrens_home"])
+    mask = ctx.setting_mask(["infant_home", "childrens_home"])
     rows, _ = ctx.rows_on_days(mask, np.array([day]))
     st, _ = stagnant_status(ctx, rows, np.full(len(rows), day))
     rows = rows[st]

@@ -105,7 +105,7 @@ def _reduce_rmst(recs: pd.DataFrame) -> tuple[float, float, float]:
 
 
 def _group_mask(ctx: Context) -> np.ndarray:
-    return np.isin(ctx.r_group, list(SETTING_GROUPS))
+    return ctx.setting_mask([s for s, c in C.SETTINGS.items() if c.group in SETTING_GROUPS])
 
 
 def _by_group(ctx, rows, pidx, num, n) -> pd.DataFrame:

@@ -35,8 +35,7 @@ def _moves_cells(ctx: Context, periods: pd.DataFrame, kind: str) -> pd.DataFrame
     prev = r - 1
     ok = ctx.r_in_care[r] & ctx.r_in_care[prev]
     if kind == "foster_disruptions":
-        ok &= np.isin(ctx.r_setting[prev], list(C.FAMILY_BASED)) & np.isin(
-            ctx.r_setting[r], list(C.RESIDENTIAL))
+        ok &= ctx.setting_mask(C.FAMILY_BASED)[prev] & ctx.setting_mask(C.RESIDENTIAL)[r]
     r = r[ok]
     pidx = period_index(periods, ctx.r_start[r])
     m = pidx >= 0

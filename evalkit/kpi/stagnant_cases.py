@@ -36,11 +36,11 @@ def stagnant_status(ctx: Context, rows: np.ndarray, day: np.ndarray) -> tuple[np
     """For rows covering ``day``: (stagnant flag, threshold day the row became stagnant)."""
     child = ctx.r_child[rows]
     _, pre = ctx.age_groups(child, day)
-    setting = ctx.r_setting[rows]
+    infant = ctx.setting_mask(["infant_home"])[rows]
     start = ctx.r_start[rows]
-    months = np.where(setting == "infant_home", 3, np.where(pre, 6, 24))
+    months = np.where(infant, 3, np.where(pre, 6, 24))
     threshold = add_months_days(start, months)
-    relevant = np.isin(setting, ["infant_home", "childrens_home"])
+    relevant = ctx.setting_mask(["infant_home", "childrens_home"])[rows]
     return relevant & (threshold <= day), threshold
 
 
@@ -55,7 +55,7 @@ def stagnant_status(ctx: Context, rows: np.ndarray, day: np.ndarray) -> tuple[np
 )
 def stagnant_cases(ctx: Context, periods: pd.DataFrame) -> pd.DataFrame:
     pe = pe_days(periods)
-    mask = np.isin(ctx.r_setting, ["infant_home", "childrens_home"])
+    mask = ctx.setting_mask(["infant_home", "childrens_home"])
     rows, j = ctx.rows_on_days(mask, pe)
     st, _ = stagnant_status(ctx, rows, pe[j])
     rows, j = rows[st], j[st]
