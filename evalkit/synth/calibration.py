@@ -76,10 +76,19 @@ TARGETS = [
            "moved rows: next setting childrens_home", "家庭福祉課調べ FY2013"),
     Target("ih_moved_foster", "of moves: to foster care / うち里親等へ", "24%", 0.24,
            "moved rows: next setting family-based", "家庭福祉課調べ FY2013"),
-    Target("entry_age_mean", "age at care entry, mean / 入所時年齢（平均）", "about 6", 6.0,
-           "care starts FY2012–FY2025: mean age in years", "入所児童等調査"),
-    Target("entry_age_mode", "age at care entry, mode / 入所時年齢（最頻値）", "2", 2.0,
+    Target("entry_age_mean", "age at entry (children's home), mean / 入所時年齢（平均）", "about 6", 6.0,
+           "childrens_home rows starting FY2012–FY2025 (first placements and moves): mean age",
+           "入所児童等調査"),
+    Target("entry_age_mode", "age at entry (children's home), mode / 入所時年齢（最頻値）", "2", 2.0,
            "same: most frequent completed age", "入所児童等調査"),
+    Target("care_entry_age_mean", "age at care start, all settings / 措置開始時年齢", "—", None,
+           "care episodes starting FY2012–FY2025: mean age (infant homes take infants)", "—"),
+    Target("stock_infant_home", "infant homes' share of the stock / 乳児院の割合", "7.2% national (2023)",
+           0.072, "infant_home among the four foster-rate settings, 2023-02-01",
+           "入所児童等調査 2023 (2,404 / 33,217)"),
+    Target("stock_family_home", "family homes' share of the stock / ファミリーホームの割合",
+           "5.2% national (2023)", 0.052, "family_home among the four settings, 2023-02-01",
+           "入所児童等調査 2023 (1,713 / 33,217)"),
     Target("national_stock", "national scenario: stock in 4 settings / 全国規模: 4種の措置児童数",
            "about 33,000", 33000.0, "national scenario, 2023-02-01: infant homes + children's homes + "
            "foster + family homes (1 seed)", "入所児童等調査 2023 (derived)"),
@@ -157,8 +166,16 @@ def measure(ds: Dataset) -> dict[str, float]:
     birth = ds.children.set_index("child_id")["birth_date"]
     cs = care[fy.between(2012, 2025)]
     age = (cs["care_start"].to_numpy() - birth.reindex(cs["child_id"]).to_numpy()) / np.timedelta64(1, "D") / 365.25
+    out["care_entry_age_mean"] = float(np.mean(age))
+    sfy = p["start_date"].dt.year - (p["start_date"].dt.month < 4)
+    chs = p[(p["setting"] == "childrens_home").to_numpy() & sfy.between(2012, 2025).to_numpy()]
+    age = (chs["start_date"].to_numpy() - birth.reindex(chs["child_id"]).to_numpy()) / np.timedelta64(1, "D") / 365.25
     out["entry_age_mean"] = float(np.mean(age))
     out["entry_age_mode"] = float(np.bincount(np.floor(age).astype(int)).argmax())
+    st = rows["setting"].astype(object)
+    four = st.isin(C.FOSTER_RATE_SETTINGS)
+    out["stock_infant_home"] = float((st[four] == "infant_home").mean())
+    out["stock_family_home"] = float((st[four] == "family_home").mean())
     return out
 
 
@@ -199,7 +216,7 @@ def _fmt(v: float, key: str) -> str:
         return "—"
     if key in ("stock", "entries_per_year", "national_stock"):
         return f"{v:,.0f}"
-    if key in ("ch_mean_elapsed", "entry_age_mean", "entry_age_mode"):
+    if key in ("ch_mean_elapsed", "entry_age_mean", "entry_age_mode", "care_entry_age_mean"):
         return f"{v:.1f}"
     return f"{100 * v:.1f}%"
 
