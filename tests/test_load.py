@@ -173,6 +173,27 @@ def test_booleans(text, value):
     assert not [p for p in ds.problems if p.code == "BOOL_UNPARSEABLE"]
 
 
+@pytest.mark.parametrize("text,expect", [
+    ("2026-04-01", "2026-04-01"), ("2026/04/01", "2026-04-01"), ("2026/4/1", "2026-04-01"),
+    ("2026年4月1日", "2026-04-01"), ("２０２６／０４／０１", "2026-04-01"),
+    ("2026-04-01 00:00:00", "2026-04-01"), ("2026-04-01 09:30", "2026-04-01"),
+    ("2026-04-01T09:30:00", "2026-04-01"), ("令和8年4月1日", "2026-04-01"),
+    ("R8.4.1", "2026-04-01"), ("令和元年5月1日", "2019-05-01"), ("平成31年4月30日", "2019-04-30"),
+    ("H1.1.8", "1989-01-08"), ("2024-02-29", "2024-02-29"),
+    ("2025-02-29", None), ("2026-13-01", None), ("2026-04", None), ("20260401", None),
+    ("R8.13.1", None), ("yesterday", None)])
+def test_date_formats(text, expect):
+    ds = Dataset.from_frames(as_of=AS_OF, reviews=pd.DataFrame(
+        {"child_id": ["A"], "date": [text], "forum": ["progress_review"]}))
+    bad = [p for p in ds.problems if p.code == "DATE_UNPARSEABLE"]
+    if expect is None:
+        assert [(p.row, p.column, p.value) for p in bad] == [(2, "date", text)]
+        assert pd.isna(ds.reviews["date"].iloc[0])
+    else:
+        assert not bad
+        assert ds.reviews["date"].iloc[0] == pd.Timestamp(expect)
+
+
 def test_xlsx_native_cells(tmp_path):
     """Real Excel dates, numbers and booleans (not text) load like their CSV text."""
     import openpyxl

@@ -250,9 +250,17 @@ def read_raw(path: str | os.PathLike) -> tuple[dict[str, pd.DataFrame], dict, li
 
 
 # --------------------------------------------------------------------------- parsing
+_TIME = r"(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"
 _DATE_RE = re.compile(
-    r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:[ T]00:00(?::00(?:\.0+)?)?)?$"
+    r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?" + _TIME + "$"
 )
+#: Japanese era dates: 令和7年4月1日, R7.4.1, 平成31/4/30, 令和元年5月1日 (year offsets).
+_ERA_RE = re.compile(
+    r"^(令和|平成|昭和|R|H|S)\s*(元|\d{1,2})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?"
+    + _TIME + "$",
+    re.IGNORECASE,
+)
+_ERA_OFFSET = {"令和": 2018, "r": 2018, "平成": 1988, "h": 1988, "昭和": 1925, "s": 1925}
 _TRUE = {"true", "1", "はい", "○", "◯", "〇", "yes", "y", "t", "✓", "✔", "有", "あり", "済"}
 _FALSE = {"false", "0", "いいえ", "no", "n", "f", "×", "✕", "無", "なし", "-"}
 _MARU = {"○", "◯", "〇"}
@@ -266,6 +274,13 @@ def _parse_date_uniques(u: np.ndarray) -> np.ndarray:
         m = _DATE_RE.match(s)
         if m:
             ymd.append(tuple(int(g) for g in m.groups()))
+            pos.append(i)
+            continue
+        m = _ERA_RE.match(s)
+        if m:
+            era, y, mo, d = m.groups()
+            year = _ERA_OFFSET[era.casefold()] + (1 if y == "元" else int(y))
+            ymd.append((year, int(mo), int(d)))
             pos.append(i)
     if pos:
         arr = np.array(ymd)
@@ -470,7 +485,9 @@ def load(path: str | os.PathLike) -> Dataset:
     """Load a dataset from a folder of CSV/Parquet files or one .xlsx workbook.
 
     CSV encoding (UTF-8, UTF-8 with BOM, CP932) is detected; dates may be
-    ``YYYY-MM-DD`` or ``YYYY/MM/DD``; Japanese labels are accepted for codes;
+    ``YYYY-MM-DD`` or ``YYYY/MM/DD`` (also ``2026年4月1日``, Japanese era dates
+    such as ``令和8年4月1日`` / ``R8.4.1``, a trailing time is ignored);
+    Japanese labels (and column headings) are accepted for codes;
     booleans as true/false, 1/0, はい/いいえ or ○/blank. Problems found while
     reading are kept in ``dataset.problems``; run :func:`evalkit.validate` for
     the full rule check.

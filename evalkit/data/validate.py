@@ -267,7 +267,8 @@ _LOADER_DOCS = {
                       "other personal data from exports).",
     "VALUE_MISSING": "A required cell is empty.",
     "DATE_UNPARSEABLE": "A date that is not a real calendar date in YYYY-MM-DD or YYYY/MM/DD "
-                        "(also 2026年4月1日, full-width digits).",
+                        "(also accepted: 2026年4月1日, era dates 令和8年4月1日 / R8.4.1, "
+                        "full-width digits, a trailing time).",
     "CODE_UNKNOWN": "A coded cell that is neither a code nor its Japanese label or alias.",
     "BOOL_UNPARSEABLE": "A yes/no cell that is not true/false, 1/0, はい/いいえ or ○/blank.",
     "NUMBER_UNPARSEABLE": "A number cell (score, or an integer rank) that cannot be read.",
