@@ -270,3 +270,17 @@ def test_review_compliance_temporary_protection():
     # 04-23 + 7 = 04-30, not < 04-30 → T compliant; U too
     assert val(t, "review_compliance", "primary", "2026-04")[:2] == (2, 2)
     assert val(t, "review_compliance", "primary", "2026-05")[:2] == (0, 2)
+
+
+def test_add_months_lookup_matches_numpy_calendar():
+    from evalkit.kpi.engine import NA_DAY, _add_months_slow
+
+    rng = np.random.default_rng(5)
+    days = rng.integers(to_days(["1950-01-01"])[0], to_days(["2100-12-31"])[0], 20_000)
+    days[:5] = to_days(["2024-02-29", "2026-01-31", "2026-12-31", "2000-02-29", "1999-12-31"])
+    days[5] = NA_DAY
+    n = rng.integers(-30, 40, len(days))
+    np.testing.assert_array_equal(add_months_days(days, n), _add_months_slow(days, n))
+    # outside the lookup range the slow path is used
+    far = to_days(["1850-01-31", "2250-01-31"])
+    np.testing.assert_array_equal(add_months_days(far, 1), to_days(["1850-02-28", "2250-02-28"]))

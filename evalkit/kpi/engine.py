@@ -44,7 +44,10 @@ _KEY_MULT = np.int64(1 << 20)
 
 def to_days(x) -> np.ndarray:
     """Dates (Series/array/Index) as int64 day numbers; NaT → :data:`NA_DAY`."""
-    a = np.asarray(pd.to_datetime(x), dtype="datetime64[ns]")
+    if isinstance(x, pd.Series) and x.dtype.kind == "M":
+        a = x.to_numpy(dtype="datetime64[ns]")
+    else:
+        a = np.asarray(pd.to_datetime(x), dtype="datetime64[ns]")
     out = a.astype("datetime64[D]").astype(np.int64)
     out[np.isnat(a)] = NA_DAY
     return out
