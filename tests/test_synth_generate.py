@@ -277,3 +277,15 @@ def test_no_global_random_state_used():
     state = np.random.get_state()[1].copy()  # noqa: NPY002 (checking it is untouched)
     generate("nagano_default", seed=1, children_scale=0.05)
     assert (np.random.get_state()[1] == state).all()  # noqa: NPY002
+
+
+def test_staff_led_events_on_weekdays(full):
+    ds = full.dataset
+    c = ds.contacts
+    staff = c["kind"].astype(object).isin(["child_interview", "family_interview", "family_call",
+                                           "support_meeting", "lsw_session", "kin_search"])
+    assert (c.loc[staff, "date"].dt.dayofweek < 5).all()
+    ex = c.loc[c["kind"] == "family_exchange", "date"].dt.dayofweek
+    assert 0.2 < (ex >= 5).mean() < 0.4  # exchanges happen any day
+    cc = ds.reviews[ds.reviews["forum"] == "case_conference"]
+    assert (cc["date"].dt.dayofweek >= 5).mean() < 0.1

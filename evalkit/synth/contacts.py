@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from evalkit.synth.histories import FAMILY, IN_CARE, SET_IDX, YEAR, Histories, to_day
-from evalkit.synth.rng import choice_p, stream
+from evalkit.synth.rng import choice_p, stream, weekday
 
 KINDS = ["child_interview", "family_interview", "family_call", "family_exchange",
          "support_meeting", "lsw_session", "kin_search"]
@@ -34,6 +34,9 @@ KIND_EFFECT = {
     "kin_search": "kin_search_rr",
 }
 FAMILY_SIDE = {"family_interview", "family_call", "family_exchange"}
+#: Kinds held by staff on weekdays (family exchanges happen any day).
+STAFF_LED = {"child_interview", "family_interview", "family_call", "support_meeting", "lsw_session",
+             "kin_search"}
 
 
 @dataclass(frozen=True)
@@ -141,6 +144,8 @@ def simulate_contacts(h: Histories, sc: dict[str, Any], seed: int, lo: int, hi: 
                              seg.care_start[ok], seg.post[ok])
             rate = base * z[s.child] * np.where(s.post, mult, 1.0)
             rep, day = _poisson_piece_events(rng, s, rate, decay)
+            if kind in STAFF_LED:
+                day = weekday(day, s.start[rep], s.end[rep])
             child = s.child[rep]
             ex = cg = fp = None
             if kind == "family_exchange":
@@ -161,8 +166,9 @@ def simulate_contacts(h: Histories, sc: dict[str, Any], seed: int, lo: int, hi: 
     p = np.minimum(float(cp["early_support_meeting_share"]) *
                    np.where(post, float(eff["support_meetings_rr"]), 1.0), 1.0)
     has = rng.random(len(eps)) < p
-    day = cs + rng.integers(0, 31, len(eps))
+    day = cs + rng.integers(0, 28, len(eps))
     day = np.minimum(day, h.ep_end[eps] - 1)
+    day = weekday(day, cs, np.minimum(np.minimum(h.ep_end[eps], cs + 28), hi))
     fp = (rng.random(len(eps)) < float(cp["family_participated_share"])).astype(np.int64)
     keep = has & (day < hi)
     add(ch[keep], day[keep], "support_meeting", fp=fp[keep])
@@ -172,6 +178,7 @@ def simulate_contacts(h: Histories, sc: dict[str, Any], seed: int, lo: int, hi: 
     st = h.ep_start[eps]
     lo_d = np.maximum(st - 60, h.birth[ch])
     day = lo_d + np.floor(rng.random(len(eps)) * (cs + 1 - lo_d)).astype(np.int64)
+    day = weekday(day, np.maximum(lo_d, lo), np.minimum(cs + 1, hi))
     keep = has & (day >= lo) & (day < hi)
     add(ch[keep], day[keep], "kin_search")
 

@@ -23,7 +23,7 @@ import numpy as np
 
 from evalkit.data import codes as C
 from evalkit.synth.histories import FAMILY, IN_CARE, SET_IDX, YEAR, Histories, leave_day, to_day
-from evalkit.synth.rng import stream
+from evalkit.synth.rng import stream, weekday
 
 GOALS = list(C.PLAN_GOALS)
 REVIEW_CONDITIONS = [
@@ -93,18 +93,25 @@ def simulate_reviews(h: Histories, sc: dict[str, Any], seed: int, lo: int, hi: i
     gs = gs[m > 0] if len(gs) else gs
     on_time = rng.random(len(rep)) < p[rep]
     ivr = iv[rep]
-    gap_on = min_gap[rep] + np.floor(rng.random(len(rep)) * (ivr - min_gap[rep] + 1)).astype(np.int64)
+    # on time: up to the interval (less 2 days in care, room for the weekday shift below)
+    top = np.where(ivr == 7, 7, ivr - 2)
+    gap_on = min_gap[rep] + np.floor(rng.random(len(rep)) * (top - min_gap[rep] + 1)).astype(np.int64)
     late_mean = float(rv["late_mean_days"]) * np.minimum(1.0, ivr / 30.0)
     cal_iv = np.where(ivr == 7, 7, np.where(ivr == 28, 31, 92))
     gap_late = cal_iv + 1 + np.floor(rng.exponential(size=len(rep)) * late_mean).astype(np.int64)
     gap = np.where(on_time, gap_on, gap_late)
     day = a[rep] + _grouped_cumsum(gap, gs)
     keep = day < b[rep]
+    # reviews in care are staff meetings on weekdays (protection: weekly, any day)
+    wk = weekday(day, a[rep], b[rep])
+    day = np.where(ivr == 7, day, wk)
     r_child, r_day = child[rep][keep], day[keep]
     # case conferences before care starts and discharges from care
     u1, u2 = rng.random(len(eps)), rng.random(len(eps))
     d1 = np.maximum(cs - rng.integers(0, 6, len(eps)), h.ep_start[eps])
     d2 = np.maximum(ce - rng.integers(1, 15, len(eps)), cs)
+    d1 = weekday(d1, h.ep_start[eps], cs + 1)
+    d2 = weekday(d2, cs, ce)
     share = float(rv["case_conference_share"])
     k1 = (u1 < share) & (d1 >= lo) & (d1 < hi)
     k2 = (u2 < share) & (d2 >= lo) & (d2 < hi)

@@ -34,3 +34,21 @@ def choice_p(u: np.ndarray, p: np.ndarray) -> np.ndarray:
     cum = np.cumsum(np.asarray(p, dtype=float))
     cum = cum / cum[-1]
     return np.minimum(np.searchsorted(cum, u, side="right"), len(cum) - 1)
+
+
+def weekday(day: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Move Saturdays to the Friday before and Sundays to the Monday after, within [lo, hi).
+
+    ``day`` holds int days since 1970-01-01 (a Thursday). When the move would
+    leave [lo, hi) the other direction is tried (Saturday → Monday, Sunday →
+    Friday); when both leave it the day is kept. Used for staff-led events
+    (interviews, meetings, reviews), which real records show on weekdays.
+    """
+    day = np.asarray(day, np.int64)
+    dow = (day + 3) % 7  # Monday = 0
+    first = np.where(dow == 5, -1, np.where(dow == 6, 1, 0))
+    second = np.where(dow == 5, 2, np.where(dow == 6, -2, 0))
+    d1, d2 = day + first, day + second
+    ok1 = (d1 >= lo) & (d1 < hi)
+    ok2 = (d2 >= lo) & (d2 < hi)
+    return np.where(ok1, d1, np.where(ok2, d2, day))
