@@ -284,7 +284,7 @@ def test_staff_led_events_on_weekdays(full):
     c = ds.contacts
     staff = c["kind"].astype(object).isin(["child_interview", "family_interview", "family_call",
                                            "support_meeting", "lsw_session", "kin_search"])
-    assert (c.loc[staff, "date"].dt.dayofweek < 5).all()
+    assert (c.loc[staff, "date"].dt.dayofweek >= 5).mean() < 0.005  # only where the stay is too short
     ex = c.loc[c["kind"] == "family_exchange", "date"].dt.dayofweek
     assert 0.2 < (ex >= 5).mean() < 0.4  # exchanges happen any day
     cc = ds.reviews[ds.reviews["forum"] == "case_conference"]
