@@ -282,7 +282,19 @@ def _doc(r: Rule) -> str:
     if r.check is None:
         return _LOADER_DOCS.get(r.code, "Raised while reading the files (loader).")
     doc = (r.check.__doc__ or "").strip().split("\n\n")[0]
-    return " ".join(doc.split())
+    return " ".join(doc.split()).replace("``", "`")
+
+
+#: Tables a rule concerns when it is registered without one.
+_RULE_TABLES = {
+    "EVENT_CHILD_UNKNOWN": "contacts, reviews, plans, surveys",
+    "EVENT_BEFORE_BIRTH": "contacts, reviews, plans, surveys",
+    "EVENT_AFTER_AS_OF": "contacts, reviews, plans, surveys",
+    "TABLE_EMPTY": "children, placements",
+    "PATH_UNREADABLE": "—",
+    "RULE_FAILED": "—",
+    "META_INVALID": "meta",
+}
 
 
 def rules_catalogue() -> pd.DataFrame:
@@ -293,16 +305,17 @@ def rules_catalogue() -> pd.DataFrame:
         rows.append({
             "code": r.code,
             "severity": r.severity,
-            "table": r.table or "",
+            "table": r.table or _RULE_TABLES.get(r.code, ""),
             "columns": ", ".join(r.columns),
-            "stage": "load" if r.check is None else "validate",
+            "stage": ("internal" if r.code == "RULE_FAILED"
+                      else "load" if r.check is None else "validate"),
             "message_ja": r.message_ja,
             "message_en": r.message_en,
             "description": _doc(r),
         })
     df = pd.DataFrame(rows)
-    df["_t"] = df["table"].map(lambda t: _TABLE_RANK.get(t or None, 99))
-    df["_s"] = (df["stage"] == "validate").astype(int)
+    df["_t"] = df["table"].map(lambda t: _TABLE_RANK.get(t.split(",")[0] or None, 0))
+    df["_s"] = df["stage"].map({"load": 0, "validate": 1, "internal": 2})
     return df.sort_values(["_s", "_t", "code"]).drop(columns=["_t", "_s"]).reset_index(drop=True)
 
 
@@ -357,6 +370,23 @@ def catalogue_markdown() -> str:
             f"| {cell(r.message_ja)} | {cell(r.message_en)} | {cell(r.description)} |"
         )
     out += [
+        "",
+        "## Dates after the cut-off and in the future / 基準日より後・未来の日付",
+        "",
+        "`as_of` (meta.json) is the data cut-off. When it is given, anything dated after it "
+        "(events, placement starts or ends, births) is an error: the export holds data the "
+        "cut-off says cannot be known. A cut-off later than today's date is one warning "
+        "(`AS_OF_IN_FUTURE`), not one per row: synthetic data and projections lie in the "
+        "future. Without `as_of`, the cut-off is the latest observed date in the data "
+        "(warning `AS_OF_INFERRED`) and every date after today is an error "
+        "(`DATE_IN_FUTURE`, usually a mistyped year). Plans' `target_date` is a planned "
+        "date and may lie in the future. `evalkit validate --today YYYY-MM-DD` (or "
+        "`evalkit.validate(ds, today=...)`) fixes \"today\" for reproducible checks.",
+        "",
+        "meta.json の `as_of`（データ基準日）より後の日付はエラーです。基準日が今日より後なら"
+        "警告 `AS_OF_IN_FUTURE` が1件だけ出ます（合成データなど）。`as_of` がなければデータ中の"
+        "最新の日付を基準日とし（警告 `AS_OF_INFERRED`）、今日より後の日付はエラー "
+        "`DATE_IN_FUTURE` です。目標期日（target_date）は将来でも構いません。",
         "",
         "Placeholders in braces (`{value}`, `{as_of}`, …) are filled in each reported problem.",
         "Row numbers are those seen in the file: the header is row 1, the first data row is "
