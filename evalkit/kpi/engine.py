@@ -216,6 +216,7 @@ class Context:
 
     def __init__(self, ds) -> None:
         self.ds = ds
+        self._cache: dict = {}
         self.as_of = int(to_days([ds.as_of])[0])
         ch = ds.children.drop_duplicates("child_id")
         ids = ch["child_id"].astype(object).to_numpy()
@@ -233,6 +234,12 @@ class Context:
         self._events(ds)
 
     # ------------------------------------------------------------------ helpers
+    def cached(self, key, fn):
+        """``fn()`` computed once per ``key`` for this context (shared by variants)."""
+        if key not in self._cache:
+            self._cache[key] = fn()
+        return self._cache[key]
+
     def setting_mask(self, names: Iterable[str]) -> np.ndarray:
         """Rows whose setting is one of ``names``."""
         lut = np.zeros(len(self._setting_names) + 1, bool)

@@ -30,9 +30,14 @@ define_kpi(
 def qualifying_contacts(ctx: Context, ev: Events, periods: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Contacts (positions in ``ev``) of children in care on the contact day,
     dated in one of the periods; returns (positions, period position)."""
-    pidx = period_index(periods, ev.day)
-    ok = np.flatnonzero(ev.cols["in_care"] & (pidx >= 0))
-    return ok, pidx[ok]
+    def make():
+        pidx = period_index(periods, ev.day)
+        ok = np.flatnonzero(ev.cols["in_care"] & (pidx >= 0))
+        return ok, pidx[ok], ev  # holding ev keeps its id from being reused
+
+    key = ("qualifying", id(ev), periods["ps"].to_numpy().tobytes())
+    ok, pidx, _ = ctx.cached(key, make)
+    return ok, pidx
 
 
 def contact_rate_cells(ctx: Context, periods: pd.DataFrame, ev: Events) -> pd.DataFrame:
@@ -40,11 +45,19 @@ def contact_rate_cells(ctx: Context, periods: pd.DataFrame, ev: Events) -> pd.Da
     n = len(periods)
     pos, pidx = qualifying_contacts(ctx, ev, periods)
     num = make_cells(ctx, pidx, ctx.child_center[ev.child[pos]], "all", 1.0, 0.0, n)
+    return cat_cells(num, child_month_cells(ctx, periods))
+
+
+def child_month_cells(ctx: Context, periods: pd.DataFrame) -> pd.DataFrame:
+    """Child-months in care per month and centre (denominator cells; cached)."""
     ps, pe = ps_days(periods), pe_days(periods)
-    rows, j, days = ctx.days_in(ctx.r_in_care, ps, pe)
-    dim = (pe - ps + 1).astype(float)
-    den = make_cells(ctx, j, ctx.r_center[rows], "all", 0.0, days / dim[j], n)
-    return cat_cells(num, den)
+
+    def make() -> pd.DataFrame:
+        rows, j, days = ctx.days_in(ctx.r_in_care, ps, pe)
+        dim = (pe - ps + 1).astype(float)
+        return make_cells(ctx, j, ctx.r_center[rows], "all", 0.0, days / dim[j], len(periods))
+
+    return ctx.cached(("child_months", ps.tobytes(), pe.tobytes()), make)
 
 
 def contact_count_cells(ctx: Context, periods: pd.DataFrame, ev: Events) -> pd.DataFrame:
