@@ -73,6 +73,10 @@ def test_move_on_month_end(me_table):
     assert val(me_table, "foster_rate", "primary", "FY2026Q1", "under3")[:2] == (1, 1)
     # the exchange on the move day counts (in care in foster care that day)
     assert val(me_table, "family_exchanges", "with_caregiver", "2026-06")[:2] == (1, 2)
+    assert val(me_table, "family_exchanges", "primary", "2026-06") == (2, 2, 1)  # M and N all June
+    assert val(me_table, "family_exchanges", "count", "2026-06")[2] == 2
+    assert val(me_table, "family_exchanges", "reach", "2026-06")[:2] == (2, 2)
+    assert val(me_table, "family_exchanges", "primary", "2026-06", center="saku") == (1, 1, 1)
     # infant home row ended 06-30: 2025-03-01 → 2026-06-30 = 486 days
     assert val(me_table, "placement_duration", "primary", "FY2026", "infant_home")[2] == 486
     # the move infant home → foster care is one move in FY2026
