@@ -933,15 +933,67 @@ def _cif_plot(r: Report, s: Section, res, labels: Mapping[str, str]) -> None:
 
 # --------------------------------------------------------------------------- 5 contacts
 def contacts(r: Report) -> Section:
-    """Contact frequency before/after the policy: rate ratios and the time series."""
+    """Contact frequency before/after the policy: rate ratios and the ITS time series."""
     s = r.section("contacts")
     s.p(r.tr("contacts.intro"))
-    mod = r.module("contacts")
-    if mod is None or not hasattr(mod, "rate_ratios"):
+    mod = r.module("contacts.analysis")
+    if mod is None or not hasattr(mod, "analyse"):
         s.unavailable("evalkit.contacts")
         return s
-    s.unavailable("evalkit.contacts")
+    res = s.attempt(lambda: mod.analyse(r.ds))
+    if res is None:
+        return s
+    r.used("contacts")
+    ja = r.lang == "ja"
+    li = 0 if ja else 1
+    rr = res.rate_ratios
+    order = {o: i for i, o in enumerate(dict.fromkeys(rr["outcome"]))}
+    rr = rr.assign(_o=rr["outcome"].map(order)).sort_values("_o", kind="mergesort")
+    olab = getattr(mod, "OUTCOME_LABELS", {})
+    mlab = getattr(mod, "MODEL_LABELS", {})
+    tab = pd.DataFrame({
+        ("指標" if ja else "Outcome"): [olab.get(o, (o, o))[li] for o in rr["outcome"]],
+        ("モデル" if ja else "Model"): [mlab.get(m, (m, m))[li] for m in rr["model"]],
+        ("率比（95%信頼区間）" if ja else "Rate ratio (95% CI)"): [
+            _ci_text(a, b, c, pct=False) for a, b, c in
+            zip(rr["rate_ratio"], rr["ci_lower"], rr["ci_upper"], strict=True)],
+        "p": [f"{p:.3g}" if pd.notna(p) else T.MISSING for p in rr["p_value"]],
+        ("備考" if ja else "Note"): [foreign_text(str(n), r.lang) or "" if n else ""
+                                    for n in rr["note"]],
+    })
+    s.table("contact_rate_ratios",
+            "導入後／導入前の率比（措置中の子ども月あたり）" if ja
+            else "Rate ratios after / before the policy (per child-month in care)", tab)
+    p = res.parameters
+    if "window_start" in p:
+        s.note(
+            f"分析期間 {jdate(p['window_start'], 'ja')}〜{jdate(p['window_end'], 'ja')}。"
+            "負の二項回帰・GEE は措置期間・年齢区分・措置先・児相・月で調整、子ども単位のロバスト標準誤差。"
+            if ja else
+            f"Window {jdate(p['window_start'], 'en')} – {jdate(p['window_end'], 'en')}. Negative "
+            "binomial and GEE adjusted for time in care, age group, setting, centre and month; "
+            "errors clustered by child."
+        )
+    plots = r.module("contacts.plots")
+    for outcome in dict.fromkeys(rr["outcome"]):
+        s.attempt(lambda o=outcome: s.figure(_its_figure(r, res, plots, o), f"ITS {o}"))
     return s
+
+
+def _its_figure(r: Report, res, plots, outcome: str):
+    """The ITS plot of ``evalkit.contacts.plots`` (or a plain one), report-sized."""
+    if plots is not None and hasattr(plots, "plot_its"):
+        fig = plots.plot_its(res, outcome)
+        fig.set_size_inches(7.0, 3.6)
+        return fig
+    m = res.monthly[res.monthly["outcome"] == outcome]
+    fig, ax = _new_figure(7.0, 3.2)
+    x = pd.to_datetime(m["month"])
+    ax.plot(x, m["rate"], "o", ms=3, color="0.45")
+    ax.plot(x, m["fitted_rate"], "-", lw=1.5)
+    ax.set_ylabel("件／人月" if r.lang == "ja" else "per child-month")
+    ax.set_ylim(bottom=0)
+    return fig
 
 
 # --------------------------------------------------------------------------- 6 stagnant
