@@ -490,3 +490,40 @@ def test_episode_start_age_18_only_on_new_episodes():
     got = [(p.row, p.message_en) for p in rep.problems if p.code == "EPISODE_START_AGE_18"]
     assert [r for r, _ in got] == [4, 5]  # row 6 continues row 5 (moved): not a new episode
     assert "age 21" in got[1][1]
+
+
+# --------------------------------------------------------------------------- robustness
+def test_random_bad_data_never_breaks_a_rule():
+    """Random mixtures of valid and broken cells, dropped columns and empty tables:
+    every rule runs (no RULE_FAILED) and every problem is well formed."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    cells = st.sampled_from([
+        "", "A", "B", "Z", "2026-04-01", "2020-02-29", "2027-05-01", "1899-01-01", "2026-13-01",
+        "moved", "reunification", "childrens_home", "tp_shelter", "foster_care", "chuo",
+        "family_exchange", "support_meeting", "visit", "true", "○", "maybe", "1", "0", "-3",
+        "101", "0.5", "early_reunification", "self_esteem", "permanency_sense", "P1",
+        "progress_review", "male", "??"])
+
+    @settings(max_examples=40, deadline=None, derandomize=True)
+    @given(st.data())
+    def check(data):
+        fr = base()
+        for name, df in fr.items():
+            n = data.draw(st.integers(0, 4), label=f"{name} rows")
+            cols = [c for c in df.columns if data.draw(st.booleans(), label=f"{name}.{c}")
+                    or c == "child_id"]
+            fr[name] = pd.DataFrame(
+                {c: data.draw(st.lists(cells, min_size=n, max_size=n), label=f"{name}.{c}")
+                 for c in cols}, columns=cols)
+        as_of = data.draw(st.sampled_from([AS_OF, None]), label="as_of")
+        rep = validate(build(fr, as_of=as_of), today=TODAY)
+        assert not [p for p in rep.problems if p.code == "RULE_FAILED"], rep.summary("en")
+        for p in rep.problems:
+            assert p.code in RULES and p.severity in (ERROR, WARNING)
+            assert "{" not in p.message_en and "{" not in p.message_ja
+            assert p.row is None or p.row >= 2
+        json.loads(rep.to_json())
+
+    check()
