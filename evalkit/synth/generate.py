@@ -288,7 +288,8 @@ def write_synthetic(result: SynthResult, out: str | os.PathLike, format: str = "
     """
     from evalkit.data.load import write_dataset
 
-    messy = result.messy_tables is not None if messy is None else messy
+    if messy is None:  # follow generate(messy=...), for CSV (a messy export is CSV)
+        messy = result.messy_tables is not None and format == "csv"
     if messy:
         if format != "csv":
             raise ValueError("messy は CSV のみ / messy output is CSV only")

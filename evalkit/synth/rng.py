@@ -44,11 +44,17 @@ def weekday(day: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     Friday); when both leave it the day is kept. Used for staff-led events
     (interviews, meetings, reviews), which real records show on weekdays.
     """
-    day = np.asarray(day, np.int64)
-    dow = (day + 3) % 7  # Monday = 0
-    first = np.where(dow == 5, -1, np.where(dow == 6, 1, 0))
-    second = np.where(dow == 5, 2, np.where(dow == 6, -2, 0))
-    d1, d2 = day + first, day + second
-    ok1 = (d1 >= lo) & (d1 < hi)
-    ok2 = (d2 >= lo) & (d2 < hi)
-    return np.where(ok1, d1, np.where(ok2, d2, day))
+    day = np.array(day, np.int64)
+    wk = np.flatnonzero((day + 3) % 7 >= 5)  # Monday = 0; Saturday 5, Sunday 6
+    if len(wk) == 0:
+        return day
+    d = day[wk]
+    sat = (d + 3) % 7 == 5
+    lo_w = np.broadcast_to(lo, day.shape)[wk]
+    hi_w = np.broadcast_to(hi, day.shape)[wk]
+    d1 = d + np.where(sat, -1, 1)
+    d2 = d + np.where(sat, 2, -2)
+    ok1 = (d1 >= lo_w) & (d1 < hi_w)
+    ok2 = (d2 >= lo_w) & (d2 < hi_w)
+    day[wk] = np.where(ok1, d1, np.where(ok2, d2, d))
+    return day
