@@ -128,7 +128,14 @@ def rule(
     message_en: str,
     columns: tuple[str, ...] = (),
 ):
-    """Decorator registering a check ``f(dataset) -> Iterable[Finding]`` as a rule."""
+    """Decorator registering a check as a rule.
+
+    The check is ``f(ctx) -> Iterable[Finding]`` where ``ctx`` is an
+    :class:`evalkit.data.rules.RuleContext` (``ctx.ds`` is the dataset,
+    ``ctx.as_of``, ``ctx.today`` and cached helper frames); see
+    :mod:`evalkit.data.rules`. Message templates may use ``{table}``,
+    ``{column}``, ``{value}`` and any ``Finding.params`` key.
+    """
 
     def deco(func: Callable[..., Iterable[Finding]]):
         register(Rule(code, severity, table, message_ja, message_en, func, columns))
