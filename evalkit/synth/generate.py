@@ -103,14 +103,15 @@ def build_dataset(h: Histories, sc: dict[str, Any], seed: int) -> tuple[Dataset,
     sel[rc[overlap]] = True
     sel_idx = np.flatnonzero(sel)
     ids = np.full(len(h.birth), None, dtype=object)
-    ids[sel_idx] = _ids(len(sel_idx))
+    sel_ids = _ids(len(sel_idx))
+    ids[sel_idx] = sel_ids
     centers = sc["centers"]["codes"]
     center_cat = np.array([list(C.CENTERS).index(c) for c in centers])
 
     # child number → rank among written children (ids sort like ranks)
     rank = np.full(len(h.birth), -1, np.int64)
     rank[sel_idx] = np.arange(len(sel_idx))
-    id_array = pd.array(_ids(len(sel_idx)), dtype=pd.StringDtype())
+    id_array = pd.array(sel_ids, dtype=pd.StringDtype())
 
     def sid(child: np.ndarray) -> pd.arrays.StringArray:
         return id_array.take(rank[child])
