@@ -116,7 +116,7 @@ class _Prepared:
     X: np.ndarray  # centred covariates, rows sorted
     event: np.ndarray
     # prefix-sum index for risk sets
-    stop_order: np.ndarray
+    stop_order: np.ndarray | None
     start_order: np.ndarray
     ev_rows: np.ndarray  # indices of event rows, sorted by (stratum, time)
     grp: np.ndarray  # tie group of each event row
@@ -140,8 +140,12 @@ def _prepare(start, stop, event, X, strata, ties) -> _Prepared:
     key_stop = s_idx * span + (stop - off)
     key_start = s_idx * span + (start - off)
     stop_order = np.argsort(key_stop, kind="stable")
-    start_order = np.argsort(key_start, kind="stable")
     ev = np.flatnonzero(event)
+    # rows whose start precedes every event time never leave a risk set early:
+    # only the others (delayed entry, later pieces of split episodes) are needed
+    t_min = np.min(stop[event]) if event.any() else np.inf
+    late = np.flatnonzero(start >= t_min)
+    start_order = late[np.argsort(key_start[late], kind="stable")]
     ev = ev[np.argsort(key_stop[ev], kind="stable")]
     gk, grp_start, counts = np.unique(key_stop[ev], return_index=True, return_counts=True)
     grp = np.repeat(np.arange(len(gk)), counts)
@@ -150,6 +154,8 @@ def _prepare(start, stop, event, X, strata, ties) -> _Prepared:
     frac = pos / d if ties == "efron" else np.zeros(len(ev))
     stratum_end = (np.floor(gk / span) + 1) * span
     ks, kst = key_stop[stop_order], key_start[start_order]
+    if np.all(stop_order == np.arange(n)):
+        stop_order = None  # rows already sorted by (stratum, stop): no gather
     return _Prepared(
         X=X,
         event=event,
@@ -170,9 +176,11 @@ def _prepare(start, stop, event, X, strata, ties) -> _Prepared:
     )
 
 
-def _prefix(v: np.ndarray, order: np.ndarray) -> np.ndarray:
-    c = np.cumsum(v[order], axis=0)
-    return np.concatenate([np.zeros((1,) + v.shape[1:]), c], axis=0)
+def _prefix(v: np.ndarray, order: np.ndarray | None) -> np.ndarray:
+    out = np.empty((len(v) + 1 if order is None else len(order) + 1,) + v.shape[1:])
+    out[0] = 0.0
+    np.cumsum(v if order is None else v[order], axis=0, out=out[1:])
+    return out
 
 
 def _risk_sums(P: _Prepared, v: np.ndarray) -> np.ndarray:
@@ -191,24 +199,32 @@ def _loglik(P: _Prepared, beta: np.ndarray, need: int = 2):
     eta = X @ beta
     r = np.exp(eta)
     p = X.shape[1]
-    rx = r[:, None] * X
-    S0 = _risk_sums(P, r)
-    S1 = _risk_sums(P, rx)
-    D0 = _tie_sums(P, r)
-    D1 = _tie_sums(P, rx)
     g, f = P.grp, P.frac
+    S0 = _risk_sums(P, r)
+    D0 = _tie_sums(P, r)
     den = S0[g] - f * D0[g]
+    if need == 0:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return float(eta[P.ev_rows].sum() - np.log(den).sum()), None, None, None
+    rx = r[:, None] * X
+    S1 = _risk_sums(P, rx)
+    D1 = _tie_sums(P, rx)
     num1 = S1[g] - f[:, None] * D1[g]
     xbar = num1 / den[:, None]
     ll = float(eta[P.ev_rows].sum() - np.log(den).sum())
     grad = X[P.ev_rows].sum(axis=0) - xbar.sum(axis=0)
     if need < 2:
         return ll, grad, None, (r, den, xbar)
-    rxx = (rx[:, :, None] * X[:, None, :]).reshape(len(r), p * p)
+    iu, ju = np.triu_indices(p)
+    rxx = rx[:, iu] * X[:, ju]  # upper triangle of r·x·xᵀ
     S2 = _risk_sums(P, rxx)
     D2 = _tie_sums(P, rxx)
     num2 = S2[g] - f[:, None] * D2[g]
-    info = (num2 / den[:, None]).sum(axis=0).reshape(p, p) - xbar.T @ xbar
+    tri = (num2 / den[:, None]).sum(axis=0)
+    m2 = np.zeros((p, p))
+    m2[iu, ju] = tri
+    m2[ju, iu] = tri
+    info = m2 - xbar.T @ xbar
     return ll, grad, info, (r, den, xbar)
 
 
@@ -304,25 +320,30 @@ def fit(
     beta = np.zeros(p)
     ll, grad, info, _ = _loglik(P, beta)
     it = 0
+    extra = None
     for it in range(1, max_iter + 1):  # noqa: B007
         step = np.linalg.solve(info, grad)
+        if np.max(np.abs(step), initial=0.0) < 1e-10:
+            beta = beta + step
+            break
         halve = 0
-        while True:
+        while True:  # step halving on the cheap log likelihood only
             nb = beta + step
-            nll, ngrad, ninfo, _ = _loglik(P, nb)
-            if np.isfinite(nll) and nll >= ll - 1e-12:
+            nll = _loglik(P, nb, need=0)[0]
+            if np.isfinite(nll) and nll >= ll - 1e-9 * max(1.0, abs(ll)):
                 break
             step /= 2
             halve += 1
             if halve > 30:
                 raise ConvergenceError("step halving failed")
-        beta, conv = nb, abs(nll - ll) < tol and np.max(np.abs(step)) < 1e-6
-        ll, grad, info = nll, ngrad, ninfo
-        if conv:
+        beta = nb
+        ll, grad, info, extra = _loglik(P, beta)
+        if np.max(np.abs(step)) < 1e-8:
             break
     else:
         raise ConvergenceError(f"no convergence in {max_iter} iterations")
-    ll, grad, info, (r, den, xbar) = _loglik(P, beta)
+    ll, grad, info, extra = _loglik(P, beta)
+    r, den, xbar = extra
     inv_info = np.linalg.inv(info)
     se_model = np.sqrt(np.diag(inv_info))
     if cluster is not None:
