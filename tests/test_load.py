@@ -257,6 +257,14 @@ def test_parquet_native_types(tmp_path):
     assert pd.isna(ds.placements["end_date"].iloc[0])
 
 
+def test_japanese_file_names(ds, tmp_path):
+    out = write_dataset(ds, tmp_path / "d", encoding="cp932", labels="ja")
+    for name, t in TABLES.items():
+        (out / f"{name}.csv").rename(out / f"{t.ja}.csv")
+    back = load(out)
+    assert back.problems == () and back.equals(ds)
+
+
 def test_blank_lines_keep_row_numbers(tmp_path):
     folder = tmp_path / "d"
     folder.mkdir()

@@ -219,19 +219,21 @@ def read_raw(path: str | os.PathLike) -> tuple[dict[str, pd.DataFrame], dict, li
         raise DatasetError([RULES["PATH_UNREADABLE"].problem(
             value=f"{p} (a folder of CSV/Parquet files or one .xlsx workbook is expected / "
                   "CSV・Parquet のフォルダまたは .xlsx ブックを指定してください)")])
-    files = {f.name.casefold(): f for f in p.iterdir() if f.is_file()}
+    files = {_norm(f.name).casefold(): f for f in p.iterdir() if f.is_file()}
     for name in TABLE_ORDER:
-        for ext, reader in ((".parquet", _read_parquet), (".csv", _read_csv)):
-            f = files.get(f"{name}{ext}")
-            if f is None:
-                continue
+        # English file names first, then the table's Japanese name (子ども.csv, 措置・一時保護.csv)
+        found = [
+            (files[key], reader)
+            for stem in (name, _norm(TABLES[name].ja).casefold())
+            for ext, reader in ((".parquet", _read_parquet), (".csv", _read_csv))
+            if (key := f"{stem}{ext}") in files
+        ]
+        if found:
+            f, reader = found[0]
             df = reader(f, problems, name)
             h.update(f.name.encode() + b"\0" + _file_sha(f).encode())
             if df is not None:
                 tables[name] = df
-            break
-        else:
-            tables.pop(name, None)
     m = files.get("meta.json")
     if m is not None:
         h.update(b"meta.json\0" + _file_sha(m).encode())
