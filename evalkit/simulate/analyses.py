@@ -74,9 +74,9 @@ def survival_analysis(res) -> list[Estimate]:
 
 @analysis("contacts", "Rate ratios of interviews and family exchanges (negbin, gee, its, did)")
 def contacts_analysis(res) -> list[Estimate]:
-    from evalkit.contacts import analyze
+    from evalkit.contacts.analysis import analyse
 
-    out = analyze(res.dataset)
+    out = analyse(res.dataset)
     truth = {
         "interviews": _f(res.truth["effects"]["interviews_rr"]),
         "family_exchanges": _f(res.truth["effects"]["family_exchanges_rr"]),
