@@ -48,7 +48,7 @@ def main() -> int:
     vec_rate = len(h.birth) / t_hist
     first = h.ep_no == 1
     t_ref, ref = timed(lambda: simulate_reference(sc, 1, h.birth[:n_ref], h.ep_start[first][:n_ref],
-                                                  h.policy_day[:n_ref]))
+                                                  h.policy_day[:n_ref], center=h.center[:n_ref]))
     ref_rate = n_ref / t_ref
     rows.append(row("synth placement histories, vectorised", f"{len(h.birth):,} children, "
                     f"{len(h.row_ep):,} placement rows", t_hist,

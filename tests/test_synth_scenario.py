@@ -97,6 +97,7 @@ def test_dict_scenario_merges_on_base():
     ({"calendar.as_of": "2027-02-30"}, "invalid date"),
     ({"policy.effects": 1.0}, "table"),
     ({"policy.effects.permanency_hr": -1}, "≥ 0"),
+    ({"centers.permanency_factor": "[1, 2]"}, "must match codes"),
 ])
 def test_bad_overrides_are_clear_errors(overrides, match):
     with pytest.raises(ScenarioError, match=match):

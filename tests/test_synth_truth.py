@@ -39,7 +39,7 @@ def test_share_permanent_in_12_months_matches_analytic(post):
     discharge within 365 days equals the exact cumulative incidence of the model."""
     ov = {"care.moves.rate.childrens_home": 0.0, "policy.start_date": "2019-04-01"}
     sc = resolve_scenario("nagano_default", ov)
-    hits = []
+    hits, centers = [], []
     for seed in (11, 12, 13):
         h = simulate_histories(sc, seed, 3.0)
         cs, age = h.ep_care_start, h.ep_care_start - h.birth[h.ep_child]
@@ -48,9 +48,13 @@ def test_share_permanent_in_12_months_matches_analytic(post):
              & (age > 6 * YEAR + 1) & (age < 11 * YEAR) & (cs >= to_day("2000-04-01")))
         m &= (cs >= pol) if post else (cs + 366 < pol)
         hits.append((np.isin(h.ep_reason, PERM) & (h.ep_end - cs <= 365))[m])
+        centers.append(h.center[h.ep_child[m]])
     x = np.concatenate(hits)
-    # the CIF does not depend on the age within the 6–12 band: one value for all
-    ana = analytic_care_cif(sc, 8 * YEAR, "childrens_home", post, 365)["permanent"]
+    # the CIF does not depend on the age within the 6–12 band, only on the centre
+    codes = sc["centers"]["codes"]
+    per_center = np.array([analytic_care_cif(sc, 8 * YEAR, "childrens_home", post, 365, center=c)
+                           ["permanent"] for c in codes])
+    ana = per_center[np.concatenate(centers)].mean()
     se = np.sqrt(ana * (1 - ana) / len(x))
     assert len(x) > 1000
     assert abs(x.mean() - ana) < 4 * se, (x.mean(), ana, se)
@@ -81,7 +85,7 @@ def _pieces(h, sc):
     last = (hi == b[:, None]) & (length > 0)  # the piece ending the row
     event = last & np.isin(h.row_reason[m], PERM)[:, None]
     keep = length > 0
-    strat = (dur * 10 + ageb) * 20 + st[:, None]
+    strat = ((dur * 10 + ageb) * 20 + st[:, None]) * 10 + h.center[child][:, None]
     return pd.DataFrame({"s": strat[keep], "post": post[keep], "t": length[keep],
                          "d": event[keep].astype(int)})
 
@@ -89,7 +93,7 @@ def _pieces(h, sc):
 @pytest.mark.parametrize("scenario, expected", [("nagano_default", 1.4), ("null_effect", 1.0)])
 def test_permanency_hazard_ratio_recovered_from_histories(scenario, expected):
     """Mantel–Haenszel rate ratio of permanent exits, stratified by duration band × age band ×
-    setting (the model's hazard cells), post vs pre: equals permanency_hr."""
+    setting × centre (the model's hazard cells), post vs pre: equals permanency_hr."""
     sc = resolve_scenario(scenario, {"policy.start_date": "2020-04-01"})
     h = simulate_histories(sc, 5, 2.0)
     df = _pieces(h, sc)
@@ -111,7 +115,8 @@ def test_reference_loop_agrees_with_vectorised():
     h = simulate_histories(sc, 21, 1.0)
     first = h.ep_no == 1
     n = 1500
-    ref = simulate_reference(sc, 21, h.birth[:n], h.ep_start[first][:n], h.policy_day[:n])
+    ref = simulate_reference(sc, 21, h.birth[:n], h.ep_start[first][:n], h.policy_day[:n],
+                             center=h.center[:n])
     vec = simulate_histories(sc, 22, 3.0)
 
     def summary(cs, end, reason):

@@ -108,6 +108,7 @@ def simulate_contacts(h: Histories, sc: dict[str, Any], seed: int, lo: int, hi: 
     n_ch = len(h.birth)
     fr = stream(seed, "contacts.frailty")
     shape = float(cp["frailty_shape"])
+    cfac = np.asarray(sc["centers"]["contact_factor"], float)
     z_child = fr.gamma(shape, 1.0 / shape, n_ch)
     z_family = fr.gamma(shape, 1.0 / shape, n_ch)
     care = segments(h, lo, hi, in_care=True)
@@ -142,7 +143,7 @@ def simulate_contacts(h: Histories, sc: dict[str, Any], seed: int, lo: int, hi: 
                 ok = a < seg.end
                 s = Segments(seg.child[ok], seg.ep[ok], a[ok], seg.end[ok], seg.setting[ok],
                              seg.care_start[ok], seg.post[ok])
-            rate = base * z[s.child] * np.where(s.post, mult, 1.0)
+            rate = base * z[s.child] * cfac[h.center[s.child]] * np.where(s.post, mult, 1.0)
             rep, day = _poisson_piece_events(rng, s, rate, decay)
             if kind in STAFF_LED:
                 day = weekday(day, s.start[rep], s.end[rep])

@@ -161,6 +161,7 @@ class _Params:
         for s, arr in fs["family"].items():
             self.w_fam[:, SET_IDX[s]] = arr
         self.hr = float(sc["policy"]["effects"]["permanency_hr"])
+        self.center_perm = np.asarray(sc["centers"]["permanency_factor"], float)
         self.foster_rr = float(sc["policy"]["effects"]["foster_share_rr"])
         ind = care["independence"]
         self.ext_share = float(ind["extension_share"])
@@ -197,6 +198,7 @@ def _simulate_care(
     setting: np.ndarray,
     leave: np.ndarray,
     ih_age_days: np.ndarray,
+    perm_factor: np.ndarray | None = None,
 ) -> tuple[list[tuple[np.ndarray, ...]], np.ndarray, np.ndarray]:
     """Simulate in-care rows until discharge for a batch of episodes.
 
@@ -204,6 +206,7 @@ def _simulate_care(
     per input episode, the discharge day and reason.
     """
     n0 = len(ep)
+    pf = np.ones(n0) if perm_factor is None else np.asarray(perm_factor, float)
     out_end = np.zeros(n0, np.int64)
     out_reason = np.zeros(n0, np.int64)
     rows: list[tuple[np.ndarray, ...]] = []
@@ -233,7 +236,7 @@ def _simulate_care(
         nb = np.minimum.reduce([next_age, next_dur, np.where(in_fy, fy_end, BIG),
                                 np.where(post, BIG, pol), forced])
         H = p.base[:, db].T * p.agef[:, ab].T * p.settf[:, setting].T  # (n, K)
-        H[:, p.perm] *= np.where(post, p.hr, 1.0)[:, None]
+        H[:, p.perm] *= (np.where(post, p.hr, 1.0) * pf)[:, None]
         mv = p.move_rate[setting] * np.where(in_fy, p.move_fyf[setting], 1.0)
         Hm = np.column_stack([H, mv])
         total = Hm.sum(1)
@@ -277,8 +280,8 @@ def _simulate_care(
         now = np.where(done, day, nb)
         keep = ~is_exit
         pos, now, row_start, setting, ihl = pos[keep], now[keep], row_start[keep], setting[keep], ihl[keep]
-        birth, pol, care_start, leave, ih_age_days = (
-            birth[keep], pol[keep], care_start[keep], leave[keep], ih_age_days[keep])
+        birth, pol, care_start, leave, ih_age_days, pf = (
+            birth[keep], pol[keep], care_start[keep], leave[keep], ih_age_days[keep], pf[keep])
     return rows, out_end, out_reason
 
 
@@ -403,7 +406,8 @@ def simulate_histories(sc: dict[str, Any], seed: int, children_scale: float = 1.
                                     care_start[ci] >= pol[ci])
         ch_c = cur_child[ci]
         rows, c_end, c_reason = _simulate_care(
-            p, rng, ep[ci], b[ci], pol[ci], care_start[ci], first, leave[ch_c], ih_age[ch_c])
+            p, rng, ep[ci], b[ci], pol[ci], care_start[ci], first, leave[ch_c], ih_age[ch_c],
+            p.center_perm[center[ch_c]])
         row_chunks.extend(rows)
         ep_end[ci] = c_end
         ep_reason[ci] = c_reason

@@ -37,6 +37,9 @@ PARAM_DOCS: dict[str, str] = {
                              "records before it are not kept",
     "centers.codes": "child guidance centre codes",
     "centers.weights": "share of arrivals per centre (normalised)",
+    "centers.permanency_factor": "per-centre multiplier of every permanent-exit hazard (centres differ; "
+                                 "constant over time)",
+    "centers.contact_factor": "per-centre multiplier of every contact rate",
     "policy.start_date": "policy (permanency planning) start date of every centre …",
     "policy.center_start": "… unless given here per centre (`{chuo = \"2025-04-01\"}`): staggered roll-out",
     "policy.effects.permanency_hr": "hazard ratio multiplying every permanent-exit hazard "

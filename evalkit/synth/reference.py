@@ -54,7 +54,7 @@ def _choice(rng: np.random.Generator, w: np.ndarray) -> int:
 
 
 def _care(p: _Params, rng, birth: int, pol: int, cs: int, setting: int, leave: int, ih_age: int,
-          rows: list) -> tuple[int, int]:
+          rows: list, pf: float = 1.0) -> tuple[int, int]:
     """Simulate one care spell; append rows; return (discharge day, reason)."""
     now = row_start = cs
     leave = max(leave, cs + 30)
@@ -82,8 +82,8 @@ def _care(p: _Params, rng, birth: int, pol: int, cs: int, setting: int, leave: i
         for k in range(len(CAUSES) + 1):
             if k < len(CAUSES):
                 lam = p.base[k, db] * p.agef[k, ab] * p.settf[k, setting]
-                if perm[k] and post:
-                    lam *= p.hr
+                if perm[k]:
+                    lam *= pf * (p.hr if post else 1.0)
             else:
                 lam = p.move_rate[setting] * (p.move_fyf[setting] if in_fy else 1.0)
             if lam > 0:
@@ -118,8 +118,12 @@ def _care(p: _Params, rng, birth: int, pol: int, cs: int, setting: int, leave: i
 
 
 def simulate_reference(sc: dict[str, Any], seed: int, birth: np.ndarray, start: np.ndarray,
-                       policy_day: np.ndarray, as_of: int | None = None) -> ReferenceEpisodes:
-    """Simulate the whole history of each given child (first episode start given), child by child."""
+                       policy_day: np.ndarray, as_of: int | None = None,
+                       center: np.ndarray | None = None) -> ReferenceEpisodes:
+    """Simulate the whole history of each given child (first episode start given), child by child.
+
+    ``center`` holds each child's centre index (default: all the first centre).
+    """
     p = _Params(sc)
     rng = stream(seed, "reference")
     tp = sc["temporary_protection"]
@@ -135,6 +139,7 @@ def simulate_reference(sc: dict[str, Any], seed: int, birth: np.ndarray, start: 
     rows: list = []
     for i in range(len(birth)):
         b, s0, pol = int(birth[i]), int(start[i]), int(policy_day[i])
+        pf = float(p.center_perm[0 if center is None else int(center[i])])
         ih_age = int(round(rng.uniform(*p.ih_leave_age) * YEAR))
         ext = int(p.ext_years[rng.integers(0, len(p.ext_years))]) if rng.random() < p.ext_share else 0
         leave = int(leave_day(np.array([b]), np.array([ext]))[0])
@@ -157,7 +162,7 @@ def simulate_reference(sc: dict[str, Any], seed: int, birth: np.ndarray, start: 
                     w = np.zeros_like(w)
                     w[SET_IDX["childrens_home"]] = 1.0
                 first = _choice(rng, w)
-                end, reason = _care(p, rng, b, pol, cs, first, leave, ih_age, rows)
+                end, reason = _care(p, rng, b, pol, cs, first, leave, ih_age, rows, pf)
             else:
                 cs, first = -int(BIG), -1
                 reason = REASON_IDX[reasons[_choice(rng, rp)]]

@@ -280,8 +280,11 @@ def validate_values(sc: Mapping[str, Any]) -> None:
     codes = sc["centers"]["codes"]
     if not codes or any(c not in C.CENTERS for c in codes) or len(set(codes)) != len(codes):
         raise ScenarioError("centers.codes は児童相談所コードの配列です / centers.codes must list centre codes")
-    if len(sc["centers"]["weights"]) != len(codes):
-        raise ScenarioError("centers.weights の長さが codes と違います / centers.weights must match codes")
+    for key in ("weights", "permanency_factor", "contact_factor"):
+        if len(sc["centers"][key]) != len(codes):
+            raise ScenarioError(f"centers.{key} の長さが codes と違います / centers.{key} must match codes")
+        if any(x < 0 for x in sc["centers"][key]):
+            raise ScenarioError(f"centers.{key} は負にできません / centers.{key} must not be negative")
     n_age = len(sc["care"]["age_bands"]) + 1
     n_dur = len(sc["care"]["duration_bands"]) + 1
     for key in ("age_bands", "duration_bands"):

@@ -170,6 +170,7 @@ def analytic_care_cif(
     setting: str,
     post: bool,
     horizon_days: float,
+    center: str | None = None,
 ) -> dict[str, float]:
     """Exact cumulative incidence of each exit cause by ``horizon_days`` after care start.
 
@@ -178,13 +179,17 @@ def analytic_care_cif(
     (set the setting's move rate to 0) and no independence date within the
     horizon. Hazards are piecewise constant between the duration and age
     breakpoints, so CIF_k = Σ_intervals λ_k/λ · (S(a) − S(b)) is exact.
-    Returns cause → CIF plus ``"permanent"`` (sum over permanent causes) and
-    ``"move"`` (the move hazard's share, 0 when its rate is 0).
+    ``center`` (default: the scenario's first centre) sets the centre's
+    ``permanency_factor``. Returns cause → CIF plus ``"permanent"`` (sum over
+    permanent causes) and ``"move"`` (the move hazard's share, 0 when its
+    rate is 0).
     """
     from evalkit.synth.histories import CAUSES, SET_IDX, YEAR, _Params
 
     p = _Params(sc)
     s = SET_IDX[setting]
+    codes = list(sc["centers"]["codes"])
+    pf = float(p.center_perm[codes.index(center) if center is not None else 0])
     cuts = {0.0, float(horizon_days)}
     cuts |= {float(e) for e in p.dur_edges if e < horizon_days}
     cuts |= {float(e - entry_age_days) for e in p.age_edges if 0 < e - entry_age_days < horizon_days}
@@ -196,7 +201,7 @@ def analytic_care_cif(
         db = int(np.searchsorted(p.dur_edges, mid, side="right"))
         ab = int(np.searchsorted(p.age_edges, entry_age_days + mid, side="right"))
         lam = p.base[:, db] * p.agef[:, ab] * p.settf[:, s]
-        lam = np.where(p.perm, lam * (p.hr if post else 1.0), lam)
+        lam = np.where(p.perm, lam * (p.hr if post else 1.0) * pf, lam)
         mv = p.move_rate[s] * (p.move_fyf[s] if mid < 365 else 1.0)
         lam = np.append(lam, mv) / YEAR
         tot = lam.sum()
