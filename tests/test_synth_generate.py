@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -289,3 +290,29 @@ def test_staff_led_events_on_weekdays(full):
     assert 0.2 < (ex >= 5).mean() < 0.4  # exchanges happen any day
     cc = ds.reviews[ds.reviews["forum"] == "case_conference"]
     assert (cc["date"].dt.dayofweek >= 5).mean() < 0.1
+
+
+def test_secular_trend_changes_arrivals_only():
+    flat = generate("nagano_default", seed=9, children_scale=0.5).histories
+    up = generate("nagano_default", seed=9, children_scale=0.5,
+                  overrides={"arrivals.secular_trend": 0.1}).histories
+
+    def per_year(h, y):
+        d0 = np.datetime64(f"{y}-04-01").astype(np.int64)
+        return ((h.ep_start >= d0) & (h.ep_start < d0 + 365) & (h.ep_no == 1)).sum()
+    assert per_year(flat, 2024) / per_year(flat, 2013) == pytest.approx(1.0, abs=0.25)
+    assert per_year(up, 2024) / per_year(up, 2013) == pytest.approx(np.exp(0.1 * 11), rel=0.25)
+
+
+def test_calibration_and_parameter_tables_render():
+    from evalkit.synth.calibration import calibration_table, parameters_markdown, table_markdown
+
+    df = calibration_table(seeds=1, national=False, scale=0.3)
+    md = table_markdown(df, 1)
+    assert md.count("\n|") >= 20 and "児童養護施設" in md
+    params = parameters_markdown()
+    assert "`policy.effects.permanency_hr`" in params and "`care.exit_base.*`" not in params
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "synthetic.md").read_text("utf-8")
+    for tag in ("calibration", "parameters"):
+        body = doc.split(f"<!-- {tag}:start -->")[1].split(f"<!-- {tag}:end -->")[0]
+        assert body.count("\n|") > 15
