@@ -316,3 +316,17 @@ def test_calibration_and_parameter_tables_render():
     for tag in ("calibration", "parameters"):
         body = doc.split(f"<!-- {tag}:start -->")[1].split(f"<!-- {tag}:end -->")[0]
         assert body.count("\n|") > 15
+
+
+def test_cli_refuses_to_replace_a_foreign_folder(tmp_path, capsys):
+    foreign = tmp_path / "docs"
+    foreign.mkdir()
+    (foreign / "thesis.docx").write_bytes(b"precious")
+    rc = main(["synth", "--seed", "1", "--out", str(foreign), "--children-scale", "0.05"])
+    assert rc == 2 and (foreign / "thesis.docx").exists()
+    assert "refusing" in capsys.readouterr().err
+    # a previous synthetic dataset is replaced
+    out = tmp_path / "d"
+    assert main(["synth", "--seed", "1", "--out", str(out), "--children-scale", "0.05"]) == 0
+    assert main(["synth", "--seed", "2", "--out", str(out), "--children-scale", "0.05"]) == 0
+    assert json.loads((out / "truth.json").read_text("utf-8"))["seed"] == 2

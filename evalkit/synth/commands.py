@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -24,8 +25,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "  evalkit synth --scenario nagano_default --seed 1 --out messy --messy\n"
         ),
     )
+    from evalkit.synth.scenario import available_scenarios
+
     p.add_argument("--scenario", default="nagano_default", metavar="NAME_OR_PATH",
-                   help="シナリオ名または TOML のパス / scenario name or TOML path (default nagano_default)")
+                   help="シナリオ名または TOML のパス / scenario name or TOML path "
+                        f"({', '.join(available_scenarios())}; default nagano_default)")
     p.add_argument("--seed", type=int, required=True, help="乱数シード / random seed")
     p.add_argument("--out", required=True, help="出力フォルダ / output folder")
     p.add_argument("--children-scale", type=float, default=1.0, metavar="F",
@@ -64,13 +68,23 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--children-scale は 0 以上です / --children-scale must be ≥ 0")
     if args.messy and args.format != "csv":
         raise UsageError("--messy は CSV のみです / --messy writes CSV only")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} はファイルです / --out {out} is a file, not a folder")
+    if out.is_dir() and any(out.iterdir()) and not (
+        (out / "truth.json").exists() or (out / "meta.json").exists()
+    ):
+        raise UsageError(
+            f"--out {out} は空でなく、データセットでもありません（置き換えません） / "
+            f"--out {out} is a non-empty folder that is not a dataset; refusing to replace it"
+        )
     overrides = parse_overrides(args.overrides)
     try:
         res = generate(args.scenario, seed=args.seed, children_scale=args.children_scale,
                        overrides=overrides, messy=args.messy)
     except ScenarioError as e:
         raise UsageError(str(e)) from e
-    out = res.write(args.out, format=args.format, messy=args.messy)
+    out = res.write(out, format=args.format, messy=args.messy)
     counts = ", ".join(f"{n}={len(t)}" for n, t in res.dataset.tables.items())
     print(f"合成データを書き出しました / wrote {out} ({counts})", file=sys.stderr)
     return 0
