@@ -115,7 +115,7 @@ def test_exit_cohort_and_point_in_time_are_biased_upward(lab):
 
 def test_rate_per_child_month_tracks_the_rate_ratio(lab):
     # (family exchanges are overdispersed and fall with time in care: noisier)
-    for k, rr, tol in (("interviews", 1.5, 0.06), ("family_exchanges", 1.4, 0.12)):
+    for k, rr, tol in (("interviews", 1.5, 0.08), ("family_exchanges", 1.4, 0.12)):
         p = lab.loc[(k, "primary", "all", 2026)]
         c = lab.loc[(k, "count", "all", 2026)]
         r = lab.loc[(k, "reach", "all", 2026)]
