@@ -34,6 +34,7 @@ import pandas as pd
 
 from evalkit.data import codes as C
 from evalkit.synth.rng import choice_p, choice_rows, stream
+from evalkit.synth.scenario import policy_starts
 
 YEAR = 365.25
 BIG = np.int64(2**40)
@@ -339,9 +340,9 @@ def simulate_histories(sc: dict[str, Any], seed: int, children_scale: float = 1.
     age = np.clip(age, 0.0, a["max_age"])
     birth = start - np.round(age * YEAR).astype(np.int64)
     u = rng.random(n_ch)
-    sex = np.where(u < a_male(sc), 0, 1).astype(np.int64)
+    sex = np.where(u < float(sc["arrivals"]["male_share"]), 0, 1).astype(np.int64)
     sex[rng.random(n_ch) < 0.002] = 2
-    pstart = {c: to_day(d) for c, d in _policy_starts(sc).items()}
+    pstart = {c: to_day(d) for c, d in policy_starts(sc).items()}
     pol_c = np.array([pstart[c] for c in centers], np.int64)
     policy_day = pol_c[center]
     # per-child draws used by the care phase
@@ -445,16 +446,6 @@ def simulate_histories(sc: dict[str, Any], seed: int, children_scale: float = 1.
         ep_reentry_day=E["reentry"],
         row_ep=R[0], row_start=R[1], row_end=R[2], row_setting=R[3], row_reason=R[4],
     )
-
-
-def a_male(sc: dict[str, Any]) -> float:
-    return float(sc["arrivals"]["male_share"])
-
-
-def _policy_starts(sc: dict[str, Any]) -> dict[str, str]:
-    from evalkit.synth.scenario import policy_starts
-
-    return policy_starts(sc)
 
 
 def _ceil_days(x: np.ndarray) -> np.ndarray:
