@@ -1,1 +1,22 @@
-"""evalkit.report."""
+"""The annual evaluation report (papermill notebook → HTML, notebook, workbook).
+
+>>> from evalkit.report import build_report  # doctest: +SKIP
+>>> res = build_report("synthetic/data/nagano_default", 2026)  # doctest: +SKIP
+>>> res.html  # doctest: +SKIP
+PosixPath('reports/FY2026/all/annual_report.html')
+
+See ``docs/report.md``; the notebook is ``notebooks/annual_report.ipynb`` and
+its sections are the functions of :mod:`evalkit.report.sections`.
+"""
+
+from __future__ import annotations
+
+__all__ = ["ReportError", "ReportResult", "build_report"]
+
+
+def __getattr__(name: str):  # lazy: importing the CLI stays fast
+    if name in __all__:
+        from evalkit.report import runner
+
+        return getattr(runner, name)
+    raise AttributeError(name)

@@ -67,6 +67,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "glance.stock_by_setting": ("年度末日の措置先別児童数", "Children in care on the last day by setting"),
     "glance.setting": ("措置先", "Setting"),
     "yes": ("該当", "yes"),
+    "total": ("計", "Total"),
     "no": ("—", "no"),
     # --- KPI ----------------------------------------------------------------------------
     "kpi.intro": (

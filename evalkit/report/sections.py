@@ -436,20 +436,25 @@ def glance(r: Report) -> Section:
     reasons = list(C.DISCHARGE_REASONS)
     n = disc["discharge_reason"].astype(object).value_counts().reindex(reasons, fill_value=0)
     rc, pc = r.tr("glance.reason"), r.tr("glance.permanent")
+    total = r.tr("total")
     by = pd.DataFrame(
         {
-            rc: [_reason_label(x, r.lang) for x in reasons],
-            pc: [r.tr("yes") if x in C.PERMANENT_REASONS else r.tr("no") for x in reasons],
-            cnt: n.to_numpy(),
+            rc: [_reason_label(x, r.lang) for x in reasons] + [total],
+            pc: [r.tr("yes") if x in C.PERMANENT_REASONS else r.tr("no") for x in reasons] + [""],
+            cnt: [*n.to_numpy(), len(disc)],
         }
     )
-    s.table("discharges_by_reason", r.tr("glance.by_reason"), by, counts=[cnt])
+    # the total row (= the glance table's discharges) triggers secondary suppression
+    s.table("discharges_by_reason", r.tr("glance.by_reason"), by, counts=[cnt],
+            total_row=len(reasons))
 
     groups = [C.GROUP_INFANT, C.GROUP_CHILDRENS, C.GROUP_RES_OTHER, C.GROUP_FAMILY]
     g = _setting_group_of(end_stock["setting"]).value_counts().reindex(groups, fill_value=0)
     st = r.tr("glance.setting")
-    by_set = pd.DataFrame({st: [_group_label(x, r.lang) for x in groups], cnt: g.to_numpy()})
-    s.table("stock_by_setting", r.tr("glance.stock_by_setting"), by_set, counts=[cnt])
+    by_set = pd.DataFrame({st: [_group_label(x, r.lang) for x in groups] + [total],
+                           cnt: [*g.to_numpy(), len(end_stock)]})
+    s.table("stock_by_setting", r.tr("glance.stock_by_setting"), by_set, counts=[cnt],
+            total_row=len(groups))
     return s
 
 
