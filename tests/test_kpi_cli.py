@@ -159,3 +159,14 @@ def test_catalogue_texts():
     assert (cat["definition_ja"].str.len() > 10).all() and (cat["definition_en"].str.len() > 10).all()
     assert len(kpi_ids()) == 12 and (cat["variant"] == "primary").sum() == 12
     assert set(cat["cadence"]) == {"month", "quarter", "year"}
+
+
+def test_kpi_on_data_with_errors_exits_1(data_dir, tmp_path):
+    import shutil
+
+    bad = tmp_path / "bad"
+    shutil.copytree(data_dir, bad)
+    p = bad / "placements.csv"
+    p.write_text(p.read_text("utf-8").replace("family_home", "bogus_home"), "utf-8")
+    rc, out, err = run("kpi", bad, "--fiscal-year", 2026)
+    assert rc == 1 and out == "" and "bogus_home" in err and "Traceback" not in err
