@@ -24,7 +24,7 @@ from evalkit.synth import contacts as CT
 from evalkit.synth import events as EV
 from evalkit.synth.histories import Histories, simulate_histories, to_day
 from evalkit.synth.scenario import policy_starts, resolve_scenario
-from evalkit.synth.truth import effects, oracle
+from evalkit.synth.truth import effects, effects_doc, oracle
 
 SEXES = ["male", "female", "unknown"]
 
@@ -264,6 +264,7 @@ def generate(
         "policy_start": policy_starts(sc),
         "as_of": str(sc["calendar"]["as_of"]),
         "effects": effects(sc),
+        "effects_doc": effects_doc(sc),
         "oracle": oracle(h, sc),
     }
     messy_tables = None

@@ -164,6 +164,13 @@ def effects(sc: dict[str, Any]) -> dict[str, float]:
     return {k: float(v) for k, v in sc["policy"]["effects"].items()}
 
 
+def effects_doc(sc: dict[str, Any]) -> dict[str, str]:
+    """What each policy multiplier multiplies (from the parameter docs)."""
+    from evalkit.synth.params_doc import PARAM_DOCS
+
+    return {k: PARAM_DOCS.get(f"policy.effects.{k}", "") for k in sc["policy"]["effects"]}
+
+
 def analytic_care_cif(
     sc: dict[str, Any],
     entry_age_days: float,
