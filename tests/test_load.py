@@ -369,3 +369,27 @@ def test_doc_lists_every_code_and_label():
         assert f"### {name}（{t.ja}）" in doc
         for col in t.columns:
             assert f"| `{col.name}` | {col.ja} |" in doc, (name, col.name)
+
+
+def test_typed_frames_read_like_text():
+    """Typed columns (as Parquet or from_frames give them) read as their CSV text would."""
+    ds = Dataset.from_frames(
+        as_of=AS_OF,
+        surveys=pd.DataFrame({"child_id": ["A", "A", "A"],
+                              "date": pd.to_datetime(["2026-01-01", "2026-01-02 10:30", None],
+                                                     format="mixed"),
+                              "instrument": ["self_esteem"] * 3,
+                              "score": np.array([2.5, 100.0, np.nan])}),
+        plans=pd.DataFrame({"child_id": ["A"], "plan_id": [7], "plan_date": [dt.date(2026, 1, 1)],
+                            "rank": pd.array([1], dtype="Int64"), "goal": ["adoption"]}),
+        contacts=pd.DataFrame({"child_id": ["A", "A"], "date": ["2026-01-01"] * 2,
+                               "kind": ["family_exchange"] * 2,
+                               "caregiver_present": pd.array([True, None], dtype="boolean")}))
+    assert ds.surveys["score"].tolist()[:2] == [2.5, 100.0]
+    assert ds.surveys["date"].tolist()[:2] == [pd.Timestamp("2026-01-01"),
+                                               pd.Timestamp("2026-01-02")]
+    assert [(p.code, p.table, p.row) for p in ds.problems if p.code != "TABLE_MISSING"] == [
+        ("VALUE_MISSING", "surveys", 4), ("VALUE_MISSING", "surveys", 4)]  # no date, no score
+    assert ds.plans["plan_id"].tolist() == ["7"] and ds.plans["rank"].tolist() == [1]
+    assert ds.contacts["caregiver_present"].tolist()[0] is True
+    assert pd.isna(ds.contacts["caregiver_present"].iloc[1])

@@ -100,7 +100,7 @@ def _cell_text(v: Any) -> str:
     if isinstance(v, float):
         if np.isnan(v):
             return ""
-        return str(int(v)) if v.is_integer() else repr(v)
+        return str(int(v)) if v.is_integer() else repr(float(v))
     if isinstance(v, (bool, np.bool_)):
         return "true" if v else "false"
     if isinstance(v, (pd.Timestamp, _dt.datetime)):
@@ -110,6 +110,42 @@ def _cell_text(v: Any) -> str:
     if isinstance(v, _dt.date):
         return v.isoformat()
     return str(v)
+
+
+_DAY_NS = 86_400 * 10**9
+
+
+def _series_text(s: pd.Series) -> np.ndarray:
+    """Vectorised :func:`_cell_text` of a whole column (object array of str)."""
+    dt = s.dtype
+    if pd.api.types.is_datetime64_any_dtype(dt):
+        if getattr(dt, "tz", None) is not None:
+            s = s.dt.tz_localize(None)
+        v = s.to_numpy().astype("datetime64[ns]")
+        nat = np.isnat(v)
+        midnight = (v.view(np.int64) % _DAY_NS == 0) | nat
+        out = np.datetime_as_string(v.astype("datetime64[D]"), unit="D").astype(object)
+        if not midnight.all():
+            full = np.datetime_as_string(v, unit="s").astype(object)
+            out = np.where(midnight, out, full)
+        out[nat] = ""
+        return out
+    if pd.api.types.is_bool_dtype(dt):
+        b = s.astype("boolean")
+        out = np.where(b.fillna(False).to_numpy(dtype=bool), "true", "false").astype(object)
+        out[b.isna().to_numpy()] = ""
+        return out
+    if pd.api.types.is_integer_dtype(dt):
+        na = s.isna().to_numpy()
+        out = s.astype("Int64").astype(str).to_numpy(dtype=object)
+        out[na] = ""
+        return out
+    v = s.to_numpy(dtype=float) if pd.api.types.is_float_dtype(dt) else s.to_numpy(dtype=object)
+    if v.dtype == object and pd.api.types.infer_dtype(v, skipna=False) == "string":
+        return v
+    codes, uniq = pd.factorize(v, sort=False)
+    txt = np.array([_cell_text(u) for u in uniq] + [""], dtype=object)
+    return txt[codes]
 
 
 def _frame_of_cells(header: list[Any], rows: list[list[Any]], first_row: int) -> pd.DataFrame:
@@ -157,10 +193,7 @@ def _read_parquet(path: Path, problems: list[Problem], table: str) -> pd.DataFra
     except Exception as e:  # pyarrow raises many kinds
         problems.append(RULES["TABLE_UNREADABLE"].problem(table=table, value=str(e).strip()))
         return None
-    out = pd.DataFrame(
-        {_norm(c): [_cell_text(v) for v in df[c].astype(object).tolist()] for c in df.columns},
-        dtype=object,
-    )
+    out = pd.DataFrame({_norm(c): _series_text(df[c]) for c in df.columns}, dtype=object)
     out.index = pd.RangeIndex(2, 2 + len(df), name="row")
     return out
 
@@ -432,8 +465,7 @@ def _as_text_frame(df: pd.DataFrame) -> pd.DataFrame:
         if s.dtype == object and pd.api.types.infer_dtype(s, skipna=False) == "string":
             out[c] = s
             continue
-        s = s.astype(object)
-        out[c] = s.where(s.notna(), "").map(_cell_text)
+        out[c] = _series_text(s)
     res = pd.DataFrame(out, index=df.index, columns=df.columns)
     return res
 
