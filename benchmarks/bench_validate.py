@@ -9,6 +9,7 @@ writes it as CSV (UTF-8), then times
 - ``evalkit.load`` (read, detect encoding, parse and type every column),
 - ``evalkit.validate`` on the loaded dataset (every rule),
 - the baseline: plain ``pandas.read_csv(dtype=str)`` of the same files,
+- and the same for the dataset written as Parquet (baseline ``pandas.read_parquet``),
 
 and prints rows per second and the ratio baseline ÷ (load + validate) (< 1:
 evalkit does more work than a bare read; the ratio shows how much more).
@@ -168,6 +169,10 @@ def main() -> None:
         t_load, ds = timed(lambda: evalkit.load(folder), repeat=2)
         t_val, rep = timed(lambda: evalkit.validate(ds), repeat=2)
         n_child = len(ds.children)
+        pq = write_dataset(ds, Path(td) / "pq", format="parquet")
+        pq_files = sorted(pq.glob("*.parquet"))
+        t_pq_base, _ = timed(lambda: [pd.read_parquet(f) for f in pq_files], repeat=2)
+        t_pq, _ = timed(lambda: evalkit.load(pq), repeat=2)
     total = t_load + t_val
     size = f"{n_child:,} children, {nrows:,} rows ({source})"
     rows = [
@@ -177,6 +182,9 @@ def main() -> None:
         row("evalkit.validate", size, t_val, f"{nrows / t_val:,.0f} rows/s"),
         row("load + validate", size, total, f"{nrows / total:,.0f} rows/s", t_base / total,
             "read_csv time ÷ (load + validate) time"),
+        row("baseline: pandas.read_parquet", size, t_pq_base, f"{nrows / t_pq_base:,.0f} rows/s"),
+        row("evalkit.load (Parquet)", size, t_pq, f"{nrows / t_pq:,.0f} rows/s", t_pq_base / t_pq,
+            "read_parquet time ÷ load time"),
     ]
     emit(rows, args)
     print(f"\nproblems: {len(rep.errors)} errors, {len(rep.warnings)} warnings "
