@@ -572,7 +572,8 @@ def compute(dataset, fiscal_year=None, start=None, end=None, kpis: Sequence[str]
     dataset : Dataset
         The case-history dataset.
     fiscal_year : int or sequence of int, optional
-        Fiscal year(s) (年度) to report. Default: the fiscal year of ``as_of``.
+        Fiscal year(s) (年度) to report (several: from the first to the last).
+        Default: the fiscal year of ``as_of``.
     start, end : date-like, optional
         Instead of ``fiscal_year``: every period of each KPI's cadence
         overlapping [start, end] (months, fiscal quarters, fiscal years).
