@@ -280,7 +280,8 @@ def read_raw(path: str | os.PathLike) -> tuple[dict[str, pd.DataFrame], dict, li
             meta = {}
     if not tables and not any(p_.code == "TABLE_UNREADABLE" for p_ in problems):
         raise DatasetError([RULES["PATH_UNREADABLE"].problem(
-            value=f"{p} (no table files found / 表のファイルがありません)")])
+            value=f"{p} (no table files found, expected children.csv, placements.csv, ... "
+                  "or .parquet / 表のファイル（children.csv、placements.csv など）がありません)")])
     return tables, meta, problems, h.hexdigest()
 
 
