@@ -145,3 +145,22 @@ def test_notebook_is_committed_clean_and_runs(tmp_path):
     text = out.read_text("utf-8")
     assert "Glyph" not in text and "Traceback" not in text
     assert "true_change" in text
+
+
+def test_replication_estimates_for_simulation_studies():
+    from evalkit.kpi.lab import replication_estimates
+    from evalkit.simulate.analyses import Estimate
+    from evalkit.synth import generate
+
+    res = generate("nagano_default", seed=2, children_scale=0.15)
+    est = [Estimate(**e) for e in replication_estimates(res)]
+    names = {e.estimator for e in est}
+    assert "kpi.interviews.primary.all" in names
+    assert "kpi.placement_duration.entry_rmst_3y.childrens_home" in names
+    iv = next(e for e in est if e.estimator == "kpi.interviews.primary.all")
+    assert iv.truth == res.truth["effects"]["interviews_rr"] and iv.scale == "log"
+    assert 1.0 < iv.estimate < 2.5
+    # no complete post-policy year: nothing to estimate
+    res2 = generate("nagano_default", seed=2, children_scale=0.05,
+                    overrides={"calendar.as_of": "2026-12-31"})
+    assert replication_estimates(res2) == []

@@ -142,30 +142,38 @@ def pooled_values(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["kpi", "variant", "group", "fy", "value"])
 
 
-def replicate(cfg: LabConfig, seed: int, scenario: str) -> pd.DataFrame:
-    """One replicate: generate, compute, compare with the truth.
+def changes(res, pre_fy: int, post_fys: Sequence[int]) -> pd.DataFrame:
+    """Estimated and true changes of the lab's KPI variants on one generated result.
 
-    Returns one row per (kpi, variant, group, post_fy) with ``pre_value``,
-    ``post_value``, ``estimated_change``, ``true_change``.
+    Parameters
+    ----------
+    res : evalkit.synth.SynthResult
+        A generated dataset with its truth and uncensored histories.
+    pre_fy : int
+        The fiscal year compared against.
+    post_fys : sequence of int
+        Fiscal years compared with ``pre_fy``.
+
+    Returns
+    -------
+    DataFrame
+        One row per (kpi, variant, group, post_fy): ``target, pre_value,
+        post_value, estimated_change, true_change``.
     """
-    from evalkit.synth import generate
-
-    res = generate(scenario, seed=seed, children_scale=cfg.children_scale,
-                   overrides=cfg.scenario_overrides(scenario))
     ds = res.dataset
-    fys = [cfg.pre_fy, *cfg.post_fys]
+    fys = [int(pre_fy), *[int(f) for f in post_fys]]
     kpis = [f"placement_duration:{v}" for v in DURATION_VARIANTS] + [
         f"{k}:{v}" for k in CONTACT_KPIS for v in CONTACT_VARIANTS]
     ctx = Context(ds)
     parts = [compute(ds, fiscal_year=fy, kpis=kpis, context=ctx) for fy in fys]
     vals = pooled_values(pd.concat(parts, ignore_index=True))
     effects = res.truth["effects"]
-    truth_pre = true_stay_stats(res.histories, cfg.pre_fy)
+    truth_pre = true_stay_stats(res.histories, int(pre_fy))
     out = []
-    pre = vals.loc[vals["fy"] == cfg.pre_fy].set_index(["kpi", "variant", "group"])["value"]
-    for fy in cfg.post_fys:
+    pre = vals.loc[vals["fy"] == pre_fy].set_index(["kpi", "variant", "group"])["value"]
+    for fy in post_fys:
         post = vals.loc[vals["fy"] == fy].set_index(["kpi", "variant", "group"])["value"]
-        truth_post = true_stay_stats(res.histories, fy)
+        truth_post = true_stay_stats(res.histories, int(fy))
         for key, pv in post.items():
             k, v, g = key
             if k == "placement_duration":
@@ -177,12 +185,56 @@ def replicate(cfg: LabConfig, seed: int, scenario: str) -> pd.DataFrame:
                 true = float(effects.get(CONTACT_KPIS[k], 1.0))
             p0 = pre.get(key, np.nan)
             out.append({
-                "scenario": scenario, "seed": seed, "kpi": k, "variant": v, "group": g,
-                "post_fy": fy, "target": target, "pre_value": p0, "post_value": pv,
+                "kpi": k, "variant": v, "group": g, "post_fy": int(fy), "target": target,
+                "pre_value": p0, "post_value": pv,
                 "estimated_change": pv / p0 if p0 and np.isfinite(p0) and p0 != 0 else np.nan,
                 "true_change": true,
             })
     return pd.DataFrame(out)
+
+
+def replicate(cfg: LabConfig, seed: int, scenario: str) -> pd.DataFrame:
+    """One replicate: generate, compute, compare with the truth.
+
+    Returns the rows of :func:`changes` with ``scenario`` and ``seed`` added.
+    """
+    from evalkit.synth import generate
+
+    res = generate(scenario, seed=seed, children_scale=cfg.children_scale,
+                   overrides=cfg.scenario_overrides(scenario))
+    out = changes(res, cfg.pre_fy, cfg.post_fys)
+    out.insert(0, "seed", seed)
+    out.insert(0, "scenario", scenario)
+    return out
+
+
+def replication_estimates(res) -> list[dict[str, Any]]:
+    """Before/after KPI ratios of one synthetic replication, for simulation studies.
+
+    The pre year is the fiscal year before the earliest policy start in
+    ``res.truth["policy_start"]``; the post year is the last fiscal year
+    complete by ``as_of``. Returns dicts with ``estimator``
+    (``kpi.<kpi>.<variant>.<group>``), ``estimate`` (post ÷ pre), ``truth``
+    (the true change, see the module doc), ``scale="log"`` and ``null=1.0``
+    (the fields of :class:`evalkit.simulate.analyses.Estimate`); an empty list
+    when there is no complete post-policy year.
+    """
+    from evalkit.data import calendar as cal
+
+    starts = [pd.Timestamp(v) for v in (res.truth.get("policy_start") or {}).values()]
+    if not starts:
+        return []
+    pre_fy = cal.fiscal_year(min(starts)) - 1
+    as_of = res.dataset.as_of
+    post_fy = cal.fiscal_year(as_of) - (cal.fiscal_year_end(cal.fiscal_year(as_of)) > as_of)
+    if post_fy <= pre_fy:
+        return []
+    tab = changes(res, pre_fy, [post_fy])
+    return [
+        {"estimator": f"kpi.{r.kpi}.{r.variant}.{r.group}", "estimate": float(r.estimated_change),
+         "truth": float(r.true_change), "scale": "log", "null": 1.0}
+        for r in tab.itertuples(index=False)
+    ]
 
 
 # ---------------------------------------------------------------------------- results
