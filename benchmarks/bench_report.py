@@ -39,9 +39,13 @@ def empty_notebook_run(tmp: Path) -> float:
     nb.metadata["language_info"] = {"name": "python"}
     src = tmp / "empty.ipynb"
     nbformat.write(nb, src)
+    from evalkit.report.runner import _kernel_manager_class
+
+    km = _kernel_manager_class(tmp / "kernel.log")  # same kernel set-up as the report
     t, _ = timed(lambda: pm.execute_notebook(str(src), str(tmp / "out.ipynb"), parameters={"x": 2},
                                              kernel_name="python3", progress_bar=False,
-                                             log_output=False), repeat=2)
+                                             log_output=False, kernel_manager_class=km),
+                 repeat=2)
     return t
 
 

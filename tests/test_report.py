@@ -29,6 +29,9 @@ from evalkit.report.i18n import TEXTS, t
 from evalkit.report.runner import ReportError, build_report
 from evalkit.report.sections import SECTION_KEYS
 
+#: one xdist worker runs the whole module, so the module-scoped report is built once
+pytestmark = pytest.mark.xdist_group(name="report")
+
 FY = 2026
 MIN_CELL = 5
 JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
@@ -139,6 +142,8 @@ def test_no_error_output(public, html_text):
 
 def test_japanese_text_and_offline_html(html_text):
     assert len(JAPANESE.findall(html_text)) > 500
+    # every figure drew every glyph (the report records "missing glyph" warnings)
+    assert t("methods.no_glyphs", "ja") in html_text
     assert '<html lang="ja">' in html_text
     assert not re.search(r"<script[^>]+src=", html_text, re.I)
     assert not re.search(r"<link[^>]+href=[\"']?(https?:)?//", html_text, re.I)
@@ -328,3 +333,25 @@ def test_workbook_bytes_deterministic(tmp_path):
     assert p1.read_bytes() == p2.read_bytes()
     with zipfile.ZipFile(p1) as z:
         assert {i.date_time for i in z.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+
+
+def test_bad_data_is_a_clear_error(data_dir, tmp_path):
+    """A dataset with errors stops the report with the problems in Japanese and English."""
+    import shutil
+
+    from evalkit.report.sections import ReportDataError, ReportParameterError, open_report
+
+    bad = tmp_path / "bad"
+    shutil.copytree(data_dir, bad)
+    lines = (bad / "children.csv").read_text("utf-8").splitlines()
+    cells = lines[1].split(",")
+    cells[2] = "2020-13-45"
+    lines[1] = ",".join(cells)
+    (bad / "children.csv").write_text("\n".join(lines) + "\n", "utf-8")
+    with pytest.raises(ReportDataError, match="row 2") as ei:
+        open_report(str(bad), FY)
+    assert "日付を読み取れません" in str(ei.value) and "Date cannot be read" in str(ei.value)
+    with pytest.raises(ReportParameterError, match="lang"):
+        open_report(str(data_dir), FY, lang="fr")
+    with pytest.raises(ReportParameterError, match="min_cell"):
+        open_report(str(data_dir), FY, min_cell=0)

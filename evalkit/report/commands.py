@@ -54,10 +54,11 @@ def register(subparsers) -> None:
         help="合成データを作り年次報告書を作成 / synthetic data → annual report",
         description=(
             f"合成データ（{DEMO_SCENARIO}, seed={DEMO_SEED}）を synthetic/data/ に作成し、最新の"
-            "完了年度の年次報告書を reports/ に作成します。\n"
+            "完了年度の年次報告書を reports/ に作成します。\n\n"
             f"Generates the default synthetic dataset ({DEMO_SCENARIO}, seed={DEMO_SEED}) into "
             "synthetic/data/ and builds the report for its latest complete fiscal year into reports/."
         ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     d.add_argument("--out", default=None, metavar="DIR", help="出力先 / output root (default reports/)")
     d.add_argument("--quiet", action="store_true", help="進捗表示なし / no progress bar")

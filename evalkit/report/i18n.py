@@ -173,6 +173,11 @@ TEXTS: dict[str, tuple[str, str]] = {
     "methods.params": ("パラメータ", "Parameters"),
     "methods.policy": ("取組の導入日", "Policy start"),
     "methods.packages": ("使用した分析モジュール", "Analysis modules used"),
+    "methods.glyphs": ("図の文字（フォント）", "Figure text (fonts)"),
+    "methods.no_glyphs": (
+        "すべての文字を表示（IPAexGothic、matplotlib-fontja）",
+        "all glyphs rendered (IPAexGothic via matplotlib-fontja)",
+    ),
 }
 
 

@@ -196,6 +196,21 @@ def foreign_text(text: str, lang: str) -> str | None:
     return _ISO.sub(lambda m: jdate(m.group(0), lang), text.strip())
 
 
+class ReportDataError(ValueError):
+    """The data cannot be used (errors found while reading; message in Japanese and English)."""
+
+
+def _data_error(problems: list) -> ReportDataError:
+    head = problems[:5]
+    where = [f"{p.table or ''}{'' if p.row is None else f' row {p.row}'}" for p in head]
+    ja = "; ".join(f"{w}: {p.message_ja}" for w, p in zip(where, head, strict=True))
+    en = "; ".join(f"{w}: {p.message_en}" for w, p in zip(where, head, strict=True))
+    more = len(problems) - len(head)
+    tail = f"（ほか {more} 件。evalkit validate で一覧）" if more > 0 else ""
+    tail_en = f" (and {more} more; run evalkit validate)" if more > 0 else ""
+    return ReportDataError(f"データにエラーがあります: {ja}{tail} / the data has errors: {en}{tail_en}")
+
+
 def _param_error(ja: str, en: str) -> ReportParameterError:
     return ReportParameterError(f"{ja} / {en}")
 
@@ -280,9 +295,12 @@ def open_report(
         raise _param_error(
             f"データが見つかりません: {data_path}", f"data not found: {data_path}"
         )
-    ds_all = load(data_path)
+    try:
+        ds_all = load(data_path)
+    except DatasetError as e:
+        raise _data_error(list(e.problems)) from None
     if ds_all.has_errors:
-        raise DatasetError([p for p in ds_all.problems if p.severity == "error"][:20])
+        raise _data_error([p for p in ds_all.problems if p.severity == "error"])
     centers = sorted(set(ds_all.children["center"].dropna().astype(object)))
     if center != "all" and center not in centers:
         raise _param_error(
@@ -1208,6 +1226,8 @@ def methods(r: Report) -> Section:
         (r.tr("methods.params"), json.dumps(params, ensure_ascii=False, sort_keys=True)),
         (r.tr("methods.packages"), used),
     ]
+    glyphs = sorted(set(T.MISSING_GLYPHS))
+    items.append((r.tr("methods.glyphs"), "; ".join(glyphs) if glyphs else r.tr("methods.no_glyphs")))
     df = pd.DataFrame(items, columns=[r.tr("methods.key"), r.tr("methods.value")])
     s.table("provenance", r.tr("sec.methods"), df)
     return s

@@ -34,6 +34,8 @@ SIDECAR_DIR = "_evalkit_tables"
 MISSING = "—"
 
 _PUBLISHED: dict[str, tuple[str, pd.DataFrame]] = {}
+#: "Glyph … missing from font" warnings raised while drawing this report's figures.
+MISSING_GLYPHS: list[str] = []
 
 
 def suppress(
@@ -160,8 +162,9 @@ def published() -> list[tuple[str, tuple[str, pd.DataFrame]]]:
 
 
 def reset() -> None:
-    """Forget published tables (start of a report)."""
+    """Forget published tables and glyph warnings (start of a report)."""
     _PUBLISHED.clear()
+    MISSING_GLYPHS.clear()
 
 
 def read_sidecar(folder: str | Path) -> list[tuple[str, tuple[str, pd.DataFrame]]]:
@@ -182,10 +185,17 @@ def table_html(df: pd.DataFrame, caption: str = "") -> str:
 
 def figure_html(fig, alt: str = "") -> str:
     """Render a matplotlib figure as an embedded PNG (deterministic bytes) and close it."""
+    import warnings
+
     import matplotlib.pyplot as plt
 
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100, metadata={"Software": None})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fig.savefig(buf, format="png", dpi=100, metadata={"Software": None})
+    MISSING_GLYPHS.extend(
+        str(w.message) for w in caught if "missing from" in str(w.message).lower()
+    )
     plt.close(fig)
     b64 = base64.b64encode(buf.getvalue()).decode("ascii")
     return f'<figure class="ek-figure"><img alt="{html.escape(alt)}" src="data:image/png;base64,{b64}"/></figure>'
