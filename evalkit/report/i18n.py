@@ -56,6 +56,7 @@ TEXTS: dict[str, tuple[str, str]] = {
         "last day of {fy}, care starts and discharges during the year.",
     ),
     "glance.item": ("項目", "Item"),
+    "glance.caption": ("措置児童数と措置の開始・解除", "Children in care, care starts and discharges"),
     "glance.count": ("件数・人数", "Count"),
     "glance.stock_start": ("年度初日の措置児童数（{d}）", "Children in care on {d}"),
     "glance.stock_end": ("年度末日の措置児童数（{d}）", "Children in care on {d}"),

@@ -449,7 +449,7 @@ def glance(r: Report) -> Section:
             cnt: [len(start_stock), len(entries), len(disc), len(end_stock)],
         }
     )
-    s.table("glance", r.tr("sec.glance"), df, counts=[cnt])
+    s.table("glance", r.tr("glance.caption"), df, counts=[cnt])
 
     reasons = list(C.DISCHARGE_REASONS)
     n = disc["discharge_reason"].astype(object).value_counts().reindex(reasons, fill_value=0)
@@ -636,7 +636,9 @@ def kpis(r: Report) -> Section:
         now = y.loc[y["fy"] == r.fiscal_year]
         before = y.loc[y["fy"] == r.fiscal_year - 1]
         hidden = bool(now["hidden"].any() or before["hidden"].any())
-        label = kpi_name(k, r.lang) + ("" if g == "all" else f"（{_group_label(g, r.lang)}）")
+        label = kpi_name(k, r.lang) + (
+            "" if g == "all" else
+            f"（{_group_label(g, r.lang)}）" if r.lang == "ja" else f" ({_group_label(g, r.lang)})")
         summary.append((
             label,
             before["value_disp"].iloc[0] if len(before) else T.MISSING,
@@ -645,7 +647,6 @@ def kpis(r: Report) -> Section:
                        before["value"].iloc[0] if len(before) else np.nan, hidden),
         ))
     sm = pd.DataFrame(summary, columns=[name_c, last_c, this_c, dir_c])
-    s.h3(r.tr("kpi.summary"))
     s.table("kpi_summary", r.tr("kpi.summary"), sm)
     s.note(r.tr("kpi.yearly_note"))
     policy = _policy_day(r)
@@ -798,11 +799,12 @@ def foster(r: Report) -> Section:
         sub = ser.loc[(ser["group"] == g) & ~ser["hidden"].astype(bool)]
         ax.plot(sub["fy"], 100 * sub["rate"].astype(float), marker=mk,
                 label=_group_label(g, r.lang))
-    for g, ls in (("preschool", "--"), ("school_age", ":")):
-        nat, pref = FOSTER_TARGETS[g]
-        ax.axhline(100 * pref, color="grey", ls=ls, lw=1,
-                   label=f"{tp}（{_group_label(g, r.lang)}）" if r.lang == "ja"
-                   else f"{tp} ({_group_label(g, r.lang)})")
+    for g, which, ls in (("preschool", 1, "--"), ("school_age", 1, ":"), ("school_age", 0, "-.")):
+        value = FOSTER_TARGETS[g][which]
+        who = tp if which else tn
+        ax.axhline(100 * value, color="grey", ls=ls, lw=1,
+                   label=f"{who}（{_group_label(g, r.lang)}）" if r.lang == "ja"
+                   else f"{who} ({_group_label(g, r.lang)})")
     ax.set_xticks(years, [f"FY{y}" for y in years])
     ax.set_ylim(0, 100)
     ax.set_ylabel(r.tr("foster.plot_y"))
