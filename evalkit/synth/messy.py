@@ -1,7 +1,8 @@
 """What a real export looks like: Japanese labels, slashed dates, a few broken rows.
 
 :func:`make_messy` turns a clean synthetic dataset into text tables (codes
-written as their Japanese labels, dates ``YYYY/MM/DD``) and breaks a few
+written as their Japanese labels, Japanese column headers, dates
+``YYYY/MM/DD``, yes/no as ○/blank) and breaks a few
 rows in the ways :func:`evalkit.validate` must catch. Each broken cell is
 listed as ``{"table", "row", "column", "code"}`` (``row`` = the row number
 in the file, header = 1), so tests can check that the validator reports
@@ -19,7 +20,7 @@ import pandas as pd
 
 from evalkit.data.dataset import Dataset
 from evalkit.data.load import _text_frame
-from evalkit.data.schema import TABLE_ORDER
+from evalkit.data.schema import TABLE_ORDER, TABLES
 from evalkit.synth.rng import stream
 
 FMT = "%Y/%m/%d"
@@ -86,8 +87,14 @@ def make_messy(ds: Dataset, seed: int) -> tuple[dict[str, pd.DataFrame], list[di
     se = sv.index[(sv["instrument"] == "self_esteem").to_numpy()]
     brk("surveys", se, "score", "150", "SCORE_OUT_OF_RANGE")
     brk("surveys", se, "score", "七十", "NUMBER_UNPARSEABLE")
+    # booleans as ○ / blank, as Japanese spreadsheets keep them
+    ct = text["contacts"]
+    for col in ("caregiver_present", "family_participated"):
+        ct[col] = ct[col].map({"true": "○", "false": "", "": ""}).fillna(ct[col])
+    # Japanese column headers (the loader accepts them as synonyms)
     out = {}
     for n, t in text.items():
-        out[n] = t.reset_index(drop=True)
+        ja = {c.name: c.ja for c in TABLES[n].columns if c.ja}
+        out[n] = t.reset_index(drop=True).rename(columns=ja)
     broken.sort(key=lambda b: (TABLE_ORDER.index(b["table"]), b["row"], b["column"]))
     return out, broken
