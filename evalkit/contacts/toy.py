@@ -36,6 +36,7 @@ def simulate_panel(
     season_amp: float = 0.15,
     mean_stay_months: float = 30.0,
     center_effects: Mapping[str, float] | None = None,
+    entry_months: tuple[int, int] = (-60, 0),
 ) -> pd.DataFrame:
     """Simulate a child-month panel (columns as :func:`child_month_panel`).
 
@@ -50,6 +51,11 @@ def simulate_panel(
         True policy rate ratios.
     exchange_decay : float
         Log-rate decline of family exchanges per month in care.
+    entry_months : (int, int)
+        Care starts are uniform from ``start + entry_months[0]`` months to
+        ``end + entry_months[1]`` months (inclusive); e.g. ``(-12, -36)``
+        makes a cohort that ages through the window (time in care rises with
+        calendar time).
     """
     rng = np.random.default_rng(seed)
     if starts is None:
@@ -60,7 +66,7 @@ def simulate_panel(
     m_hi = pd.Period(end, "M").ordinal
     n_months = m_hi - m_lo + 1
     # care start: some before the window (stock), some during it
-    entry = rng.integers(m_lo - 60, m_hi + 1, n_children)
+    entry = rng.integers(m_lo + entry_months[0], m_hi + entry_months[1] + 1, n_children)
     stay = np.maximum(1, np.ceil(rng.exponential(mean_stay_months, n_children))).astype(int)
     exit_ = entry + stay  # exclusive
     keep = (exit_ > m_lo) & (entry <= m_hi)
@@ -101,9 +107,9 @@ def simulate_panel(
     cen = np.array([ceff[c] for c in centers])[cidx]
     age_eff = np.select([ag == "under3", ag == "preschool"], [-0.2, -0.1], 0.0)
     base = np.log(frail[r]) + cen + season + age_eff
-    mu_i = expo / 30.4 * np.exp(np.log(1.2) + base - 0.01 * np.minimum(mic, 36)
+    mu_i = expo / 30.4 * np.exp(np.log(1.2) + base - 0.005 * mic
                                 + np.log(interviews_rr) * policy)
-    mu_x = expo / 30.4 * np.exp(np.log(0.9) + base - exchange_decay * np.minimum(mic, 60)
+    mu_x = expo / 30.4 * np.exp(np.log(0.9) + base - exchange_decay * mic
                                 + np.log(family_exchanges_rr) * policy)
     yi = rng.poisson(mu_i)
     yx = rng.poisson(mu_x)
