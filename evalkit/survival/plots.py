@@ -119,7 +119,9 @@ def plot_tracking(res, max_months: float = 36):
     """Any-permanency incidence by entry cohort (one curve per fiscal year)."""
     cohorts = [c for c in res.cif_fits if c.startswith("FY")]
     fig, ax = new_figure()
-    cmap = __import__("matplotlib").colormaps["viridis"]
+    from matplotlib import colormaps
+
+    cmap = colormaps["viridis"]
     for i, c in enumerate(cohorts):
         fit = res.cif_fits[c]
         ci = fit.conf_int(ANY_PERMANENCY)
