@@ -192,19 +192,21 @@ def test_cli_writes_valid_dataset(tmp_path, capsys):
     out = tmp_path / "d"
     rc = main(["synth", "--scenario", "null_effect", "--seed", "3", "--out", str(out),
                "--children-scale", "0.1", "--set", "policy.effects.interviews_rr=2",
-               "--set", "arrivals.male_share=0.5"])
+               "contacts.frailty_shape=3", "--set", "arrivals.male_share=0.5"])
     assert rc == 0
     truth = json.loads((out / "truth.json").read_text("utf-8"))
     assert truth["effects"]["interviews_rr"] == 2.0
     assert truth["effects"]["permanency_hr"] == 1.0
     assert truth["scenario"]["arrivals"]["male_share"] == 0.5
+    assert truth["scenario"]["contacts"]["frailty_shape"] == 3.0
     assert truth["children_scale"] == 0.1
     ds = load(out)
     rep = evalkit.validate(ds, today="2027-04-01")
     assert rep.errors == ()
     assert ds.meta["source"] == "synthetic:null_effect seed=3"
     r = generate("null_effect", seed=3, children_scale=0.1,
-                 overrides={"policy.effects.interviews_rr": 2, "arrivals.male_share": 0.5})
+                 overrides={"policy.effects.interviews_rr": 2, "arrivals.male_share": 0.5,
+                            "contacts.frailty_shape": 3})
     assert r.dataset.equals(ds)
 
 

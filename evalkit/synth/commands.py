@@ -36,9 +36,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="到着率の倍率 / multiply the arrival rate (default 1.0)")
     p.add_argument("--format", choices=("csv", "parquet", "xlsx"), default="csv",
                    help="出力形式 / output format (default csv)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="シナリオの値を上書き（繰り返し可） / override a scenario value (repeatable), "
-                        "e.g. policy.effects.permanency_hr=1.0")
+    p.add_argument("--set", dest="overrides", action="extend", nargs="+", default=[],
+                   metavar="KEY=VALUE",
+                   help="シナリオの値を上書き（複数可） / override scenario values (several after one "
+                        "--set, or repeat --set), e.g. policy.effects.permanency_hr=1.0")
     p.add_argument("--messy", action="store_true",
                    help="実際の出力のような CP932・日本語ラベル・スラッシュ日付・不正行入りの CSV / "
                         "write what a real export looks like (CP932, Japanese labels, slashed dates, "
