@@ -384,6 +384,7 @@ def test_report_api():
     assert [list(d) for d in data] == [list(PROBLEM_KEYS)] * 3
     assert data[1]["row"] == 4 and data[1]["table"] == "placements"
     assert "END_WITHOUT_REASON" in rep.summary() and "エラー 1 件" in rep.summary()
+    assert "取扱注意" in rep.summary() and "取扱注意" not in validate(build(base()), today=TODAY).summary()
     assert "1 errors, 2 warnings" in rep.summary("en")
     assert rep.counts().set_index("code")["n"].to_dict() == {
         "END_WITHOUT_REASON": 1, "AS_OF_IN_FUTURE": 1, "EXCHANGE_TYPE_NOT_EXCHANGE": 1}

@@ -190,6 +190,7 @@ _L = {
         "more": "…ほか {n} 件（--max で表示件数を変更）",
         "dataset": "データ全体", "rows": "行", "memory": "（メモリ上のデータ）", "sep": "",
         "head": "検証結果: {src}（データ基準日 {as_of}、{n} 行）",
+        "internal": "取扱注意: 子どもID・日付などを含みます。内部での確認にのみ使ってください。",
         "tab": "■ {table}（{ja}）: エラー {e} 件、警告 {w} 件",
         "total": "合計: エラー {e} 件、警告 {w} 件。",
         "ok": "エラーはありません。分析に進めます。",
@@ -201,6 +202,7 @@ _L = {
         "more": "... and {n} more (change with --max)",
         "dataset": "whole dataset", "rows": "rows", "memory": "(in memory)", "sep": " ",
         "head": "Validation of {src} (data cut-off {as_of}, {n} rows)",
+        "internal": "Internal use only (取扱注意): shows child IDs and dates.",
         "tab": "== {table}: {e} errors, {w} warnings",
         "total": "Total: {e} errors, {w} warnings.",
         "ok": "No errors: the data can be analysed.",
@@ -215,6 +217,8 @@ def format_report(rep: ValidationReport, lang: str = "ja", max_per_code: int = 1
     L = _L["ja" if lang == "ja" else "en"]
     lines = [L["head"].format(src=rep.source or L["memory"], as_of=rep.as_of.date(),
                               n=f"{rep.n_rows:,}")]
+    if rep.problems:
+        lines.append(L["internal"])
     by_table: dict[str | None, list[Problem]] = {}
     for p in rep.problems:
         by_table.setdefault(p.table, []).append(p)
