@@ -146,6 +146,11 @@ def test_months_between(a, b):
     k = cal.months_between(s, e)
     assert k >= 0
     assert cal.add_months(s, k) <= pd.Timestamp(e) < cal.add_months(s, k + 1)
+    v = cal.months_between(pd.Series([pd.Timestamp(s), pd.NaT]), pd.Timestamp(e))
+    assert v.iloc[0] == k and np.isnan(v.iloc[1])
+    assert cal.months_between(pd.DatetimeIndex([s]), pd.DatetimeIndex([e]))[0] == k
+    kb = cal.months_between(e, s)  # backwards: the same definition, k ≤ 0
+    assert kb <= 0 and cal.add_months(e, kb) <= pd.Timestamp(s) < cal.add_months(e, kb + 1)
 
 
 @FAST

@@ -193,7 +193,23 @@ def add_months(d, n):
 
 
 def months_between(start, end):
-    """Whole calendar months from ``start`` to ``end`` (``start + k months ≤ end``)."""
+    """Whole calendar months from ``start`` to ``end`` (the largest k with
+    ``start + k months ≤ end``). Vectorised when either is an array/Series
+    (missing → NaN)."""
+    if not (_is_scalar(start) and _is_scalar(end)):
+        si = _as_index(start) if not _is_scalar(start) else None
+        ei = _as_index(end) if not _is_scalar(end) else None
+        n = len(si) if si is not None else len(ei)
+        si = si if si is not None else pd.DatetimeIndex([to_timestamp(start)] * n)
+        ei = ei if ei is not None else pd.DatetimeIndex([to_timestamp(end)] * n)
+        miss = np.asarray(si.isna() | ei.isna())
+        fill = pd.Timestamp("2000-01-01")
+        si, ei = si.where(~miss, fill), ei.where(~miss, fill)
+        k = (ei.year.to_numpy() - si.year.to_numpy()) * 12 + (
+            ei.month.to_numpy() - si.month.to_numpy())
+        k = k - (np.asarray(add_months(si, k)) > ei.to_numpy())
+        out = np.where(miss, np.nan, k) if miss.any() else k.astype(np.int64)
+        return _wrap(out, start if not _is_scalar(start) else end)
     s, e = to_timestamp(start), to_timestamp(end)
     if s is pd.NaT or e is pd.NaT:
         return None
