@@ -113,6 +113,8 @@ CASES = [
      "COLUMN_MISSING", "children", None, "sex"),
     ("column_unknown", lambda fr: fr["children"].insert(1, "name", ["x", "y"]), {}, {},
      "COLUMN_UNKNOWN", "children", None, "name"),
+    ("column_duplicate", lambda fr: fr["children"].insert(4, "子どもID", ["A", "B"]), {}, {},
+     "COLUMN_DUPLICATE", "children", None, "child_id"),
     ("value_missing", setv("children", 3, "birth_date", ""), {}, {},
      "VALUE_MISSING", "children", 3, "birth_date"),
     ("date_unparseable", setv("placements", 2, "start_date", "2026-13-01"), {}, {},

@@ -421,6 +421,9 @@ def parse_table(name: str, raw: pd.DataFrame, problems: list[Problem]) -> pd.Dat
             problems.append(RULES["COLUMN_UNKNOWN"].problem(table=name, column=str(c)))
         elif target not in rename.values():
             rename[c] = target
+        else:
+            problems.append(RULES["COLUMN_DUPLICATE"].problem(table=name, column=target,
+                                                              value=str(c)))
     raw = raw[list(rename)].rename(columns=rename)
     out = {}
     for col in t.columns:

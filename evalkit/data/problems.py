@@ -163,6 +163,9 @@ register(Rule("COLUMN_MISSING", ERROR, None,
 register(Rule("COLUMN_UNKNOWN", WARNING, None,
               "表 {table} の列 {column} は使われません（無視します）。",
               "Column {column} of table {table} is not used (ignored)."))
+register(Rule("COLUMN_DUPLICATE", WARNING, None,
+              "表 {table} の列 {value} は {column} と同じ列です（最初の列だけを使います）。",
+              "Column {value} of table {table} repeats {column} (only the first is used)."))
 register(Rule("VALUE_MISSING", ERROR, None,
               "必須の値が空欄です。",
               "A required value is empty."))

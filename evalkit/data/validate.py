@@ -269,6 +269,8 @@ _LOADER_DOCS = {
     "COLUMN_MISSING": "A required column is absent from a table.",
     "COLUMN_UNKNOWN": "A column that is not part of the data model (ignored; remove names and "
                       "other personal data from exports).",
+    "COLUMN_DUPLICATE": "Two columns of a table mean the same column (e.g. child_id and "
+                        "子どもID); the first is used.",
     "VALUE_MISSING": "A required cell is empty.",
     "DATE_UNPARSEABLE": "A date that is not a real calendar date in YYYY-MM-DD or YYYY/MM/DD "
                         "(also accepted: 2026年4月1日, era dates 令和8年4月1日 / R8.4.1, "
