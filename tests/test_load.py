@@ -393,3 +393,16 @@ def test_typed_frames_read_like_text():
     assert ds.plans["plan_id"].tolist() == ["7"] and ds.plans["rank"].tolist() == [1]
     assert ds.contacts["caregiver_present"].tolist()[0] is True
     assert pd.isna(ds.contacts["caregiver_present"].iloc[1])
+
+
+def test_round_trip_synthetic(tmp_path):
+    """A small synthetic dataset (every table, many codes) survives every format."""
+    from evalkit.synth import generate
+
+    ds = generate("nagano_default", seed=7, children_scale=0.02).dataset
+    assert len(ds.contacts) > 100 and len(ds.plans) > 0
+    for how in ("csv-cp932-ja-slash", "parquet", "xlsx-ja-slash"):
+        out = write_dataset(ds, tmp_path / how, **WRITES[how])
+        back = load(out / "dataset.xlsx" if how.startswith("xlsx") else out)
+        assert back.problems == (), how
+        assert back.equals(ds), how
