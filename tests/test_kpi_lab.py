@@ -21,6 +21,9 @@ import pytest
 
 from evalkit.kpi.lab import LabConfig, LabResult, pooled_values, run_lab, true_stay_stats
 
+# one worker runs the module-scoped fixtures once (make test: pytest -n 2 --dist loadgroup)
+pytestmark = pytest.mark.xdist_group("kpi_lab")
+
 
 # ----------------------------------------------------------------------------- machinery
 def test_pooled_values_pool_months_and_keep_years():

@@ -20,6 +20,9 @@ RESIDENTIAL = {"infant_home", "childrens_home", "therapeutic_facility", "self_re
                "disability_facility"}
 PERMANENT = {"reunification", "kinship", "special_adoption", "ordinary_adoption", "guardianship"}
 
+# one worker runs the module-scoped fixtures once (make test: pytest -n 2 --dist loadgroup)
+pytestmark = pytest.mark.xdist_group("kpi_reference")
+
 
 # ----------------------------------------------------------------------------- plain helpers
 def d(x) -> dt.date | None:
