@@ -329,7 +329,8 @@ def _parse_date_uniques(u: np.ndarray) -> np.ndarray:
 
 def _factorize_text(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     codes, uniques = pd.factorize(s.to_numpy(dtype=object), sort=False)
-    norm = [_norm(u) for u in uniques]
+    # NFKC leaves ASCII unchanged: only strip it (most ids and dates)
+    norm = [u.strip() if type(u) is str and u.isascii() else _norm(u) for u in uniques]
     if len(codes) and (codes < 0).any():  # missing values read as empty text
         codes = np.where(codes < 0, len(norm), codes)
         norm.append("")
