@@ -362,8 +362,12 @@ def _same(x, y) -> bool:
         float(x), float(y), rel_tol=1e-9, abs_tol=1e-9)
 
 
-@pytest.fixture(scope="module", params=[7, 23])
+@pytest.fixture(scope="module", params=[7, 23, "synth"])
 def random_ds(request):
+    if request.param == "synth":  # the project's generator, a small Nagano-like sample
+        from evalkit.synth import generate
+
+        return generate("nagano_default", seed=5, children_scale=0.04).dataset
     return random_dataset(seed=request.param, n_children=70)
 
 
@@ -393,8 +397,11 @@ def test_every_value_matches_the_plain_loop(fast, plain, center):
     assert not bad, bad[:5]
 
 
-def test_reference_data_has_the_edge_cases(random_ds, plain):
+@pytest.mark.parametrize("seed", [7, 23])
+def test_reference_data_has_the_edge_cases(seed):
     """The random data does exercise month-end moves, open rows, re-entries, April 1/2 births."""
+    random_ds = random_dataset(seed=seed, n_children=70)
+    plain = Plain(random_ds)
     p = random_ds.placements
     assert p["end_date"].isna().any()
     month_end_moves = p.loc[(p["end_reason"] == "moved") & p["end_date"].dt.is_month_end]
