@@ -170,3 +170,11 @@ def test_kpi_on_data_with_errors_exits_1(data_dir, tmp_path):
     p.write_text(p.read_text("utf-8").replace("family_home", "bogus_home"), "utf-8")
     rc, out, err = run("kpi", bad, "--fiscal-year", 2026)
     assert rc == 1 and out == "" and "bogus_home" in err and "Traceback" not in err
+
+
+def test_exit_mean_alias(data_dir):
+    rc, out, _ = run("kpi", data_dir, "--fiscal-year", 2026, "--kpi", "placement_duration:exit_mean")
+    t = pd.read_csv(io.StringIO(out))
+    assert rc == 0 and set(t.variant) == {"primary"}
+    assert t.set_index("group")["value"].to_dict() == {"infant_home": 122, "childrens_home": 186,
+                                                       "family_based": 170}

@@ -138,6 +138,9 @@ class Variant:
 
 _KPIS: dict[str, KPI] = {}
 _VARIANTS: dict[tuple[str, str], Variant] = {}
+#: Other names accepted for a variant (the worked example calls the primary duration
+#: definition ``exit_mean``); the long table always shows the registered name.
+VARIANT_ALIASES: dict[tuple[str, str], str] = {("placement_duration", "exit_mean"): "primary"}
 
 
 def define_kpi(kpi: KPI) -> KPI:
@@ -202,7 +205,8 @@ def get_kpi(kpi_id: str) -> KPI:
 
 
 def get_variant(kpi_id: str, variant: str = "primary") -> Variant:
-    """One registered variant (KeyError if unknown)."""
+    """One registered variant (KeyError if unknown); aliases are accepted."""
+    variant = VARIANT_ALIASES.get((kpi_id, variant), variant)
     return _VARIANTS[(kpi_id, variant)]
 
 
