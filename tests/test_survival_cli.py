@@ -109,3 +109,24 @@ def test_notebook_runs_with_papermill(data_dir, tmp_path):
     )
     assert "policy HR" in text and "C0" not in text
     assert sum("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", [])) >= 4
+
+
+def test_figures_render_japanese_without_missing_glyphs():
+    import io
+    import warnings
+
+    import matplotlib.pyplot as plt
+
+    from evalkit.survival import plots
+    from evalkit.survival.analysis import analyse
+    from evalkit.survival.simdata import simulate
+
+    res = analyse(simulate(n=600, seed=1, first_entry="2020-04-01").dataset)
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        for fig in (plots.plot_cif(res), plots.plot_routes(res), plots.plot_tracking(res),
+                    plots.plot_hazard_ratios(res)):
+            assert "か月" in fig.axes[0].get_xlabel() or "ハザード比" in fig.axes[0].get_xlabel()
+            fig.savefig(io.BytesIO(), format="png")
+            plt.close(fig)
+    assert not [x for x in w if "missing" in str(x.message).lower()]

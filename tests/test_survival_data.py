@@ -137,12 +137,26 @@ def test_fast_episodes_equal_foundation(example_ds):
             assert ((x == y) | (x.isna() & y.isna())).all(), c
 
 
-def test_detect_window_start():
+def _with_review(ds, day):
+    rev = pd.DataFrame(
+        {"child_id": pd.array([ds.children["child_id"].iloc[0]], dtype="string"),
+         "date": pd.to_datetime([day]), "forum": pd.Categorical(["progress_review"])},
+        index=pd.Index([2], name="row"))
+    return ds.replace(tables={"reviews": rev})
+
+
+def test_detect_window_start(example_ds):
+    from evalkit.survival.simdata import simulate
+
     assert detect_window_start(_ds()) is None  # no activity tables
-    ds = _ds().replace(tables={"reviews": pd.DataFrame(
-        {"child_id": pd.array(["D"], dtype="string"), "date": pd.to_datetime(["2012-04-05"]),
-         "forum": pd.Categorical(["progress_review"])}, index=pd.Index([2], name="row"))})
-    assert detect_window_start(ds) == pd.Timestamp("2012-04-05")
+    # records begin a year+ after the first care start, but the inflow is not thinner
+    # before them: no window (e.g. the worked example has contacts only in May 2026)
+    assert detect_window_start(example_ds) is None
+    assert detect_window_start(_with_review(_ds(), "2012-04-05")) is None
+    # an export of a system started on 2014-04-01: the stock is length-biased
+    sim = simulate(n=800, seed=2, first_entry="2004-04-01", records_start="2014-04-01")
+    ds = _with_review(sim.dataset, "2014-04-01")
+    assert detect_window_start(ds) == pd.Timestamp("2014-04-01")
 
 
 def test_frame_independent_of_row_order():

@@ -110,7 +110,10 @@ def run(args) -> int:
         res.cif.to_csv(tmp / "cif.csv", index=False, float_format=fmt, na_rep="")
         res.cox_table.to_csv(tmp / "cox.csv", index=False, float_format=fmt, na_rep="")
         if not res.tracking.empty:
+            from evalkit.survival.tracking import tracking_wide
+
             res.tracking.to_csv(tmp / "tracking.csv", index=False, float_format=fmt, na_rep="")
+            tracking_wide(res.tracking).to_csv(tmp / "tracking_table.csv", encoding="utf-8-sig")
         res.counts.to_csv(tmp / "counts.csv", index=False)
         (tmp / "provenance.json").write_text(provenance_json(res) + "\n", encoding="utf-8")
         (tmp / "summary.txt").write_text(res.summary() + "\n", encoding="utf-8")

@@ -189,7 +189,10 @@ def detect_window_start(ds) -> pd.Timestamp | None:
     survive to the export). Such exports show it in their activity tables:
     contacts and reviews are recorded only from the system's start. When the
     earliest contact or review is more than a year after the earliest care
-    start, that date is returned as the window start; otherwise None.
+    start — and in-care placements started before it at less than half the
+    rate seen after it (only the survivors were kept; at least 30 starts after
+    it, so tiny examples never trigger it) — that date is returned as the
+    window start; otherwise None.
     """
     p = ds.placements
     if p.empty:
@@ -203,9 +206,21 @@ def detect_window_start(ds) -> pd.Timestamp | None:
     firsts = [d for d in firsts if not pd.isna(d)]
     if not firsts or pd.isna(first_start):
         return None
-    first_activity = min(firsts)
-    if (first_activity - first_start).days > 365:
-        return pd.Timestamp(first_activity).normalize()
+    first_activity = pd.Timestamp(min(firsts)).normalize()
+    if (first_activity - first_start).days <= 365:
+        return None
+    # and the inflow confirms it: before the first record, in-care rows start at
+    # well under half the rate seen afterwards (only the survivors were kept)
+    starts = p.loc[p["setting"].astype(object).isin(C.IN_CARE_SETTINGS), "start_date"].dropna()
+    as_of = pd.Timestamp(ds.as_of)
+    yrs_before = (first_activity - first_start).days / 365.25
+    yrs_after = (as_of - first_activity).days / 365.25
+    if yrs_after < 0.5:
+        return None
+    n_after = int((starts >= first_activity).sum())
+    rate_before = (starts < first_activity).sum() / yrs_before
+    if n_after >= 30 and rate_before < 0.5 * n_after / yrs_after:
+        return first_activity
     return None
 
 
