@@ -584,17 +584,41 @@ def _typed_for_parquet(df: pd.DataFrame, name: str) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def _fixed_zip(path: Path) -> None:
-    """Rewrite a zip (xlsx) with fixed timestamps so identical content is byte-identical."""
+_CORE_TIME = re.compile(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(</dcterms:)")
+
+
+def fix_xlsx_timestamps(path: str | os.PathLike) -> None:
+    """Rewrite an xlsx (a zip) with fixed timestamps so identical content is byte-identical.
+
+    Pins the zip entries' dates and the created/modified times that openpyxl
+    stamps into ``docProps/core.xml`` at save time.
+    """
+    path = Path(path)
     with zipfile.ZipFile(path) as z:
         items = [(i.filename, z.read(i.filename)) for i in z.infolist()]
     tmp = path.with_suffix(".tmpzip")
     with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
         for fn, data in items:
+            if fn == "docProps/core.xml":
+                data = _CORE_TIME.sub(rb"\g<1>2000-01-01T00:00:00Z\g<2>", data)
             zi = zipfile.ZipInfo(fn, date_time=(1980, 1, 1, 0, 0, 0))
             zi.compress_type = zipfile.ZIP_DEFLATED
             z.writestr(zi, data)
     tmp.replace(path)
+
+
+def _check_replaceable(out: Path) -> None:
+    """Refuse to delete a folder that is not a dataset evalkit wrote (user files inside)."""
+    if not out.is_dir():
+        raise FileExistsError(f"{out} exists and is not a folder / フォルダではありません")
+    known = {f"{n}.{ext}" for n in TABLE_ORDER for ext in ("csv", "parquet")}
+    known |= {"meta.json", "truth.json", "dataset.xlsx"}
+    names = {f.name for f in out.iterdir()}
+    if names and not (names & known):
+        raise FileExistsError(
+            f"{out} is not empty and holds no dataset; refusing to replace it / "
+            f"{out} は空でなく、データセットではないため置き換えません"
+        )
 
 
 def write_dataset(
@@ -664,11 +688,12 @@ def write_dataset(
                 )
                 props = w.book.properties
                 props.created = props.modified = _dt.datetime(2000, 1, 1)
-            _fixed_zip(xlsx)
+            fix_xlsx_timestamps(xlsx)
         for fn, content in (extra_files or {}).items():
             data = content.encode("utf-8") if isinstance(content, str) else content
             (tmp / fn).write_bytes(data)
         if out.exists():
+            _check_replaceable(out)
             shutil.rmtree(out)
         tmp.replace(out)
     except BaseException:
