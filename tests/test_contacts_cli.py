@@ -139,3 +139,21 @@ def test_notebook_runs_with_papermill(staggered_dir, tmp_path):
     assert not any(i in text for i in ids if len(i) >= 4)
     assert sum(1 for c in nb.cells for o in c.get("outputs", [])
                if "image/png" in o.get("data", {})) >= 4
+
+
+def test_figures_render_japanese_without_missing_glyphs(staggered_dir, tmp_path):
+    import warnings
+
+    from evalkit.contacts.analysis import analyse
+    from evalkit.contacts.plots import save_all
+    from evalkit.data.load import load
+
+    res = analyse(load(staggered_dir), n_boot=0, models=("its", "did"))
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        paths = save_all(res, tmp_path)
+    assert not [x for x in w if "Glyph" in str(x.message)]
+    assert {p.name for p in paths} == {
+        "rate_ratios.png", "its_interviews.png", "its_family_exchanges.png",
+        "event_study_interviews.png", "event_study_family_exchanges.png"}
+    assert all(p.stat().st_size > 10_000 for p in paths)

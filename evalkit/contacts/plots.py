@@ -64,6 +64,7 @@ def plot_event_study(res, outcome: str):
     ax.axhline(1.0, color="0.3", lw=0.8)
     ax.axvline(-0.5, color="0.3", lw=0.8, ls=":")
     ax.set_yscale("log")
+    _plain_log_ticks(ax.yaxis)
     ax.set_xlabel("導入からの四半期 / quarters since the policy start")
     ax.set_ylabel("率比 / rate ratio")
     ax.set_title(f"{OUTCOME_TITLES.get(outcome, outcome)} イベントスタディ（代入推定）", fontsize=10)
@@ -89,9 +90,20 @@ def plot_rate_ratios(res):
     ax.axvline(1.0, color="0.3", lw=0.8)
     ax.set_yticks(ypos, labels, fontsize=8)
     ax.set_xscale("log")
+    _plain_log_ticks(ax.xaxis)
     ax.set_xlabel("率比（導入後/導入前）/ rate ratio (policy vs none), 95% CI")
     ax.set_title("導入の効果：面接と家族交流の頻度 / policy rate ratios", fontsize=10)
     return fig
+
+
+def _plain_log_ticks(axis) -> None:
+    """Log axis with plain decimal labels (0.8, 1.0, 1.5 …) instead of powers of ten."""
+    from matplotlib.ticker import FormatStrFormatter, LogLocator
+
+    axis.set_major_locator(LogLocator(base=10, subs=(0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.25, 1.5, 2.0,
+                                                       2.5, 3.0, 4.0)))
+    axis.set_major_formatter(FormatStrFormatter("%.2g"))
+    axis.set_minor_formatter(FormatStrFormatter(""))
 
 
 def save_all(res, out: Path) -> list[Path]:
