@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from evalkit.data import codes as C
-from evalkit.data.calendar import age_group
+from evalkit.data.calendar import add_months, first_school_day
 from evalkit.data.episodes import assign_episodes
 
 #: Outcomes analysed and the contact kinds each counts.
@@ -196,16 +196,27 @@ def child_month_panel(
         np.isnat(pst), 0, np.maximum(mi_a - _month_index(np.where(np.isnat(pst), month, pst)), 0)
     )
     mic = mi_a - _month_index(agg["care_start"].to_numpy(dtype="datetime64[ns]"))
-    births = birth_of.reindex(cid).to_numpy(dtype="datetime64[ns]")[cm]
-    ag = age_group(pd.Series(births), pd.Series(agg["last_day"].to_numpy()))
-    sg = pd.Series(agg["setting"].to_numpy()).map(lambda x: C.SETTINGS[x].group)
+    # age group on the last day in care (thresholds computed once per child)
+    births = pd.Series(birth_of.reindex(cid).to_numpy(dtype="datetime64[ns]"))
+    third = np.asarray(add_months(births, 36), dtype="datetime64[ns]")[cm]
+    school = np.asarray(first_school_day(births), dtype="datetime64[ns]")[cm]
+    last = agg["last_day"].to_numpy(dtype="datetime64[ns]")
+    ag_code = np.where(last < third, 0, np.where(last < school, 1, 2))
+    ag_code[np.isnat(third) | np.isnat(school)] = -1
+    ag = pd.Categorical.from_codes(ag_code, categories=["under3", "preschool", "school_age"])
+    s_codes, s_uniq = pd.factorize(agg["setting"].to_numpy())
+    sg = np.array([C.SETTINGS[s].group for s in s_uniq], dtype=object)[s_codes] if len(
+        s_uniq) else np.array([], dtype=object)
+    m_codes, m_uniq = pd.factorize(mi_a)
+    period = pd.PeriodIndex(_month_start(np.asarray(m_uniq)), freq="M").astype(str).to_numpy(
+        dtype=object)[m_codes] if len(m_uniq) else np.array([], dtype=object)
 
     panel = pd.DataFrame(
         {
             "child_id": pd.array(cid.to_numpy()[cm], dtype=pd.StringDtype()),
             "center": center,
             "month": month,
-            "period": pd.PeriodIndex(month, freq="M").astype(str),
+            "period": period,
             "month_of_year": pd.DatetimeIndex(month).month.to_numpy(),
             "days_in_month": dim,
             "exposure": expo.astype(float),
@@ -214,17 +225,17 @@ def child_month_panel(
             "months_since_policy": since.astype(np.int64),
             "months_in_care": mic.astype(np.int64),
             "months_in_care_group": months_in_care_group(mic),
-            "age_group": pd.Categorical(np.asarray(ag, dtype=object),
-                                        categories=["under3", "preschool", "school_age"]),
-            "setting_group": pd.Categorical(sg.to_numpy()),
+            "age_group": ag,
+            "setting_group": pd.Categorical(sg),
         }
     )
     counts = _contact_counts(ds, child, s, e, cid, day)
     base = mi_a.min() if len(mi_a) else 0
     key = cm.astype(np.int64) * 100_000 + (mi_a - base)
+    kinds = counts["kind"].to_numpy(dtype=object)
     for kind in C.CONTACT_KINDS:
         col = np.zeros(len(panel), np.int64)
-        ck = counts[counts["kind"] == kind]
+        ck = counts[kinds == kind]
         if len(ck):
             k2 = ck["c"].to_numpy(np.int64) * 100_000 + (ck["mi"].to_numpy() - base)
             pos = np.searchsorted(key, k2)
