@@ -14,6 +14,7 @@ errors), ``did`` (staggered imputation estimator, randomisation inference).
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -340,8 +341,10 @@ def _safe(fn, *args, **kwargs):
     """Run a model fit; on numerical failure return a short note instead of raising."""
     try:
         return fn(*args, **kwargs)
-    except (np.linalg.LinAlgError, ValueError, FloatingPointError) as e:
-        return f"推定できません / could not be estimated: {e}"
+    except Exception as e:  # a model that cannot be fitted on these data: say so in its row
+        if os.environ.get("EVALKIT_DEBUG"):
+            raise
+        return f"推定できません / could not be estimated: {type(e).__name__}: {e}"
 
 
 def provenance_json(res: ContactsAnalysis) -> str:
