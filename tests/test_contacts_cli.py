@@ -157,3 +157,14 @@ def test_figures_render_japanese_without_missing_glyphs(staggered_dir, tmp_path)
         "rate_ratios.png", "its_interviews.png", "its_family_exchanges.png",
         "event_study_interviews.png", "event_study_family_exchanges.png"}
     assert all(p.stat().st_size > 10_000 for p in paths)
+
+
+def test_too_little_data_gives_notes_not_errors(example_ds):
+    """The 3-child worked example: no contacts after the start → every row empty with a note."""
+    from evalkit.contacts.analysis import analyse
+
+    res = analyse(example_ds, policy_start="2026-10-01", n_boot=5)
+    rr = res.rate_ratios
+    assert len(rr) == 8 and rr["rate_ratio"].isna().all()
+    assert rr["note"].str.contains("not estimable").all()
+    assert "not estimable" in res.summary()

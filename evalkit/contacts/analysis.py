@@ -123,7 +123,7 @@ class ContactsAnalysis:
                 f"DiD pre-trend p={get('did', 'pretrend_p'):.3f}; "
                 f"naive RR={get('naive', 'rate_ratio'):.3f}"
             )
-        if not self.staggered:
+        if self.did_ and not self.staggered:
             from evalkit.contacts.did import NO_STAGGER_NOTE
 
             lines.append(NO_STAGGER_NOTE)
@@ -228,6 +228,12 @@ def analyse(
 
     for o in outcomes:
         y = panel[o].to_numpy(dtype=float)
+        pol = panel["policy"].to_numpy()
+        if y[pol == 0].sum() == 0 or y[pol > 0].sum() == 0:
+            note = ("導入前または導入後の件数が0件のため推定できません / no contacts before or "
+                    "after the start: not estimable")
+            rows += [(m, o, np.nan, np.nan, np.nan, np.nan, note) for m in models]
+            continue
         nv = naive_comparison(panel, o)
         for k, v in nv.items():
             add_diag("naive", o, k, v)
@@ -292,6 +298,10 @@ def analyse(
                 rows.append(("did", o, np.nan, np.nan, np.nan, np.nan, r))
 
     rr = pd.DataFrame(rows, columns=RATE_RATIO_COLUMNS)
+    bad = ~np.isfinite(rr[["rate_ratio", "ci_lower", "ci_upper"]].to_numpy(dtype=float)).all(axis=1)
+    rr.loc[bad, ["rate_ratio", "ci_lower", "ci_upper", "p_value"]] = np.nan
+    rr.loc[bad & (rr["note"].fillna("") == ""), "note"] = (
+        "推定できません（データが少なすぎます）/ not estimable (too little data)")
     rr["_m"] = rr["model"].map({m: i for i, m in enumerate(MODELS)})
     rr["_o"] = rr["outcome"].map({m: i for i, m in enumerate(outcomes)})
     rr = rr.sort_values(["_m", "_o"]).drop(columns=["_m", "_o"]).reset_index(drop=True)
@@ -339,8 +349,12 @@ def valid_all(starts: Mapping[str, Any]) -> dict[str, pd.Timestamp]:
 
 def _safe(fn, *args, **kwargs):
     """Run a model fit; on numerical failure return a short note instead of raising."""
+    import warnings
+
     try:
-        return fn(*args, **kwargs)
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return fn(*args, **kwargs)
     except Exception as e:  # a model that cannot be fitted on these data: say so in its row
         if os.environ.get("EVALKIT_DEBUG"):
             raise
