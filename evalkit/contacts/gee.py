@@ -112,15 +112,16 @@ def fit_gee(
     converged = False
     n_assoc = 0
     for _ in range(maxiter):
+        # as statsmodels: a Gauss-Newton step, convergence judged on the score before it,
+        # then the working correlation re-estimated at the new estimate
         mu, r, c, S, Rs, B = pieces(beta, rho)
         score = X.T @ (y - mu) / (1 - rho) - S.T @ (c * Rs)
         beta = beta + np.linalg.solve(B, score)
-        mu, r, c, S, Rs, B = pieces(beta, rho)
-        score = X.T @ (y - mu) / (1 - rho) - S.T @ (c * Rs)
         if np.sqrt(np.sum(score**2)) < ctol and n_assoc > 0:
             converged = True
             break
-        rho, _ = update_rho(r)
+        mu = np.exp(X @ beta + off)
+        rho, _ = update_rho((y - mu) / np.sqrt(mu))
         n_assoc += 1
     mu, r, c, S, Rs, B = pieces(beta, rho)
     U = cluster_sum(X * ((y - mu) / (1 - rho))[:, None], codes, G) - S * (c * Rs)[:, None]
