@@ -10,8 +10,6 @@ import pytest
 
 from evalkit.cli import main
 
-pytest.importorskip("evalkit.synth")
-
 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory):

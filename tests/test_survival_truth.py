@@ -9,11 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from evalkit import synth
 from evalkit.survival.analysis import analyse, fit_policy_cox
 from evalkit.survival.data import detect_window_start, split_at_policy, survival_frame
 from evalkit.survival.simdata import simulate
-
-synth = pytest.importorskip("evalkit.synth")
 
 
 def _policy_ci(ds):
