@@ -267,8 +267,10 @@ def analyse(
             r = _safe(fit_its, panel, o, n_boot=n_boot, seed=seed)
             if isinstance(r, ITSResult):
                 it[o] = r
-                se_note = ("SE = max(HAC, child bootstrap)" if n_boot > 0 else "HAC SE")
-                rows.append(("its", o, *r.rate_ratio("level_change"), f"level change; {se_note}"))
+                se_note = ("水準変化、標準誤差は HAC と子どもブートストラップの大きい方 / level change; "
+                           "SE = max(HAC, child bootstrap)" if n_boot > 0
+                           else "水準変化、HAC 標準誤差 / level change; HAC SE")
+                rows.append(("its", o, *r.rate_ratio("level_change"), se_note))
                 for k, v in r.diagnostics.items():
                     add_diag("its", o, k, v)
                 if np.isfinite(r.params.get("slope_change", np.nan)):

@@ -429,9 +429,10 @@ def fit_did(
     w_perm = np.nansum(leads_adj**2, axis=1)
     pretrend_p = (float(np.mean(w_perm >= w_obs - 1e-12)) if np.isfinite(leads_obs).any()
                   else np.nan)
-    note = (f"imputation estimator; randomisation inference over {P} start-date "
-            f"assignments; {n_unid} of {n_tr} treated centre-months without a not-yet-treated "
-            "comparison left out")
+    note = (f"代入推定、導入日の割当て {P} 通りによるランダム化推論、比較対象のない導入後の"
+            f"児相・月 {n_unid}/{n_tr} を除外 / imputation estimator; randomisation inference over "
+            f"{P} start-date assignments; {n_unid} of {n_tr} treated centre-months without a "
+            "not-yet-treated comparison left out")
     if not (np.isfinite(ci[0]) and np.isfinite(ci[1])):
         note += ("; 導入順序の組合せが少なく95%信頼区間の端を決められません / too few distinct "
                  "roll-out orders to bound the interval")
