@@ -99,15 +99,25 @@ class Dataset:
 
     @property
     def sha256(self) -> str:
-        """SHA-256 of the source files, or of the canonical CSV of the tables."""
+        """SHA-256 of the source files, or (in-memory data) of the tables' contents.
+
+        For data read from files it is the hash recorded by the loader (file
+        names and bytes). For in-memory data (synthetic) it hashes, per table,
+        the column names, dtypes and pandas' stable 64-bit hash of every value
+        and row number: the same tables give the same digest in every run.
+        """
         if self.source_sha256:
             return self.source_sha256
-        h = hashlib.sha256()
-        for name in TABLE_ORDER:
-            h.update(name.encode() + b"\0")
-            h.update(self.tables[name].to_csv(index=False, date_format="%Y-%m-%d").encode())
-        h.update(str(self.as_of.date()).encode())
-        return h.hexdigest()
+        if "_sha256" not in self.__dict__:
+            h = hashlib.sha256()
+            for name in TABLE_ORDER:
+                df = self.tables[name]
+                h.update(name.encode() + b"\0")
+                h.update("|".join(f"{c}:{df[c].dtype}" for c in df.columns).encode())
+                h.update(pd.util.hash_pandas_object(df, index=True).to_numpy().tobytes())
+            h.update(str(self.as_of.date()).encode())
+            object.__setattr__(self, "_sha256", h.hexdigest())
+        return self.__dict__["_sha256"]
 
     def equals(self, other: Dataset) -> bool:
         """Same tables (values, dtypes, row numbers) and same ``as_of``."""

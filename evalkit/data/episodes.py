@@ -89,31 +89,29 @@ def episodes(ds) -> pd.DataFrame:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in EPISODE_COLUMNS})
     setting = p["setting"].astype(object)
     in_care = setting.isin(C.IN_CARE_SETTINGS).to_numpy()
-    p = p.assign(
-        _setting=setting,
-        _care_start=p["start_date"].where(in_care),
-        _care_setting=setting.where(in_care),
-        _moved=(p["end_reason"].astype(object) == C.MOVED),
-    )
+    moved = (p["end_reason"].astype(object) == C.MOVED).to_numpy()
+    p = p.assign(_setting=setting.to_numpy(), _moved=moved)
+    first = p.drop_duplicates("episode_id", keep="first").set_index("episode_id")
+    last = p.drop_duplicates("episode_id", keep="last").set_index("episode_id")
+    care = p.loc[in_care].drop_duplicates("episode_id", keep="first").set_index("episode_id")
     g = p.groupby("episode_id", sort=False)
     out = pd.DataFrame(
         {
-            "child_id": g["child_id"].first(),
-            "episode_no": g["episode_no"].first(),
-            "start_date": g["start_date"].first(),
-            "care_start": g["_care_start"].min(),
-            "discharge_date": g["end_date"].last(),
-            "discharge_reason": g["end_reason"].last().astype(object),
-            "first_setting": g["_setting"].first(),
-            "first_care_setting": g["_care_setting"].first(),
+            "child_id": first["child_id"],
+            "episode_no": first["episode_no"],
+            "start_date": first["start_date"],
+            "care_start": care["start_date"].reindex(first.index),
+            # the last row decides: an open last row means no discharge
+            "discharge_date": last["end_date"],
+            "discharge_reason": last["end_reason"].astype(object).where(last["end_date"].notna()),
+            "first_setting": first["_setting"],
+            "first_care_setting": care["_setting"].reindex(first.index),
             "n_rows": g.size(),
             "n_moves": g["_moved"].sum(),
             "setting_history": g["_setting"].agg(">".join),
         }
     )
-    # an open last row: no discharge even if an end_reason slipped in
-    last_end = g["end_date"].apply(lambda s: s.iloc[-1])
-    out.loc[last_end.isna(), ["discharge_date", "discharge_reason"]] = [pd.NaT, None]
+    out.index.name = "episode_id"
     out["discharge_reason"] = out["discharge_reason"].where(out["discharge_reason"] != C.MOVED)
     out["open"] = out["discharge_date"].isna()
     out["permanent"] = out["discharge_reason"].isin(C.PERMANENT_REASONS)
