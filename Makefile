@@ -21,8 +21,9 @@ install: $(STAMP) ## create .venv and install evalkit with its dependencies
 demo: $(STAMP) ## synthetic data -> annual report in reports/
 	$(BIN)/evalkit demo
 
-test: $(STAMP) ## run the whole test suite
-	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
+# one BLAS thread per test worker: two workers on two cores, no oversubscription
+test: $(STAMP) ## run the whole test suite (tests/ and the docstring examples)
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest -q -n 2 --dist loadgroup
 
 lint: $(STAMP)
 	$(BIN)/ruff check evalkit tests benchmarks

@@ -23,9 +23,9 @@ so they stay inside (0, 1). Computed with prefix sums (no loop over times).
 
 Examples
 --------
->>> r = fit([1, 2, 2, 3, 4], ["a", "b", None, "a", None])
+>>> r = fit([1, 2, 2, 3, 4], ["a", "b", None, "a", None])  # censored at 2 still at risk at 2
 >>> round(float(r.cumulative_incidence_.loc[3, "a"]), 4)
-0.4667
+0.5
 """
 
 from __future__ import annotations
