@@ -355,3 +355,16 @@ def test_bad_data_is_a_clear_error(data_dir, tmp_path):
         open_report(str(data_dir), FY, lang="fr")
     with pytest.raises(ReportParameterError, match="min_cell"):
         open_report(str(data_dir), FY, min_cell=0)
+
+
+def test_truncate_to_year_end(example_ds):
+    """A report for FY2025 sees the data as it stood on 2026-03-31."""
+    from evalkit.report.sections import truncate
+
+    t = truncate(example_ds, "2026-03-31")
+    assert t.as_of == pd.Timestamp("2026-03-31")
+    p = t.placements.sort_values("child_id")
+    assert p["child_id"].tolist() == ["B", "C"]  # A's rows start in FY2026
+    assert p["end_date"].isna().all() and p["end_reason"].isna().all()  # C's move is later
+    assert len(t.contacts) == 0 and t.reviews["date"].tolist() == [pd.Timestamp("2026-03-01")]
+    assert truncate(example_ds, "2027-03-31") is example_ds

@@ -37,6 +37,10 @@ TEXTS: dict[str, tuple[str, str]] = {
         "This analysis is not available ({what} is not installed).",
     ),
     "failed": ("この分析は実行できませんでした: {err}", "This analysis could not be run: {err}"),
+    "no_policy_yet": (
+        "この年度末までに取組が導入されていないため、導入前後の比較はできません。",
+        "The policy had not started by the end of this year: no before/after comparison.",
+    ),
     "no_data": ("該当するデータがありません。", "No data for this selection."),
     # --- section titles -----------------------------------------------------------------
     "sec.glance": ("年度の概況", "The year at a glance"),

@@ -264,6 +264,36 @@ def filter_center(ds: Dataset, center: str) -> Dataset:
     return ds.replace(tables=tables)
 
 
+def truncate(ds: Dataset, day: Any) -> Dataset:
+    """The data as it stood at the end of ``day`` (the new ``as_of``).
+
+    Placements starting later are dropped; rows still running after ``day``
+    (``end_date > day``; ends are exclusive) become open; events dated after
+    ``day`` are dropped. A report for an earlier year thus uses only what was
+    known at its end, and equals the report built then.
+    """
+    day = pd.Timestamp(day).normalize()
+    if day >= ds.as_of:
+        return ds
+    tables = {}
+    p = ds.placements
+    p = p.loc[(p["start_date"] <= day).to_numpy()].copy()
+    late = (p["end_date"] > day).to_numpy()
+    p.loc[late, "end_date"] = pd.NaT
+    p.loc[late, "end_reason"] = np.nan
+    tables["placements"] = p
+    for name, col in (("contacts", "date"), ("reviews", "date"), ("plans", "plan_date"),
+                      ("surveys", "date")):
+        df = ds.tables[name]
+        if col in df.columns:
+            tables[name] = df.loc[~(df[col] > day).to_numpy()]
+    ch = ds.children
+    tables["children"] = ch.loc[~(ch["birth_date"] > day).to_numpy()]
+    meta = dict(ds.meta)
+    meta["as_of"] = str(day.date())
+    return ds.replace(tables=tables, as_of=day, meta=meta)
+
+
 def open_report(
     data_path: str,
     fiscal_year: int,
@@ -315,7 +345,7 @@ def open_report(
             f"FY{fy} is outside the data (cut-off {jdate(ds_all.as_of, 'en')})",
         )
     return Report(
-        ds=filter_center(ds_all, center), ds_all=ds_all, data_path=str(data_path),
+        ds=truncate(filter_center(ds_all, center), fiscal_year_end(fy)), ds_all=ds_all, data_path=str(data_path),
         fiscal_year=fy, center=center, lang=lang, audience=audience, min_cell=int(min_cell),
     )
 
@@ -352,7 +382,7 @@ class Section:
         )
 
     def failed(self, err: BaseException) -> Section:
-        msg = f"{type(err).__name__}: {err}"
+        msg = _ISO.sub(lambda m: jdate(m.group(0), self.report.lang), f"{type(err).__name__}: {err}")
         return self.raw(
             f'<p class="ek-unavailable">{html.escape(self.report.tr("failed", err=msg))}</p>'
         )
@@ -914,10 +944,11 @@ def survival(r: Report) -> Section:
                 else "Cause-specific Cox model for permanency (stratified by centre, robust SE)",
                 cox)
         hr, lo, hi = res.policy_hr
-        s.p(f"取組の導入後、永続的解決のハザードは導入前の {hr:.2f} 倍（95%信頼区間 {lo:.2f}–{hi:.2f}）。"
-            if ja else
-            f"After the policy the hazard of permanency is {hr:.2f} times that before "
-            f"(95% CI {lo:.2f}–{hi:.2f}).")
+        if np.isfinite(hr) and np.isfinite(lo) and np.isfinite(hi):
+            s.p(f"取組の導入後、永続的解決のハザードは導入前の {hr:.2f} 倍（95%信頼区間 {lo:.2f}–{hi:.2f}）。"
+                if ja else
+                f"After the policy the hazard of permanency is {hr:.2f} times that before "
+                f"(95% CI {lo:.2f}–{hi:.2f}).")
     for note in res.notes:
         text = foreign_text(note, r.lang)
         if text:
@@ -964,6 +995,10 @@ def contacts(r: Report) -> Section:
     mod = r.module("contacts.analysis")
     if mod is None or not hasattr(mod, "analyse"):
         s.unavailable("evalkit.contacts")
+        return s
+    policy = _policy_day(r)
+    if policy is None or policy > r.ds.as_of:
+        s.note(r.tr("no_policy_yet"))
         return s
     res = s.attempt(lambda: mod.analyse(r.ds))
     if res is None:
@@ -1174,7 +1209,8 @@ def quality(r: Report) -> Section:
     problems = list(r.ds_all.problems)
     val = r.module("data.validate")
     if val is not None and hasattr(val, "validate"):
-        res = s.attempt(lambda: val.validate(filter_center(r.ds_all, r.center), today=r.ds.as_of))
+        res = s.attempt(lambda: val.validate(filter_center(r.ds_all, r.center),
+                                             today=r.ds_all.as_of))
         if res is not None:
             problems = list(res.problems)
             r.used("data.validate")
