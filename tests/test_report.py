@@ -368,3 +368,24 @@ def test_truncate_to_year_end(example_ds):
     assert p["end_date"].isna().all() and p["end_reason"].isna().all()  # C's move is later
     assert len(t.contacts) == 0 and t.reviews["date"].tolist() == [pd.Timestamp("2026-03-01")]
     assert truncate(example_ds, "2027-03-31") is example_ds
+
+
+def test_center_each_builds_all_and_every_centre(data_dir, tmp_path, monkeypatch, capsys):
+    """``--center each``: one report for ``all`` and one per centre; a failure is reported."""
+    import evalkit.report.commands as cmd
+    from evalkit.cli import main
+    from evalkit.report.runner import ReportResult
+
+    calls = []
+
+    def fake(data, fy, *, center, **kw):
+        calls.append(center)
+        if center == "iida":
+            raise ReportError("boom")
+        return ReportResult(folder=tmp_path / center, files=(), seconds=0.0)
+
+    monkeypatch.setattr(cmd, "build_report", fake)
+    rc = main(["report", "--data", str(data_dir), "--fiscal-year", "2026", "--center", "each",
+               "--out", str(tmp_path), "--quiet"])
+    assert calls[0] == "all" and sorted(calls[1:]) == ["chuo", "iida", "matsumoto", "saku", "suwa"]
+    assert rc == 1 and "(iida): boom" in capsys.readouterr().err
