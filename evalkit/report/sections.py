@@ -1036,6 +1036,15 @@ def contacts(r: Report) -> Section:
         )
     plots = r.module("contacts.plots")
     for outcome in dict.fromkeys(rr["outcome"]):
+        m = res.monthly.loc[res.monthly["outcome"] == outcome] if len(res.monthly) else None
+        if r.public and m is not None and "count" in m.columns:
+            cnt = pd.to_numeric(m["count"], errors="coerce")
+            if ((cnt >= 1) & (cnt < r.min_cell)).any():
+                # observed monthly rates × child-months would reveal small counts
+                s.note("月次の件数が少ない月があるため、公表用では時系列の図を省略しています。"
+                       if ja else "The monthly series has small counts: the time-series plot is "
+                       "left out of the public report.")
+                continue
         s.attempt(lambda o=outcome: s.figure(_its_figure(r, res, plots, o), f"ITS {o}"))
     return s
 
