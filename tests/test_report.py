@@ -165,6 +165,7 @@ def test_no_child_ids_or_birth_dates(public, html_text, dataset):
     for name, text in (("html", html_text), ("ipynb", nb_text), ("xlsx", xlsx_text)):
         tokens = set(re.findall(r"[A-Za-z0-9_\-]+", text))
         assert not ids & tokens, (name, sorted(ids & tokens)[:5])
+        assert not re.search(r"\b\d{4}-\d{2}-\d{2}\b", re.sub(r"base64,[^\"]+", "", text)), name
         found_iso = {d for d in iso if d in text}
         found_sl = {d for d in slashed if d in text}
         assert not found_iso and not found_sl, (name, sorted(found_iso | found_sl)[:5])

@@ -75,7 +75,7 @@ def _timestamp() -> str:
         if epoch
         else _dt.datetime.now(_dt.UTC).replace(microsecond=0)
     )
-    return now.isoformat()
+    return now.strftime("%Y%m%dT%H%M%SZ")  # ISO 8601 basic format (no "YYYY-MM-DD" in outputs)
 
 
 def scrub_notebook(nb, *, run_timestamp: str, parameters: dict[str, Any]) -> None:

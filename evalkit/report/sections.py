@@ -152,7 +152,7 @@ class Report:
         )
         if not self.public:
             s.raw(f'<div class="ek-restricted">{html.escape(self.tr("internal.banner"))}</div>')
-        s.raw(f'<p class="ek-run-ts">{html.escape(self.tr("generated", ts=run_timestamp()))}</p>')
+        s.raw(f'<p class="ek-run-ts">{html.escape(self.tr("generated", ts=run_timestamp(self.lang)))}</p>')
         if not self.complete:
             s.note(
                 f"データ基準日 {jdate(self.ds.as_of)} 時点で年度途中のため、年度末の値は基準日の値です。"
@@ -167,7 +167,7 @@ class Report:
         return s
 
 
-def run_timestamp() -> str:
+def run_timestamp(lang: str = "ja") -> str:
     """The run timestamp (UTC); ``SOURCE_DATE_EPOCH`` fixes it for reproducible builds."""
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     now = (
@@ -175,7 +175,10 @@ def run_timestamp() -> str:
         if epoch
         else _dt.datetime.now(_dt.UTC).replace(microsecond=0)
     )
-    return now.strftime("%Y-%m-%d %H:%M UTC")
+    # written as words: no ISO date in a report (a birth date could be that day)
+    if lang == "en":
+        return f"{now.day} {now:%b} {now.year} {now:%H:%M} UTC"
+    return f"{now.year}年{now.month}月{now.day}日 {now:%H:%M} UTC"
 
 
 _ISO = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
