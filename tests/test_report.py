@@ -390,3 +390,27 @@ def test_center_each_builds_all_and_every_centre(data_dir, tmp_path, monkeypatch
                "--out", str(tmp_path), "--quiet"])
     assert calls[0] == "all" and sorted(calls[1:]) == ["chuo", "iida", "matsumoto", "saku", "suwa"]
     assert rc == 1 and "(iida): boom" in capsys.readouterr().err
+
+
+def test_pdf_with_headless_chromium(tmp_path, monkeypatch):
+    """--pdf prints the HTML with headless Chromium (a stand-in executable here)."""
+    import os
+
+    from evalkit.report import export
+
+    fake = tmp_path / "bin" / "chromium"
+    fake.parent.mkdir()
+    fake.write_text(
+        "#!/bin/sh\nfor a in \"$@\"; do case $a in --print-to-pdf=*) out=${a#--print-to-pdf=};; "
+        "esac; done\necho \"$@\" > \"$out.args\"\nprintf '%%PDF-1.4' > \"$out\"\n"
+    )
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
+    page = tmp_path / "r.html"
+    page.write_text("<html lang='ja'><body>報告書</body></html>", "utf-8")
+    pdf = export.html_to_pdf(page, tmp_path / "r.pdf")
+    assert pdf.read_bytes().startswith(b"%PDF")
+    args = (tmp_path / "r.pdf.args").read_text()
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--no-pdf-header-footer",
+                 "--disable-background-networking", page.resolve().as_uri()):
+        assert flag in args

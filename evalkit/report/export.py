@@ -31,6 +31,10 @@ main { max-width: 980px; margin: 0 auto; padding: 2rem 1.5rem 4rem; }
 h1.ek-title { font-size: 1.7rem; margin: 0 0 .3rem; color: var(--accent); }
 .ek-subtitle { font-size: 1.1rem; margin: 0 0 .4rem; }
 .ek-run-ts { color: var(--muted); font-size: .85rem; margin: 0 0 1rem; }
+.ek-toc { border: 1px solid var(--line); background: #f8f9fb; padding: .4rem 1rem; margin: 0 0 1.2rem;
+  font-size: .9rem; }
+.ek-toc ol { margin: .2rem 0; padding-left: 1.4rem; columns: 2; }
+.ek-toc a { color: var(--accent); text-decoration: none; }
 h2.ek-section { font-size: 1.3rem; border-bottom: 2px solid var(--accent); padding-bottom: .2rem;
   margin: 2.4rem 0 .8rem; page-break-after: avoid; }
 h3 { font-size: 1.05rem; margin: 1.4rem 0 .4rem; page-break-after: avoid; }

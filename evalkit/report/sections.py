@@ -153,6 +153,10 @@ class Report:
         if not self.public:
             s.raw(f'<div class="ek-restricted">{html.escape(self.tr("internal.banner"))}</div>')
         s.raw(f'<p class="ek-run-ts">{html.escape(self.tr("generated", ts=run_timestamp(self.lang)))}</p>')
+        toc = "".join(
+            f'<li><a href="#{k}">{html.escape(self.tr("sec." + k))}</a></li>' for k in SECTION_KEYS
+        )
+        s.raw(f'<nav class="ek-toc"><ol>{toc}</ol></nav>')
         if not self.complete:
             s.note(
                 f"データ基準日 {jdate(self.ds.as_of)} 時点で年度途中のため、年度末の値は基準日の値です。"
