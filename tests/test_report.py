@@ -261,6 +261,9 @@ def test_failing_cell_gives_clean_error_and_no_output(data_dir, tmp_path):
     assert "はデータにありません" in msg and "is not in the data" in msg
     assert "Traceback" not in msg and "\x1b[" not in msg and "papermill" not in msg.lower()
     assert not out.exists()
+    with pytest.raises(ReportError, match="centre code"):
+        build_report(data_dir, FY, out=out, center="../x", progress=False)
+    assert not out.exists()
 
 
 def test_cli_failure_exit_code(tmp_path):

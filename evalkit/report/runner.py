@@ -214,6 +214,11 @@ def build_report(
         raise ReportError(f"データが見つかりません / data not found: {data}")
     if pdf and export.find_chromium() is None:
         raise ReportError(export.INSTALL_HINT)
+    if not re.fullmatch(r"[A-Za-z0-9_\-]+", str(center)):
+        raise ReportError(
+            f"児童相談所コードは英数字です（例: chuo）/ centre code must be letters and digits "
+            f"(e.g. chuo): {center!r}"
+        )
     nb_path = Path(notebook) if notebook else NOTEBOOK
     if not nb_path.exists():
         raise ReportError(f"ノートブックが見つかりません / notebook not found: {nb_path}")
