@@ -282,6 +282,10 @@ def build_report(
             except (FileNotFoundError, RuntimeError) as e:
                 raise ReportError(str(e)) from None
             files.append("annual_report.pdf")
+        # mkdtemp makes the folder private (0700); give it the usual permissions
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o777 & ~mask)
         # move in whole
         if final.exists():
             trash = Path(tempfile.mkdtemp(prefix=f".{center}.", suffix=".old", dir=final.parent))

@@ -723,10 +723,20 @@ def _kpi_plot(r: Report, long: pd.DataFrame, k: str, v, policy):
     d = _kpi_display(r, L)
     ok = ~d["hidden"].to_numpy() & d["value"].notna().to_numpy()
     x = pd.to_datetime(d["period_end"]).to_numpy()
+    if v.cadence == "year":  # a yearly value sits in the middle of its fiscal year
+        x = (pd.to_datetime(d["period_start"]) + pd.Timedelta(days=182)).to_numpy()
     y = d["value"].to_numpy(float)
     pct = v.value_kind == "ratio" and k not in PER_CHILD_MONTH
     fig, ax = _new_figure(7.0, 2.6)
     ax.plot(x[ok], (100 * y if pct else y)[ok], marker="o", ms=3, lw=1.2)
+    years = sorted(set(d["fy"].astype(int))) if "fy" in d.columns else []
+    if years:  # fiscal-year axis: boundaries on April 1, labels in the middle
+        ax.set_xticks([fiscal_year_start(y_) + pd.Timedelta(days=182) for y_ in years],
+                      [f"FY{y_}" for y_ in years])
+        ax.set_xticks([fiscal_year_start(y_) for y_ in [*years, years[-1] + 1]], minor=True)
+        ax.grid(False, axis="x", which="major")
+        ax.grid(True, axis="x", which="minor", alpha=0.3)
+        ax.tick_params(axis="x", which="major", length=0)
     if policy is not None:
         ax.axvline(policy, color="#a61b1b", ls="--", lw=1,
                    label="取組の導入" if r.lang == "ja" else "policy start")
@@ -878,6 +888,20 @@ COX_TERMS = {
 }
 
 
+def _cox_term(term: str, lang: str) -> str:
+    """A Cox model term in words (``setting_group[x]`` and ``age_group[x]`` generically)."""
+    if term in COX_TERMS:
+        return COX_TERMS[term][0 if lang == "ja" else 1]
+    m = re.fullmatch(r"(setting_group|age_group)\[(\w+)\]", term)
+    if m:
+        g = _group_label(m.group(2), lang)
+        if m.group(1) == "setting_group":
+            return (f"最初の措置先 {g}（対 児童養護施設）" if lang == "ja"
+                    else f"first setting {g} (vs children's home)")
+        return f"措置開始時 {g}" if lang == "ja" else f"{g} at care start"
+    return term
+
+
 def _ci_text(est: float, lo: float, hi: float, pct: bool = True) -> str:
     if any(pd.isna(x) for x in (est, lo, hi)):
         return T.MISSING
@@ -916,7 +940,9 @@ def survival(r: Report) -> Section:
         sub = cif.loc[cif["cohort"] == c].set_index("month")
         if sub.empty:
             continue
-        n = counts.loc[c, "episodes"] if c in counts.index else np.nan
+        fit = res.cif_fits.get(c)
+        n = (counts.loc[c, "episodes"] if c in counts.index
+             else (fit.n if fit is not None else np.nan))
         k = counts.loc[c, perm_cols].sum() if c in counts.index and perm_cols else np.nan
         row = {cc: coh_label.get(c, c), ec: n, pc: k}
         for m in months:
@@ -939,8 +965,7 @@ def survival(r: Report) -> Section:
     if not res.cox_table.empty:
         ct = res.cox_table
         cox = pd.DataFrame({
-            ("変数" if ja else "Term"): [COX_TERMS.get(t_, (t_, t_))[0 if ja else 1]
-                                        for t_ in ct["term"]],
+            ("変数" if ja else "Term"): [_cox_term(t_, r.lang) for t_ in ct["term"]],
             ("ハザード比（95%信頼区間）" if ja else "Hazard ratio (95% CI)"): [
                 _ci_text(h, lo, hi, pct=False) for h, lo, hi in
                 zip(ct["hazard_ratio"], ct["ci_lower"], ct["ci_upper"], strict=True)],
