@@ -902,6 +902,13 @@ def _cox_term(term: str, lang: str) -> str:
     return term
 
 
+def _p_text(p: float) -> str:
+    """A p-value as readers expect it: ``<0.001`` or three decimals."""
+    if p is None or pd.isna(p):
+        return T.MISSING
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
 def _ci_text(est: float, lo: float, hi: float, pct: bool = True) -> str:
     if any(pd.isna(x) for x in (est, lo, hi)):
         return T.MISSING
@@ -969,7 +976,7 @@ def survival(r: Report) -> Section:
             ("ハザード比（95%信頼区間）" if ja else "Hazard ratio (95% CI)"): [
                 _ci_text(h, lo, hi, pct=False) for h, lo, hi in
                 zip(ct["hazard_ratio"], ct["ci_lower"], ct["ci_upper"], strict=True)],
-            "p": [f"{p:.3f}" if pd.notna(p) else T.MISSING for p in ct["p_value"]],
+            "p": [_p_text(p) for p in ct["p_value"]],
         })
         s.table("cox_policy",
                 "永続的解決の原因別 Cox モデル（児相で層別、子ども単位のロバスト標準誤差）" if ja
@@ -1049,7 +1056,7 @@ def contacts(r: Report) -> Section:
         ("率比（95%信頼区間）" if ja else "Rate ratio (95% CI)"): [
             _ci_text(a, b, c, pct=False) for a, b, c in
             zip(rr["rate_ratio"], rr["ci_lower"], rr["ci_upper"], strict=True)],
-        "p": [f"{p:.3g}" if pd.notna(p) else T.MISSING for p in rr["p_value"]],
+        "p": [_p_text(p) for p in rr["p_value"]],
         ("備考" if ja else "Note"): [foreign_text(str(n), r.lang) or "" if n else ""
                                     for n in rr["note"]],
     })
@@ -1272,7 +1279,11 @@ def quality(r: Report) -> Section:
     from evalkit.data.schema import TABLE_ORDER
 
     tc = r.tr("quality.table")
-    rows = pd.DataFrame({tc: list(TABLE_ORDER), nc: [len(r.ds.tables[n]) for n in TABLE_ORDER]})
+    from evalkit.data.schema import TABLES
+
+    names = [f"{TABLES[n].ja}（{n}）" if r.lang == "ja" and getattr(TABLES[n], "ja", "") else n
+             for n in TABLE_ORDER]
+    rows = pd.DataFrame({tc: names, nc: [len(r.ds.tables[n]) for n in TABLE_ORDER]})
     s.table("rows_per_table", r.tr("quality.rows"), rows, counts=[nc])
     return s
 
