@@ -26,7 +26,7 @@ test: $(STAMP) ## run the whole test suite (tests/ and the docstring examples)
 	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest -q -n 2 --dist loadgroup
 
 lint: $(STAMP)
-	$(BIN)/ruff check evalkit tests benchmarks
+	$(BIN)/ruff check .
 
 bench: $(STAMP) ## print every benchmark's figures
 	$(BIN)/python benchmarks/run_all.py

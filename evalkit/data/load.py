@@ -38,7 +38,7 @@ class DatasetError(Exception):
 
     def __init__(self, problems: list[Problem]):
         self.problems = problems
-        super().__init__("; ".join(p.message_en for p in problems))
+        super().__init__("; ".join(f"{p.message_ja} / {p.message_en}" for p in problems))
 
 
 # --------------------------------------------------------------------------- names
