@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
 import sys
-import tempfile
 from pathlib import Path
+
+from evalkit.outputs import atomic_dir
 
 DESCRIPTION = """\
 措置中の子ども・家族等との面接回数と親子・家族交流の回数が、パーマネンシー
@@ -110,12 +109,7 @@ def run(args) -> int:
         raise UsageError(f"{e.message_ja}\n{e.message_en} [{e.code}]") from e
 
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o777 & ~umask)
-    try:
+    with atomic_dir(out) as tmp:
         fmt = "%.10g"
         res.rate_ratios.to_csv(tmp / "rate_ratios.csv", index=False, float_format=fmt, na_rep="")
         res.diagnostics.to_csv(tmp / "diagnostics.csv", index=False, float_format=fmt, na_rep="")
@@ -130,15 +124,6 @@ def run(args) -> int:
             from evalkit.contacts.plots import save_all
 
             save_all(res, tmp)
-        if out.exists():
-            for f in sorted(tmp.iterdir()):
-                os.replace(f, out / f.name)
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     print(res.summary())
     print(f"出力 / written: {out}")
     return 0
