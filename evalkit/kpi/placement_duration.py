@@ -36,7 +36,7 @@ RMST_TAU_DAYS = 3 * 365
 
 define_kpi(
     KPI(
-        KPI_ID, "平均措置期間", "Mean placement duration", "year", False, "none",
+        KPI_ID, "平均措置期間", "Mean placement duration", "year", False, "down",  # 方針: 年次把握・低減
         groups=SETTING_GROUPS,
         description_ja="措置先種別（乳児院・児童養護施設・里親等）ごとの在籍期間（日）。",
         description_en="Length of stay in days by setting group (infant homes, children's homes, "
