@@ -66,3 +66,26 @@ def test_cli_small_study(tmp_path, capsys):
     summary = pd.read_csv(out / "summary.csv")
     assert summary.loc[0, "estimator"] == "survival.cox_policy_hr"
     assert summary.loc[0, "truth"] == 1.0
+
+
+def test_power_notebook_runs_on_a_study(by_processes, tmp_path):
+    import json as _json
+    from pathlib import Path
+
+    import papermill as pm
+
+    nb = Path(__file__).resolve().parents[1] / "notebooks" / "power.ipynb"
+    stored = _json.loads(nb.read_text("utf-8"))
+    assert not any(c.get("outputs") for c in stored["cells"] if c["cell_type"] == "code")
+    out = tmp_path / "power.ipynb"
+    pm.execute_notebook(
+        str(nb), str(out), parameters={"study_dir": str(by_processes.out)},
+        kernel_name="python3", progress_bar=False, execution_timeout=300,
+    )
+    ran = _json.loads(out.read_text("utf-8"))
+    outputs = [o for c in ran["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    images = [o for o in outputs if "image/png" in o.get("data", {})]
+    assert len(images) == 2  # power and coverage plots
+    text = "".join("".join(o.get("data", {}).get("text/plain", "")) for o in outputs)
+    assert "survival.cox_policy_hr" in text
