@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
+from scipy import stats
 
 
 def cluster_codes(groups) -> tuple[np.ndarray, int]:
@@ -34,3 +36,33 @@ def sandwich(bread_inv: np.ndarray, scores_by_cluster: np.ndarray) -> np.ndarray
     """``B⁻¹ (Σ_g u_g u_g') B⁻¹``."""
     meat = scores_by_cluster.T @ scores_by_cluster
     return bread_inv @ meat @ bread_inv
+
+
+class WaldInference:
+    """Wald inference shared by the count-model results (``params`` and ``cov`` attributes).
+
+    Mixed into the frozen result dataclasses: standard errors, normal-theory
+    intervals and p-values, and the rate ratio of one coefficient.
+    """
+
+    params: pd.Series
+    cov: pd.DataFrame
+
+    @property
+    def bse(self) -> pd.Series:
+        return pd.Series(np.sqrt(np.diag(self.cov.to_numpy())), index=self.params.index)
+
+    def conf_int(self, level: float = 0.95) -> pd.DataFrame:
+        z = stats.norm.ppf(0.5 + level / 2)
+        return pd.DataFrame(
+            {"lower": self.params - z * self.bse, "upper": self.params + z * self.bse}
+        )
+
+    def pvalues(self) -> pd.Series:
+        return pd.Series(2 * stats.norm.sf(np.abs(self.params / self.bse)), index=self.params.index)
+
+    def rate_ratio(self, term: str = "policy", level: float = 0.95) -> tuple[float, float, float, float]:
+        """``(rate_ratio, ci_lower, ci_upper, p_value)`` of one coefficient."""
+        ci = self.conf_int(level).loc[term]
+        return (float(np.exp(self.params[term])), float(np.exp(ci["lower"])),
+                float(np.exp(ci["upper"])), float(self.pvalues()[term]))

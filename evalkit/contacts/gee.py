@@ -24,14 +24,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-from evalkit.contacts._linalg import cluster_codes, cluster_sum, xtwx
+from evalkit.contacts._linalg import WaldInference, cluster_codes, cluster_sum, xtwx
 from evalkit.contacts.negbin import _poisson_fit
 
 
 @dataclass(frozen=True)
-class GEEResult:
+class GEEResult(WaldInference):
     """Fitted Poisson GEE with exchangeable working correlation.
 
     Attributes
@@ -49,25 +48,6 @@ class GEEResult:
     n_clusters: int
     converged: bool
     seconds: float
-
-    @property
-    def bse(self) -> pd.Series:
-        return pd.Series(np.sqrt(np.diag(self.cov.to_numpy())), index=self.params.index)
-
-    def conf_int(self, level: float = 0.95) -> pd.DataFrame:
-        z = stats.norm.ppf(0.5 + level / 2)
-        return pd.DataFrame(
-            {"lower": self.params - z * self.bse, "upper": self.params + z * self.bse}
-        )
-
-    def pvalues(self) -> pd.Series:
-        return pd.Series(2 * stats.norm.sf(np.abs(self.params / self.bse)), index=self.params.index)
-
-    def rate_ratio(self, term: str = "policy", level: float = 0.95) -> tuple[float, float, float, float]:
-        """``(rate_ratio, ci_lower, ci_upper, p_value)`` of one coefficient."""
-        ci = self.conf_int(level).loc[term]
-        return (float(np.exp(self.params[term])), float(np.exp(ci["lower"])),
-                float(np.exp(ci["upper"])), float(self.pvalues()[term]))
 
 
 def fit_gee(

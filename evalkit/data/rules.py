@@ -228,6 +228,11 @@ def emit(
         )
 
 
+def _first_row(df: pd.DataFrame, key) -> pd.Series:
+    """For each row, the file row of the first row with the same ``key`` (a column or keys)."""
+    return pd.Series(df.index, index=df.index).groupby(key).transform("min")
+
+
 def _dates(s: pd.Series) -> np.ndarray:
     return s.to_numpy().astype("datetime64[ns]")
 
@@ -318,7 +323,7 @@ def child_id_duplicate(ctx: RuleContext) -> Iterable[Finding]:
     cid = ch["child_id"]
     dup = cid.duplicated(keep="first") & cid.notna()
     if dup.any():
-        first_row = pd.Series(ch.index, index=ch.index).groupby(cid.astype(object)).transform("min")
+        first_row = _first_row(ch, cid.astype(object))
         yield from emit(ch, dup, "child_id", first_row=first_row)
 
 
@@ -664,7 +669,7 @@ def plan_rank_duplicate(ctx: RuleContext) -> Iterable[Finding]:
     key = [pl["plan_id"].astype(object), pl["rank"].astype("int64")]
     dup = pl.duplicated(subset=["plan_id", "rank"], keep="first").to_numpy()
     if dup.any():
-        first = pd.Series(pl.index, index=pl.index).groupby(key).transform("min")
+        first = _first_row(pl, key)
         yield from emit(pl, dup, "rank", plan_id=pl["plan_id"], first_row=first)
 
 
@@ -707,7 +712,7 @@ def plan_id_child_mismatch(ctx: RuleContext) -> Iterable[Finding]:
     pid = pl["plan_id"].astype(object)
     g = pl["child_id"].astype(object).groupby(pid)
     first_child = g.transform("first")
-    first_row = pd.Series(pl.index, index=pl.index).groupby(pid).transform("min")
+    first_row = _first_row(pl, pid)
     m = (pl["child_id"].astype(object) != first_child).to_numpy()
     yield from emit(pl, m, "plan_id", first_child=first_child, first_row=first_row)
 
@@ -724,7 +729,7 @@ def plan_date_mismatch(ctx: RuleContext) -> Iterable[Finding]:
         return
     pid = pl["plan_id"].astype(object)
     first_date = pl["plan_date"].groupby(pid).transform("first")
-    first_row = pd.Series(pl.index, index=pl.index).groupby(pid).transform("min")
+    first_row = _first_row(pl, pid)
     m = (pl["plan_date"] != first_date).to_numpy()
     yield from emit(pl, m, "plan_date", plan_id=pl["plan_id"], first_row=first_row,
                     first_date=first_date)
@@ -788,8 +793,7 @@ def policy_center_duplicate(ctx: RuleContext) -> Iterable[Finding]:
     po = po.loc[po["center"].notna()]
     dup = po["center"].duplicated(keep="first").to_numpy()
     if dup.any():
-        first = pd.Series(po.index, index=po.index).groupby(po["center"].astype(object)).transform(
-            "min")
+        first = _first_row(po, po["center"].astype(object))
         yield from emit(po, dup, "center", first_row=first)
 
 

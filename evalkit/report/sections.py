@@ -222,6 +222,15 @@ def _param_error(ja: str, en: str) -> ReportParameterError:
     return ReportParameterError(f"{ja} / {en}")
 
 
+def _strict_int(x: Any) -> int | None:
+    """``x`` as an int when it is exactly one written as digits (``"5"``, 5), else None."""
+    try:
+        n = int(x)
+    except (TypeError, ValueError):
+        return None
+    return n if str(n) == str(x).strip() else None
+
+
 def check_parameters(fiscal_year: Any, center: str, lang: str, audience: str, min_cell: Any) -> None:
     """Raise :class:`ReportParameterError` for a bad parameter."""
     if lang not in LANGS:
@@ -231,20 +240,14 @@ def check_parameters(fiscal_year: Any, center: str, lang: str, audience: str, mi
             f"audience は public か internal です（{audience!r}）",
             f"audience must be public or internal (got {audience!r})",
         )
-    try:
-        mc = int(min_cell)
-    except (TypeError, ValueError):
-        mc = 0
-    if mc < 1 or str(mc) != str(min_cell).strip():
+    mc = _strict_int(min_cell)
+    if mc is None or mc < 1:
         raise _param_error(
             f"min_cell は1以上の整数です（{min_cell!r}）",
             f"min_cell must be an integer ≥ 1 (got {min_cell!r})",
         )
-    try:
-        fy = int(fiscal_year)
-    except (TypeError, ValueError):
-        fy = 0
-    if not 1989 <= fy <= 2100 or str(fy) != str(fiscal_year).strip():
+    fy = _strict_int(fiscal_year)
+    if fy is None or not 1989 <= fy <= 2100:
         raise _param_error(
             f"fiscal_year は年度の西暦年です（例: 2026）（{fiscal_year!r}）",
             f"fiscal_year must be a year such as 2026 (got {fiscal_year!r})",

@@ -22,7 +22,6 @@ import base64
 import html
 import io
 import pickle
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
@@ -213,8 +212,7 @@ def write_workbook(
     The first sheet (``index``) lists each sheet with its caption, followed by
     ``info`` (provenance); timestamps inside the file are fixed.
     """
-    import datetime as _dt
-    import zipfile
+    from evalkit.data.load import fix_xlsx_timestamps
 
     path = Path(path)
     rows = [(n[:31], title) for n, (title, _) in items]
@@ -226,19 +224,5 @@ def write_workbook(
                 w, sheet_name="provenance", index=False)
         for n, (_, df) in items:
             df.to_excel(w, sheet_name=n[:31], index=False)
-        props = w.book.properties
-        props.created = props.modified = _dt.datetime(2000, 1, 1)
-    # fixed zip timestamps: identical content gives identical bytes
-    with zipfile.ZipFile(path) as z:
-        entries = [(i.filename, z.read(i.filename)) for i in z.infolist()]
-    tmp = path.with_suffix(".tmpzip")
-    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
-        for fn, data in entries:
-            if fn == "docProps/core.xml":  # openpyxl stamps 'modified' with the save time
-                data = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*(<)", rb"\g<1>2000-01-01T00:00:00Z\2",
-                              data)
-            zi = zipfile.ZipInfo(fn, date_time=(1980, 1, 1, 0, 0, 0))
-            zi.compress_type = zipfile.ZIP_DEFLATED
-            z.writestr(zi, data)
-    tmp.replace(path)
+    fix_xlsx_timestamps(path)  # identical content gives identical bytes
     return path

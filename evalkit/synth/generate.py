@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import shutil
-import tempfile
-import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -305,36 +301,4 @@ def write_synthetic(result: SynthResult, out: str | os.PathLike, format: str = "
                              extra_files={"truth.json": truth_json(truth)})
     truth = {k: v for k, v in result.truth.items() if k != "messy_rows"}
     extra = {"truth.json": truth_json(truth)}
-    if format != "xlsx":
-        return write_dataset(result.dataset, out, format=format, extra_files=extra)
-    # openpyxl stamps the save time into docProps/core.xml: write to a temporary
-    # folder, pin that timestamp, then move the folder into place.
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        folder = write_dataset(result.dataset, tmp / "d", format="xlsx", extra_files=extra)
-        _pin_xlsx_times(folder / "dataset.xlsx")
-        if out.exists():
-            shutil.rmtree(out)
-        folder.replace(out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return out
-
-
-def _pin_xlsx_times(path: Path) -> None:
-    """Fixed document timestamps and zip entry times so equal content gives equal bytes."""
-    with zipfile.ZipFile(path) as z:
-        items = [(i.filename, z.read(i.filename)) for i in z.infolist()]
-    fixed = b"2000-01-01T00:00:00Z"
-    tmp = path.with_suffix(".tmpzip")
-    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
-        for fn, data in items:
-            if fn == "docProps/core.xml":
-                data = re.sub(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(</dcterms:)",
-                              rb"\g<1>" + fixed + rb"\g<2>", data)
-            zi = zipfile.ZipInfo(fn, date_time=(1980, 1, 1, 0, 0, 0))
-            zi.compress_type = zipfile.ZIP_DEFLATED
-            z.writestr(zi, data)
-    tmp.replace(path)
+    return write_dataset(result.dataset, out, format=format, extra_files=extra)
