@@ -87,38 +87,42 @@ def episodes(ds) -> pd.DataFrame:
     p = assign_episodes(ds.placements)
     if p.empty:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in EPISODE_COLUMNS})
-    setting = p["setting"].astype(object)
-    in_care = setting.isin(C.IN_CARE_SETTINGS).to_numpy()
-    moved = (p["end_reason"].astype(object) == C.MOVED).to_numpy()
-    p = p.assign(_setting=setting.to_numpy(), _moved=moved)
-    first = p.drop_duplicates("episode_id", keep="first").set_index("episode_id")
-    last = p.drop_duplicates("episode_id", keep="last").set_index("episode_id")
-    care = p.loc[in_care].drop_duplicates("episode_id", keep="first").set_index("episode_id")
-    g = p.groupby("episode_id", sort=False)
+    # rows are sorted by child, start: each episode is a contiguous block
+    n = len(p)
+    ep_id = p["episode_id"].to_numpy(dtype=object)
+    first = np.flatnonzero(np.r_[True, ep_id[1:] != ep_id[:-1]])
+    last = np.r_[first[1:] - 1, n - 1]
+    setting = p["setting"].astype(object).to_numpy()
+    in_care = pd.Series(setting).isin(C.IN_CARE_SETTINGS).to_numpy()
+    first_care = np.minimum.reduceat(np.where(in_care, np.arange(n), n), first)
+    has_care = first_care < n
+    fc = np.minimum(first_care, n - 1)
+    reason = p["end_reason"].astype(object).to_numpy()
+    end = p["end_date"].to_numpy()[last]
+    # the last row decides: an open last row means no discharge
+    discharge_reason = np.where(pd.isna(end) | (reason[last] == C.MOVED), None, reason[last])
+    moved = (reason == C.MOVED).astype(np.int64)
+    history = np.add.reduceat((setting + ">").astype(object), first)
     out = pd.DataFrame(
         {
-            "child_id": first["child_id"],
-            "episode_no": first["episode_no"],
-            "start_date": first["start_date"],
-            "care_start": care["start_date"].reindex(first.index),
-            # the last row decides: an open last row means no discharge
-            "discharge_date": last["end_date"],
-            "discharge_reason": last["end_reason"].astype(object).where(last["end_date"].notna()),
-            "first_setting": first["_setting"],
-            "first_care_setting": care["_setting"].reindex(first.index),
-            "n_rows": g.size(),
-            "n_moves": g["_moved"].sum(),
-            "setting_history": g["_setting"].agg(">".join),
+            "episode_id": ep_id[first],
+            "child_id": p["child_id"].to_numpy(dtype=object)[first],
+            "episode_no": p["episode_no"].to_numpy()[first],
+            "start_date": p["start_date"].to_numpy()[first],
+            "care_start": np.where(has_care, p["start_date"].to_numpy()[fc], np.datetime64("NaT")),
+            "discharge_date": end,
+            "discharge_reason": discharge_reason,
+            "first_setting": setting[first],
+            "first_care_setting": np.where(has_care, setting[fc], None),
+            "n_rows": np.diff(np.r_[first, n]),
+            "n_moves": np.add.reduceat(moved, first),
+            "setting_history": [h[:-1] for h in history],
         }
     )
-    out.index.name = "episode_id"
-    out["discharge_reason"] = out["discharge_reason"].where(out["discharge_reason"] != C.MOVED)
     out["open"] = out["discharge_date"].isna()
     out["permanent"] = out["discharge_reason"].isin(C.PERMANENT_REASONS)
-    out["n_moves"] = out["n_moves"].astype(np.int64)
     centers = ds.children.drop_duplicates("child_id").set_index("child_id")["center"].astype(object)
     out["center"] = out["child_id"].map(centers)
-    out = out.reset_index()
     out = out.sort_values(["child_id", "episode_no"], kind="mergesort").reset_index(drop=True)
     out["child_id"] = out["child_id"].astype(pd.StringDtype())
     return out[EPISODE_COLUMNS]
