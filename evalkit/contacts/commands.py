@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from evalkit.outputs import atomic_dir
@@ -37,6 +36,8 @@ note 列に記します / with no staggering the did row is empty and its note s
 
 
 def register(subparsers) -> None:
+    from evalkit.data.inputs import add_input_arguments
+
     p = subparsers.add_parser(
         "contacts",
         help="面接・家族交流の頻度の導入前後比較 / contact frequency before and after the policy",
@@ -57,6 +58,7 @@ def register(subparsers) -> None:
                         "replicates for the ITS interval (default 199; 0 = HAC only)")
     p.add_argument("--seed", type=int, default=1, help="乱数シード / seed (default 1)")
     p.add_argument("--no-plots", action="store_true", help="図を出力しない / skip figures")
+    add_input_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -93,14 +95,11 @@ def _parse_args(args):
 def run(args) -> int:
     from evalkit.cli import UsageError
     from evalkit.contacts.analysis import ContactsInputError, analyse, provenance_json
-    from evalkit.data.load import load
+    from evalkit.data.inputs import load_input
 
     start, pre_months = _parse_args(args)
-    ds = load(args.path)
-    if ds.has_errors:
-        for pr in ds.problems:
-            if pr.severity == "error":
-                print(f"エラー: {pr.message_ja}\nerror: {pr.message_en}", file=sys.stderr)
+    ds = load_input(args)
+    if ds is None:
         return 1
     try:
         res = analyse(ds, policy_start=start, pre_months=pre_months, n_boot=args.bootstrap,

@@ -33,6 +33,8 @@ EPILOG = """\
 
 
 def register(subparsers) -> None:
+    from evalkit.data.inputs import add_input_arguments
+
     p = subparsers.add_parser(
         "validate", help=HELP, description=DESCRIPTION, epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -51,6 +53,7 @@ def register(subparsers) -> None:
     p.add_argument("--today", metavar="YYYY-MM-DD", default=None,
                    help="「未来の日付」の判定に使う今日の日付（再現用）/ today's date for the "
                         "future-date checks (for reproducible runs)")
+    add_input_arguments(p, gate=False)
     p.set_defaults(func=run)
 
 

@@ -41,6 +41,8 @@ INTERNAL USE ONLY: a child-level list (contains child_id) for case management.
 
 
 def register(subparsers) -> None:
+    from evalkit.data.inputs import add_input_arguments
+
     p = subparsers.add_parser(
         "kpi", help="KPI を計算する / compute the KPIs", description=KPI_DESCRIPTION,
         epilog=KPI_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -56,6 +58,7 @@ def register(subparsers) -> None:
                    help="1〜N-1 の度数を秘匿（既定 0 = 秘匿なし）/ suppress counts 1..N-1 (default 0 = off)")
     p.add_argument("--out", metavar="FILE", help="出力ファイル .csv/.xlsx/.json / output file")
     p.add_argument("--list", action="store_true", help="KPI とバリアントの一覧 / list KPIs and variants")
+    add_input_arguments(p)
     p.set_defaults(func=run_kpi)
 
     for name, helptext in (("stagnant", "停滞ケース一覧（取扱注意）/ stagnant cases list (internal)"),
@@ -71,6 +74,7 @@ def register(subparsers) -> None:
                            help="期限まで DAYS 日以内も含める（既定 14）/ include reviews due within "
                                 "DAYS days (default 14)")
         q.add_argument("--out", metavar="FILE", help="出力ファイル .csv/.xlsx / output file")
+        add_input_arguments(q)
         q.set_defaults(func=run_list, list_kind=name)
 
 
@@ -145,19 +149,13 @@ def write_table(df: pd.DataFrame, out: str | None, provenance: dict | None = Non
     write_atomic(out, w)
 
 
-def _load(path: str):
+def _load(args):
     from evalkit.cli import UsageError
-    from evalkit.data.load import load
+    from evalkit.data.inputs import load_input
 
-    if not path:
+    if not args.path:
         raise UsageError("PATH を指定してください / PATH is required")
-    ds = load(path)
-    if ds.has_errors:
-        for p in ds.problems:
-            if p.severity == "error":
-                print(f"エラー: {p.message_ja}\nerror: {p.message_en}", file=sys.stderr)
-        return None
-    return ds
+    return load_input(args)
 
 
 def _date(s: str, opt: str) -> pd.Timestamp:
@@ -196,7 +194,7 @@ def run_kpi(args) -> int:
     except KeyError as e:
         raise UsageError(f"不明な KPI / unknown KPI or variant: {e.args[0]} "
                          "(evalkit kpi --list)") from e
-    ds = _load(args.path)
+    ds = _load(args)
     if ds is None:
         return 1
     table = compute(ds, fiscal_year=args.fiscal_year, start=start, end=end, kpis=args.kpi,
@@ -217,7 +215,7 @@ def run_list(args) -> int:
     day = _date(args.as_of, "--as-of")
     if args.out and Path(args.out).suffix.lower() not in (".csv", ".xlsx", ".json"):
         raise UsageError(f"--out は .csv / .xlsx / .json / --out must end in .csv, .xlsx or .json: {args.out}")
-    ds = _load(args.path)
+    ds = _load(args)
     if ds is None:
         return 1
     try:

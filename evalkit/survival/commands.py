@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from evalkit.outputs import atomic_dir
@@ -41,6 +40,8 @@ after the first care start), 'none' to disable.
 
 
 def register(subparsers) -> None:
+    from evalkit.data.inputs import add_input_arguments
+
     p = subparsers.add_parser(
         "survival",
         help="永続的解決までの期間の分析 / time to permanent resolution",
@@ -59,6 +60,7 @@ def register(subparsers) -> None:
     p.add_argument("--calendar", choices=("linear", "none"), default="linear",
                    help="暦時間の調整（既定 linear）/ calendar-time adjustment (default linear)")
     p.add_argument("--no-plots", action="store_true", help="図を出力しない / skip figures")
+    add_input_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -79,7 +81,7 @@ def _date_arg(s: str | None, opt: str):
 
 def run(args) -> int:
     from evalkit.cli import UsageError
-    from evalkit.data.load import load
+    from evalkit.data.inputs import load_input
     from evalkit.survival.analysis import analyse, provenance_json
     from evalkit.survival.data import SurvivalInputError
 
@@ -87,11 +89,8 @@ def run(args) -> int:
     if isinstance(policy, str):
         raise UsageError("--policy-start は日付です / --policy-start must be a date")
     window = _date_arg(args.window_start, "--window-start")
-    ds = load(args.path)
-    if ds.has_errors:
-        for pr in ds.problems:
-            if pr.severity == "error":
-                print(f"エラー: {pr.message_ja}\nerror: {pr.message_en}", file=sys.stderr)
+    ds = load_input(args)
+    if ds is None:
         return 1
     try:
         res = analyse(ds, policy_start=policy, window_start=window, calendar=args.calendar)

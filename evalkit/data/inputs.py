@@ -1,0 +1,66 @@
+"""How commands read their input data: one place for ``--mapping`` and the validation gate.
+
+Every command that analyses a dataset (``kpi``, ``stagnant``, ``reviews-due``,
+``monitor``, ``survival``, ``contacts``, ``report``) adds its data options with
+:func:`add_input_arguments` and reads the data with :func:`load_input`, so the
+mapping of a centre's own export (``--mapping FILE``) and the validation gate
+(``--allow-invalid``) behave the same everywhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from evalkit.data.dataset import Dataset
+
+
+def add_input_arguments(p: argparse.ArgumentParser, *, gate: bool = True) -> None:
+    """Add ``--mapping`` (and, for analyses, ``--allow-invalid``) to a command's parser."""
+    p.add_argument("--mapping", default=None, metavar="FILE",
+                   help="独自形式のエクスポートを読むための mapping.toml / mapping.toml for a "
+                        "centre's own export format")
+    if gate:
+        p.add_argument("--allow-invalid", action="store_true",
+                       help="検証エラーがあっても実行する（出力と来歴に記録）/ run even when "
+                            "validation finds errors (said in the output and provenance)")
+
+
+def read_input(path: Any, mapping: Any = None) -> Dataset:
+    """Read a dataset, through a mapping file when one is given."""
+    from evalkit.data.load import load
+
+    if mapping:
+        return load(path, mapping=mapping)
+    return load(path)
+
+
+def print_errors(ds: Dataset, stream=None) -> None:
+    """Print a dataset's errors in Japanese and English."""
+    stream = stream or sys.stderr
+    for p in ds.problems:
+        if p.severity == "error":
+            print(f"エラー: {p.message_ja}\nerror: {p.message_en}", file=stream)
+
+
+def load_input(args: argparse.Namespace, path: Any = None) -> Dataset | None:
+    """Read the command's dataset; ``None`` (after printing why) when it may not be analysed.
+
+    Parameters
+    ----------
+    args : the parsed command line (``path`` or ``data``, ``mapping``, ``allow_invalid``)
+    path : the data path, when it is not ``args.path``
+
+    Returns
+    -------
+    Dataset or None
+        ``None`` means the command should exit 1: the data have errors that
+        stop the analysis (the messages were printed to stderr).
+    """
+    path = path if path is not None else getattr(args, "path", None)
+    ds = read_input(path, getattr(args, "mapping", None))
+    if ds.has_errors:
+        print_errors(ds)
+        return None
+    return ds
