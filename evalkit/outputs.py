@@ -44,3 +44,32 @@ def atomic_dir(out: str | os.PathLike) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def defuse_formulas(writer) -> int:
+    """Make every cell of an open ``pd.ExcelWriter`` that would be a formula plain text.
+
+    openpyxl writes a string that starts with ``=`` as a live formula, so a
+    value such as ``=HYPERLINK(...)`` in a child_id would run in Excel. evalkit
+    never writes formulas: every such cell is stored as the text it holds.
+    Call it inside the ``with pd.ExcelWriter(...)`` block, after the sheets are
+    written. Returns the number of cells changed.
+
+    >>> import io, pandas as pd, openpyxl
+    >>> buf = io.BytesIO()
+    >>> with pd.ExcelWriter(buf, engine="openpyxl") as xw:
+    ...     pd.DataFrame({"id": ["=1+1", "a"]}).to_excel(xw, index=False)
+    ...     defuse_formulas(xw)
+    1
+    >>> cell = openpyxl.load_workbook(buf)["Sheet1"]["A2"]
+    >>> (cell.value, cell.data_type)
+    ('=1+1', 's')
+    """
+    n = 0
+    for ws in writer.sheets.values():
+        for row in ws.iter_rows():
+            for c in row:
+                if c.data_type == "f":
+                    c.data_type = "s"
+                    n += 1
+    return n

@@ -63,4 +63,30 @@ def load_input(args: argparse.Namespace, path: Any = None) -> Dataset | None:
     if ds.has_errors:
         print_errors(ds)
         return None
+    return gate(ds, allow_invalid=getattr(args, "allow_invalid", False))
+
+
+def gate(ds: Dataset, *, allow_invalid: bool = False, stream=None) -> Dataset | None:
+    """The validation gate: analyses run only on data that pass every validation rule.
+
+    Runs :func:`evalkit.validate` on ``ds``. With errors, prints the
+    validation summary (Japanese and English) and returns ``None`` — the
+    command exits 1 — unless ``allow_invalid``, when it prints a warning and
+    returns the dataset so the analysis runs anyway.
+    """
+    from evalkit.data.validate import validate
+
+    stream = stream or sys.stderr
+    rep = validate(ds)
+    if rep.ok:
+        return ds
+    n = len(rep.errors)
+    if not allow_invalid:
+        print(rep.summary("ja"), file=stream)
+        print(f"検証エラー {n} 件のため実行しません（--allow-invalid で強行）/ "
+              f"not run: validation found {n} error(s) (--allow-invalid runs anyway)",
+              file=stream)
+        return None
+    print(f"警告: 検証エラー {n} 件を残したまま実行します（--allow-invalid）/ warning: running "
+          f"with {n} validation error(s) (--allow-invalid)", file=stream)
     return ds

@@ -122,6 +122,8 @@ def write_table(df: pd.DataFrame, out: str | None, provenance: dict | None = Non
                     f.write(title + "\n")
                 df.to_csv(f, index=False, na_rep="", float_format="%.10g")
     elif ext == ".xlsx":
+        from evalkit.outputs import defuse_formulas
+
         def w(tmp):
             with pd.ExcelWriter(tmp, engine="openpyxl") as xw:
                 start = 0
@@ -135,6 +137,7 @@ def write_table(df: pd.DataFrame, out: str | None, provenance: dict | None = Non
                         [(k, json.dumps(v, ensure_ascii=False) if isinstance(v, dict) else v)
                          for k, v in provenance.items()], columns=["key", "value"],
                     ).to_excel(xw, sheet_name="provenance", index=False)
+                defuse_formulas(xw)  # a child_id "=HYPERLINK(...)" stays text
     elif ext == ".json":
         def w(tmp):
             doc = {"notice": title, "provenance": provenance, "columns": list(df.columns),

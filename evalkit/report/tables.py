@@ -213,6 +213,7 @@ def write_workbook(
     ``info`` (provenance); timestamps inside the file are fixed.
     """
     from evalkit.data.load import fix_xlsx_timestamps
+    from evalkit.outputs import defuse_formulas
 
     path = Path(path)
     rows = [(n[:31], title) for n, (title, _) in items]
@@ -224,5 +225,6 @@ def write_workbook(
                 w, sheet_name="provenance", index=False)
         for n, (_, df) in items:
             df.to_excel(w, sheet_name=n[:31], index=False)
+        defuse_formulas(w)
     fix_xlsx_timestamps(path)  # identical content gives identical bytes
     return path
