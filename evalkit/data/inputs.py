@@ -17,10 +17,11 @@ from evalkit.data.dataset import Dataset
 
 
 def add_input_arguments(p: argparse.ArgumentParser, *, gate: bool = True) -> None:
-    """Add ``--mapping`` (and, for analyses, ``--allow-invalid``) to a command's parser."""
-    p.add_argument("--mapping", default=None, metavar="FILE",
-                   help="独自形式のエクスポートを読むための mapping.toml / mapping.toml for a "
-                        "centre's own export format")
+    """Add the data options (for analyses, ``--allow-invalid``) to a command's parser.
+
+    ``--mapping FILE`` (issue 14) is to be added here once :func:`evalkit.load`
+    reads mapping files; :func:`read_input` already passes it through.
+    """
     if gate:
         p.add_argument("--allow-invalid", action="store_true",
                        help="検証エラーがあっても実行する（出力と来歴に記録）/ run even when "
