@@ -4,30 +4,12 @@ from __future__ import annotations
 
 import io
 import json
-from contextlib import redirect_stderr, redirect_stdout
 
 import pandas as pd
 import pytest
+from _cli import run
 
-from evalkit.cli import main
 from evalkit.kpi import LONG_COLUMNS, catalogue, kpi_ids
-
-
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-    from evalkit.data.examples import worked_example
-    from evalkit.data.load import write_dataset
-
-    out = tmp_path_factory.mktemp("we") / "example"
-    write_dataset(worked_example(), out)
-    return out
-
-
-def run(*argv):
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        rc = main([str(a) for a in argv])
-    return rc, out.getvalue(), err.getvalue()
 
 
 def test_kpi_csv_on_stdout(data_dir):

@@ -2,34 +2,14 @@
 
 from __future__ import annotations
 
-import io
 import shutil
-from contextlib import redirect_stderr, redirect_stdout
 
 import openpyxl
 import pandas as pd
 import pytest
-
-from evalkit.cli import main
+from _cli import run
 
 EVIL = '=HYPERLINK("http://example.invalid")'
-
-
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-    from evalkit.data.examples import worked_example
-    from evalkit.data.load import write_dataset
-
-    out = tmp_path_factory.mktemp("we") / "example"
-    write_dataset(worked_example(), out)
-    return out
-
-
-def run(*argv):
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        rc = main([str(a) for a in argv])
-    return rc, out.getvalue(), err.getvalue()
 
 
 @pytest.fixture
