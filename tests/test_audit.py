@@ -92,3 +92,35 @@ def test_min_cell_off() -> None:
     reg.min_cell = 1
     reg.suppressed = set()
     assert audit_registry(protect(reg)) == []
+
+
+import pytest  # noqa: E402
+
+
+@pytest.mark.xfail(reason="greedy protect() can exhaust candidates on some random linked tables "
+                   "(open, #11A)", strict=False)
+def test_random_linked_tables_are_clean_after_protect() -> None:
+    import numpy as np
+    import pandas as pd
+
+    from evalkit.report.disclosure import register_table
+
+    for seed in range(25):
+        rng = np.random.default_rng(seed)
+        body = rng.poisson(rng.uniform(1, 8), size=(4, 3))
+        t = pd.DataFrame(body, index=list("pqrs"), columns=["u", "v", "w"])
+        t["total"] = t.sum(axis=1)
+        t.loc["all"] = t.sum()
+        reg = DisclosureRegistry(min_cell=5)
+        register_table(reg, "t", t, ["u", "v", "w", "total"], total_row="all", total_col="total")
+        # the row totals republished in a second table, and a flow on the grand total
+        for r in t.index:
+            reg.add_equal(("t", r, "total"), ("k", r), values={("k", r): int(t.at[r, "total"])})
+        start = int(rng.integers(0, 30))
+        exits = int(rng.integers(0, start + int(t.at["all", "total"]) + 1))
+        reg.add_flow("start", ("t", "all", "total"), "exits", "end",
+                     values={"start": start, "exits": exits,
+                             "end": start + int(t.at["all", "total"]) - exits})
+        protect(reg)
+        assert audit_registry(reg) == [], seed
+        assert reg.primary() <= reg.suppressed

@@ -124,11 +124,19 @@ class DisclosureRegistry:
 
 
 def _candidates(reg: DisclosureRegistry, leak: Key) -> list[Key]:
-    """Published cells sharing a relation with ``leak``, smallest positive first."""
+    """Published cells sharing a relation with ``leak``, smallest positive first.
+
+    When every cell of those relations is already suppressed, the search widens
+    to relations touching any suppressed cell.
+    """
     out: set[Key] = set()
     for r in reg.relations:
         if leak in r.coefs:
             out.update(k for k in r.coefs if k not in reg.suppressed and k != leak)
+    if not out:
+        for r in reg.relations:
+            if reg.suppressed & set(r.coefs):
+                out.update(k for k in r.coefs if k not in reg.suppressed)
     return sorted(out, key=lambda k: (reg.values[k] == 0, reg.values[k], str(k)))
 
 
@@ -157,3 +165,32 @@ def protect(reg: DisclosureRegistry, max_rounds: int = 10_000) -> DisclosureRegi
             raise RuntimeError("disclosure control could not close the leaks: "
                                + ", ".join(str(x.key) for x in leaks))
     raise RuntimeError("disclosure control did not converge")
+
+
+def register_table(reg: DisclosureRegistry, name: str, table, count_cols: list[str],
+                   total_row=None, total_col: str | None = None) -> None:
+    """Register a wide count table (rows × ``count_cols``) and its margins.
+
+    Cell keys are ``(name, row_label, column)``. ``total_row`` (a row label) and
+    ``total_col`` (a column) add the margin relations they imply.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"n": [3, 9, 12]}, index=["a", "b", "total"])
+    >>> reg = DisclosureRegistry()
+    >>> register_table(reg, "t", t, ["n"], total_row="total")
+    >>> sorted(protect(reg).suppressed)
+    [('t', 'a', 'n'), ('t', 'b', 'n')]
+    """
+    rows = [r for r in table.index if r != total_row]
+    cols = [c for c in count_cols if c != total_col]
+    for r in table.index:
+        for c in count_cols:
+            reg.add_cell((name, r, c), int(table.at[r, c]))
+    if total_row is not None:
+        for c in count_cols:
+            reg.add_margin((name, total_row, c), [(name, r, c) for r in rows], "total row")
+    if total_col is not None:
+        for r in table.index:
+            reg.add_margin((name, r, total_col), [(name, r, c) for c in cols], "total column")
