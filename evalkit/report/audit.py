@@ -1,0 +1,125 @@
+"""Disclosure auditor (秘匿の監査): attack the published cells with linear programming.
+
+For every suppressed cell the auditor computes the smallest and largest value
+consistent with the published cells, the displayed claims (``<5`` means
+1..min_cell−1, ``x`` means any count ≥ 0) and the registered relations
+(:class:`evalkit.report.disclosure.DisclosureRegistry`), with
+:func:`scipy.optimize.linprog`. A cell **leaks** when that interval meets
+1..min_cell−1 but does not contain all of it (the reader narrows a possibly
+small count more tightly than "suppressed" says), which includes every
+suppressed cell whose value is determined and small.
+
+Examples
+--------
+>>> from evalkit.report.disclosure import DisclosureRegistry
+>>> reg = DisclosureRegistry(min_cell=5)
+>>> reg.add_flow("start", "entries", "exits", "end",
+...              values={"start": 10, "entries": 2, "exits": 5, "end": 7})
+>>> reg.suppressed = {"entries"}
+>>> [(x.key, x.lower, x.upper) for x in audit_registry(reg)]
+[('entries', 2, 2)]
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import linprog
+
+from evalkit.report.disclosure import DisclosureRegistry
+
+_BIG = 1e9
+
+
+@dataclass(frozen=True)
+class Leak:
+    """A suppressed cell the published cells narrow to ``lower..upper``."""
+
+    key: Hashable
+    lower: int
+    upper: int
+
+    def message(self, min_cell: int) -> str:
+        """Bilingual description."""
+        return (f"秘匿セル {self.key!r} の値が公表値から {self.lower}〜{self.upper} に絞り込めます"
+                f" / suppressed cell {self.key!r} is narrowed to {self.lower}..{self.upper}"
+                f" by the published cells (min_cell={min_cell})")
+
+
+def _bounds(reg: DisclosureRegistry, keys: list, prim: set) -> list[tuple[float, float]]:
+    out = []
+    for k in keys:
+        if k not in reg.suppressed:
+            v = float(reg.values[k])
+            out.append((v, v))
+        elif k in prim:
+            out.append((1.0, float(reg.min_cell - 1)))
+        else:
+            out.append((0.0, None))
+    return out
+
+
+def _rows(reg: DisclosureRegistry, index: dict) -> tuple:
+    a_ub, b_ub, a_eq, b_eq = [], [], [], []
+    for r in reg.relations:
+        row = np.zeros(len(index))
+        for k, c in r.coefs.items():
+            row[index[k]] += c
+        if r.lower == r.upper:
+            a_eq.append(row)
+            b_eq.append(r.lower)
+            continue
+        if math.isfinite(r.upper):
+            a_ub.append(row)
+            b_ub.append(r.upper)
+        if math.isfinite(r.lower):
+            a_ub.append(-row)
+            b_ub.append(-r.lower)
+    def arr(a):
+        return np.array(a) if a else None
+    return arr(a_ub), arr(b_ub) if b_ub else None, arr(a_eq), arr(b_eq) if b_eq else None
+
+
+def _extreme(c: np.ndarray, a: tuple, bounds: list) -> float | None:
+    res = linprog(c, A_ub=a[0], b_ub=a[1], A_eq=a[2], b_eq=a[3], bounds=bounds, method="highs")
+    if res.status == 3:  # unbounded
+        return None
+    if res.status != 0:
+        raise RuntimeError(f"published cells are inconsistent: {res.message}")
+    return float(res.fun)
+
+
+def audit_registry(reg: DisclosureRegistry) -> list[Leak]:
+    """Suppressed cells narrowed inside 1..min_cell−1 by the published cells.
+
+    Only cells that share a relation chain with a published cell can leak;
+    cells in no relation are left as their claim says.
+    """
+    if reg.min_cell <= 1 or not reg.suppressed:
+        return []
+    keys = sorted(reg.values, key=str)
+    for r in reg.relations:
+        for k in r.coefs:
+            if k not in reg.values:
+                raise KeyError(f"relation {r.label!r} names unregistered cell {k!r}")
+    index = {k: i for i, k in enumerate(keys)}
+    prim = reg.primary() & reg.suppressed
+    bounds = _bounds(reg, keys, prim)
+    a = _rows(reg, index)
+    lo_small, hi_small = 1, reg.min_cell - 1
+    leaks = []
+    for k in sorted(reg.suppressed, key=str):
+        c = np.zeros(len(keys))
+        c[index[k]] = 1.0
+        lo = _extreme(c, a, bounds)
+        hi = _extreme(-c, a, bounds)
+        lo_i = math.ceil(lo - 1e-7)
+        hi_i = _BIG if hi is None else math.floor(-hi + 1e-7)
+        meets = lo_i <= hi_small and hi_i >= lo_small
+        covers = lo_i <= lo_small and hi_i >= hi_small
+        if meets and not covers:
+            leaks.append(Leak(k, int(lo_i), int(hi_i)))
+    return leaks
