@@ -207,6 +207,7 @@ def _read_xlsx(path: Path, problems: list[Problem]) -> tuple[dict[str, pd.DataFr
         raise DatasetError([RULES["PATH_UNREADABLE"].problem(value=f"{path.name}: {e}")]) from e
     tables: dict[str, pd.DataFrame] = {}
     meta: dict[str, Any] = {}
+    seen: dict[str, str] = {}
     for ws in wb.worksheets:
         rows = [list(r) for r in ws.iter_rows(values_only=True)]
         name = _norm(ws.title).casefold()
@@ -218,6 +219,13 @@ def _read_xlsx(path: Path, problems: list[Problem]) -> tuple[dict[str, pd.DataFr
         table = _TABLE_SYNONYMS.get(name)
         if table is None or not rows:
             continue
+        if table in seen:
+            wb.close()
+            raise DatasetError([RULES["PATH_UNREADABLE"].problem(value=(
+                f"{path.name}: sheets '{seen[table]}' and '{ws.title}' are both the table {table}; "
+                f"keep one / シート「{seen[table]}」と「{ws.title}」はどちらも表 {table} です。"
+                "一つにしてください"))])
+        seen[table] = ws.title
         tables[table] = _drop_blank_rows(_frame_of_cells(rows[0], rows[1:], 2))
     wb.close()
     if "schema_version" in meta:
@@ -230,6 +238,20 @@ def _read_xlsx(path: Path, problems: list[Problem]) -> tuple[dict[str, pd.DataFr
 
 def _file_sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _data_files(folder: Path) -> dict[str, Path]:
+    """The files of a data folder by normalised name; a symlink out of the folder is refused."""
+    root = folder.resolve()
+    files: dict[str, Path] = {}
+    for f in folder.iterdir():
+        if f.is_symlink() and not f.resolve().is_relative_to(root):
+            raise DatasetError([RULES["PATH_UNREADABLE"].problem(value=(
+                f"{f.name} is a link to a file outside the data folder; copy the file in / "
+                f"{f.name} はデータフォルダの外を指すリンクです。ファイルをコピーしてください"))])
+        if f.is_file():
+            files[_norm(f.name).casefold()] = f
+    return files
 
 
 def read_raw(path: str | os.PathLike) -> tuple[dict[str, pd.DataFrame], dict, list[Problem], str]:
@@ -252,7 +274,7 @@ def read_raw(path: str | os.PathLike) -> tuple[dict[str, pd.DataFrame], dict, li
         raise DatasetError([RULES["PATH_UNREADABLE"].problem(
             value=f"{p} (a folder of CSV/Parquet files or one .xlsx workbook is expected / "
                   "CSV・Parquet のフォルダまたは .xlsx ブックを指定してください)")])
-    files = {_norm(f.name).casefold(): f for f in p.iterdir() if f.is_file()}
+    files = _data_files(p)
     for name in TABLE_ORDER:
         # English file names first, then the table's Japanese name (子ども.csv, 措置・一時保護.csv)
         found = [
@@ -261,6 +283,11 @@ def read_raw(path: str | os.PathLike) -> tuple[dict[str, pd.DataFrame], dict, li
             for ext, reader in ((".parquet", _read_parquet), (".csv", _read_csv))
             if (key := f"{stem}{ext}") in files
         ]
+        if len(found) > 1:
+            both = " / ".join(f.name for f, _ in found)
+            raise DatasetError([RULES["PATH_UNREADABLE"].problem(value=(
+                f"{both}: two files hold the table {name}; keep one / "
+                f"{both} はどちらも表 {name} です。一つにしてください"))])
         if found:
             f, reader = found[0]
             df = reader(f, problems, name)
