@@ -198,13 +198,18 @@ def _read_parquet(path: Path, problems: list[Problem], table: str) -> pd.DataFra
     return out
 
 
+
+def _unreadable(value: str) -> DatasetError:
+    """The dataset error for a path or file that cannot be read as a dataset."""
+    return DatasetError([RULES["PATH_UNREADABLE"].problem(value=value)])
+
 def _read_xlsx(path: Path, problems: list[Problem]) -> tuple[dict[str, pd.DataFrame], dict]:
     import openpyxl
 
     try:
         wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as e:
-        raise DatasetError([RULES["PATH_UNREADABLE"].problem(value=f"{path.name}: {e}")]) from e
+        raise _unreadable(f"{path.name}: {e}") from e
     tables: dict[str, pd.DataFrame] = {}
     meta: dict[str, Any] = {}
     seen: dict[str, str] = {}
@@ -221,10 +226,10 @@ def _read_xlsx(path: Path, problems: list[Problem]) -> tuple[dict[str, pd.DataFr
             continue
         if table in seen:
             wb.close()
-            raise DatasetError([RULES["PATH_UNREADABLE"].problem(value=(
+            raise _unreadable(
                 f"{path.name}: sheets '{seen[table]}' and '{ws.title}' are both the table {table}; "
                 f"keep one / シート「{seen[table]}」と「{ws.title}」はどちらも表 {table} です。"
-                "一つにしてください"))])
+                "一つにしてください")
         seen[table] = ws.title
         tables[table] = _drop_blank_rows(_frame_of_cells(rows[0], rows[1:], 2))
     wb.close()
@@ -246,9 +251,9 @@ def _data_files(folder: Path) -> dict[str, Path]:
     files: dict[str, Path] = {}
     for f in folder.iterdir():
         if f.is_symlink() and not f.resolve().is_relative_to(root):
-            raise DatasetError([RULES["PATH_UNREADABLE"].problem(value=(
+            raise _unreadable(
                 f"{f.name} is a link to a file outside the data folder; copy the file in / "
-                f"{f.name} はデータフォルダの外を指すリンクです。ファイルをコピーしてください"))])
+                f"{f.name} はデータフォルダの外を指すリンクです。ファイルをコピーしてください")
         if f.is_file():
             files[_norm(f.name).casefold()] = f
     return files
@@ -263,7 +268,7 @@ def read_raw(path: str | os.PathLike) -> tuple[dict[str, pd.DataFrame], dict, li
     problems: list[Problem] = []
     h = hashlib.sha256()
     if not p.exists():
-        raise DatasetError([RULES["PATH_UNREADABLE"].problem(value=f"{p} (not found / 見つかりません)")])
+        raise _unreadable(f"{p} (not found / 見つかりません)")
     meta: dict[str, Any] = {}
     tables: dict[str, pd.DataFrame] = {}
     if p.is_file() and p.suffix.lower() in (".xlsx", ".xlsm"):
@@ -271,9 +276,8 @@ def read_raw(path: str | os.PathLike) -> tuple[dict[str, pd.DataFrame], dict, li
         h.update(p.name.encode() + b"\0" + _file_sha(p).encode())
         return tables, meta, problems, h.hexdigest()
     if not p.is_dir():
-        raise DatasetError([RULES["PATH_UNREADABLE"].problem(
-            value=f"{p} (a folder of CSV/Parquet files or one .xlsx workbook is expected / "
-                  "CSV・Parquet のフォルダまたは .xlsx ブックを指定してください)")])
+        raise _unreadable(f"{p} (a folder of CSV/Parquet files or one .xlsx workbook is expected / "
+                  "CSV・Parquet のフォルダまたは .xlsx ブックを指定してください)")
     files = _data_files(p)
     for name in TABLE_ORDER:
         # English file names first, then the table's Japanese name (子ども.csv, 措置・一時保護.csv)
@@ -285,9 +289,9 @@ def read_raw(path: str | os.PathLike) -> tuple[dict[str, pd.DataFrame], dict, li
         ]
         if len(found) > 1:
             both = " / ".join(f.name for f, _ in found)
-            raise DatasetError([RULES["PATH_UNREADABLE"].problem(value=(
+            raise _unreadable(
                 f"{both}: two files hold the table {name}; keep one / "
-                f"{both} はどちらも表 {name} です。一つにしてください"))])
+                f"{both} はどちらも表 {name} です。一つにしてください")
         if found:
             f, reader = found[0]
             df = reader(f, problems, name)
@@ -306,9 +310,8 @@ def read_raw(path: str | os.PathLike) -> tuple[dict[str, pd.DataFrame], dict, li
             problems.append(RULES["META_INVALID"].problem(table="meta", value=str(e)))
             meta = {}
     if not tables and not any(p_.code == "TABLE_UNREADABLE" for p_ in problems):
-        raise DatasetError([RULES["PATH_UNREADABLE"].problem(
-            value=f"{p} (no table files found, expected children.csv, placements.csv, ... "
-                  "or .parquet / 表のファイル（children.csv、placements.csv など）がありません)")])
+        raise _unreadable(f"{p} (no table files found, expected children.csv, placements.csv, ... "
+                  "or .parquet / 表のファイル（children.csv、placements.csv など）がありません)")
     return tables, meta, problems, h.hexdigest()
 
 
@@ -572,8 +575,7 @@ def load(path: str | os.PathLike) -> Dataset:
     try:
         tables, meta, problems, sha = read_raw(path)
     except OSError as e:  # permissions, a folder vanishing while read, ...
-        raise DatasetError([RULES["PATH_UNREADABLE"].problem(
-            value=f"{path} ({type(e).__name__}: {e.strerror or e})")]) from e
+        raise _unreadable(f"{path} ({type(e).__name__}: {e.strerror or e})") from e
     return parse_tables(tables, meta=meta, source=str(path), sha256=sha, problems=problems)
 
 

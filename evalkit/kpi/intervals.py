@@ -32,6 +32,7 @@ import pandas as pd
 from scipy import stats
 
 from evalkit.kpi.registry import get_variant
+from evalkit.results import check_level
 
 #: Columns added after ``value``.
 CI_COLUMNS = ["ci_lower", "ci_upper", "ci_method"]
@@ -58,11 +59,9 @@ def wilson_interval(count, nobs, level: float = 0.95) -> tuple[np.ndarray, np.nd
     >>> [round(float(x), 4) for x in (lo[0], hi[0], lo[1], hi[1])]
     [0.0, 0.2775, 0.2366, 0.7634]
     """
-    if not 0 < level < 1:
-        raise ValueError("level must be between 0 and 1")
     x = np.asarray(count, float)
     n = np.asarray(nobs, float)
-    z = stats.norm.isf((1 - level) / 2)
+    z = stats.norm.isf((1 - check_level(level)) / 2)
     with np.errstate(divide="ignore", invalid="ignore"):
         p = x / n
         denom = 1 + z**2 / n

@@ -78,9 +78,7 @@ def _rows(reg: DisclosureRegistry, index: dict) -> tuple:
         if math.isfinite(r.lower):
             a_ub.append(-row)
             b_ub.append(-r.lower)
-    def arr(a):
-        return np.array(a) if a else None
-    return arr(a_ub), arr(b_ub) if b_ub else None, arr(a_eq), arr(b_eq) if b_eq else None
+    return tuple(np.array(a) if a else None for a in (a_ub, b_ub, a_eq, b_eq))
 
 
 def _extreme(c: np.ndarray, a: tuple, bounds: list) -> float | None:
