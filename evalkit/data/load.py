@@ -198,24 +198,64 @@ def _read_parquet(path: Path, problems: list[Problem], table: str) -> pd.DataFra
     return out
 
 
-
 def _unreadable(value: str) -> DatasetError:
     """The dataset error for a path or file that cannot be read as a dataset."""
     return DatasetError([RULES["PATH_UNREADABLE"].problem(value=value)])
 
-def _read_xlsx(path: Path, problems: list[Problem]) -> tuple[dict[str, pd.DataFrame], dict]:
+
+def _sheets_calamine(path: Path) -> list[tuple[str, list[list[Any]]]]:
+    """Every sheet of a workbook as ``(title, rows)``, read with python-calamine.
+
+    Rows start at the sheet's first row (row 1), as openpyxl gives them, so
+    problems keep the row numbers the user sees in Excel. Empty cells are
+    ``None``.
+    """
+    from python_calamine import CalamineWorkbook
+
+    wb = CalamineWorkbook.from_path(str(path))
+    try:
+        out = []
+        for name in wb.sheet_names:
+            sheet = wb.get_sheet_by_name(name)
+            rows = sheet.to_python(skip_empty_area=False)
+            rows = [[None if v == "" else v for v in r] for r in rows]
+            out.append((name, rows))
+        return out
+    finally:
+        wb.close()
+
+
+def _sheets_openpyxl(path: Path) -> list[tuple[str, list[list[Any]]]]:
+    """Every sheet of a workbook as ``(title, rows)``, read with openpyxl (the fallback)."""
     import openpyxl
 
+    wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
     try:
-        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as e:
+        return [(ws.title, [list(r) for r in ws.iter_rows(values_only=True)]) for ws in wb.worksheets]
+    finally:
+        wb.close()
+
+
+def _xlsx_sheets(path: Path) -> list[tuple[str, list[list[Any]]]]:
+    """The sheets of a workbook: python-calamine when installed (many times faster), else openpyxl."""
+    try:
+        import python_calamine  # noqa: F401
+    except ImportError:
+        reader = _sheets_openpyxl
+    else:
+        reader = _sheets_calamine
+    try:
+        return reader(path)
+    except Exception as e:  # both readers raise many kinds on a damaged file
         raise _unreadable(f"{path.name}: {e}") from e
+
+
+def _read_xlsx(path: Path, problems: list[Problem]) -> tuple[dict[str, pd.DataFrame], dict]:
     tables: dict[str, pd.DataFrame] = {}
     meta: dict[str, Any] = {}
     seen: dict[str, str] = {}
-    for ws in wb.worksheets:
-        rows = [list(r) for r in ws.iter_rows(values_only=True)]
-        name = _norm(ws.title).casefold()
+    for title, rows in _xlsx_sheets(path):
+        name = _norm(title).casefold()
         if name == "meta":
             for r in rows[1:]:
                 if r and r[0] is not None:
@@ -225,14 +265,12 @@ def _read_xlsx(path: Path, problems: list[Problem]) -> tuple[dict[str, pd.DataFr
         if table is None or not rows:
             continue
         if table in seen:
-            wb.close()
             raise _unreadable(
-                f"{path.name}: sheets '{seen[table]}' and '{ws.title}' are both the table {table}; "
-                f"keep one / シート「{seen[table]}」と「{ws.title}」はどちらも表 {table} です。"
+                f"{path.name}: sheets '{seen[table]}' and '{title}' are both the table {table}; "
+                f"keep one / シート「{seen[table]}」と「{title}」はどちらも表 {table} です。"
                 "一つにしてください")
-        seen[table] = ws.title
+        seen[table] = title
         tables[table] = _drop_blank_rows(_frame_of_cells(rows[0], rows[1:], 2))
-    wb.close()
     if "schema_version" in meta:
         try:
             meta["schema_version"] = int(meta["schema_version"])
