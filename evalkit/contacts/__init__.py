@@ -18,6 +18,8 @@ _EXPORTS = {
     "fit_gee": "evalkit.contacts.gee",
     "fit_its": "evalkit.contacts.its",
     "fit_did": "evalkit.contacts.did",
+    "its": "evalkit.contacts.segmented",
+    "ITSFit": "evalkit.contacts.segmented",
 }
 
 __all__ = sorted(_EXPORTS)
