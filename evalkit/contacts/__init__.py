@@ -1,25 +1,30 @@
 """evalkit.contacts: contact frequency before and after the policy (面接・家族交流の頻度).
 
-Public API (imported lazily so that ``evalkit --help`` stays fast):
+Public API:
 
+- :func:`its` — interrupted time series on any monthly DataFrame (:class:`ITSFit`)
+- :func:`did` — staggered difference-in-differences on any panel (:class:`DiDResult`)
 - :func:`analyse` → :class:`ContactsAnalysis` (``rate_ratios``, ``diagnostics``, …)
 - :func:`child_month_panel` — the child-month panel (internal: holds child ids)
-- :func:`fit_negbin`, :func:`fit_gee`, :func:`fit_its`, :func:`fit_did` — the four models
+- :func:`fit_negbin`, :func:`fit_gee`, :func:`fit_its`, :func:`fit_did` — the four models on
+  that panel
 """
 
 from __future__ import annotations
 
 _EXPORTS = {
+    "its": "evalkit.contacts.segmented",
+    "ITSFit": "evalkit.contacts.segmented",
+    "did": "evalkit.contacts.staggered",
+    "DiDResult": "evalkit.contacts.staggered",
     "analyse": "evalkit.contacts.analysis",
     "ContactsAnalysis": "evalkit.contacts.analysis",
     "ContactsInputError": "evalkit.contacts.analysis",
     "child_month_panel": "evalkit.contacts.panel",
     "fit_negbin": "evalkit.contacts.negbin",
     "fit_gee": "evalkit.contacts.gee",
-    "fit_its": "evalkit.contacts.its",
-    "fit_did": "evalkit.contacts.did",
-    "its": "evalkit.contacts.segmented",
-    "ITSFit": "evalkit.contacts.segmented",
+    "fit_its": "evalkit.contacts.interrupted",
+    "fit_did": "evalkit.contacts.staggered",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -31,3 +36,7 @@ def __getattr__(name: str):
 
         return getattr(importlib.import_module(_EXPORTS[name]), name)
     raise AttributeError(name)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -24,11 +24,11 @@ import numpy as np
 import pandas as pd
 
 from evalkit.contacts.design import ADJUST, design_matrix
-from evalkit.contacts.did import DiDResult, fit_did
 from evalkit.contacts.gee import GEEResult, fit_gee
-from evalkit.contacts.its import ITSResult, fit_its
+from evalkit.contacts.interrupted import ITSResult, fit_its
 from evalkit.contacts.negbin import NegBinResult, fit_negbin
 from evalkit.contacts.panel import OUTCOMES, child_month_panel, normalise_starts
+from evalkit.contacts.staggered import DiDResult, fit_did
 
 MODELS = ("negbin", "gee", "its", "did")
 RATE_RATIO_COLUMNS = ["model", "outcome", "rate_ratio", "ci_lower", "ci_upper", "p_value", "note"]
@@ -124,7 +124,7 @@ class ContactsAnalysis:
                 f"naive RR={get('naive', 'rate_ratio'):.3f}"
             )
         if self.did_ and not self.staggered:
-            from evalkit.contacts.did import NO_STAGGER_NOTE
+            from evalkit.contacts.staggered import NO_STAGGER_NOTE
 
             lines.append(NO_STAGGER_NOTE)
         return "\n".join(lines)

@@ -23,7 +23,9 @@ in its Poisson form for counts with exposure:
    ``n_leads``-th quarter before each centre's start (Borusyak et al.'s test):
    their ratios should be near 1.
 5. *Inference honest with five centres.* Randomisation inference over the
-   distinct assignments of the observed start dates to centres (5! = 120):
+   distinct assignments of the observed start dates to centres (5! = 120),
+   all of them when they are at most ``n_permutations``, otherwise that many
+   drawn uniformly with a seed, the observed one included (:func:`assignments`):
    the p-value of ``|log RR|`` under the sharp null RR = 1; the interval by
    inverting the test at the estimate (counts of treated cells divided by the
    estimate, the permutation distribution of ``log RR`` re-centred on it); the
@@ -36,13 +38,16 @@ identified and the result says so plainly (``staggered=False``, ``note``).
 
 from __future__ import annotations
 
-import itertools
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from evalkit.contacts._linalg import xtwx
+from evalkit.results import Results, check_level
+
+NEVER = 10**6  # start index of a unit that is never treated
 
 NO_STAGGER_NOTE = (
     "段階導入なし：全児童相談所が同じ日に導入したため差の差（DiD）推定はできません / "
@@ -51,9 +56,15 @@ NO_STAGGER_NOTE = (
 )
 
 
-@dataclass(frozen=True)
-class DiDResult:
-    """Staggered DiD (imputation) result.
+@dataclass(frozen=True, repr=False)
+class DiDResult(Results):
+    """Staggered DiD (imputation) result (follows :mod:`evalkit.results`).
+
+    ``params`` holds one term, ``att``: the log of the overall rate ratio.
+    Its p-value and interval come from randomisation inference (not from a
+    normal approximation): ``conf_int()`` and ``pvalues`` return them;
+    ``std_errors`` is the standard deviation of ``log RR`` over the
+    assignments (under the sharp null), shown for reference.
 
     Attributes
     ----------
@@ -86,6 +97,44 @@ class DiDResult:
     n_cells_treated: int = 0
     n_cells_unidentified: int = 0
     note: str = ""
+    level: float = 0.95
+    ri_std_error: float = np.nan
+    enumerated: bool = True
+
+    log_scale = True
+    exp_name = "rate_ratio"
+
+    @property
+    def params(self) -> pd.Series:
+        return pd.Series({"att": np.log(self.rate_ratio) if self.rate_ratio > 0 else np.nan},
+                         name="estimate")
+
+    @property
+    def std_errors(self) -> pd.Series:
+        return pd.Series({"att": self.ri_std_error}, name="std_error")
+
+    @property
+    def pvalues(self) -> pd.Series:
+        return pd.Series({"att": self.p_value}, name="p_value")
+
+    def conf_int(self, level: float | None = None) -> pd.DataFrame:
+        """The randomisation-inference interval of ``att`` (log scale) at the fitted level."""
+        if level is not None and not np.isclose(check_level(level), self.level):
+            raise ValueError(f"this interval was computed at level {self.level}; refit with "
+                             f"level={level} / 信頼水準 {level} で推定し直してください")
+        return pd.DataFrame({"lower": [np.log(self.ci_lower)], "upper": [np.log(self.ci_upper)]},
+                            index=["att"])
+
+    def summary(self, level: float | None = None) -> pd.DataFrame:
+        return super().summary(self.level if level is None else level)
+
+    def _title(self) -> str:
+        how = "enumerated" if self.enumerated else "sampled"
+        return (f"Staggered DiD, imputation estimator ({self.outcome}; randomisation inference over "
+                f"{self.n_permutations} {how} assignments)")
+
+    def __repr__(self) -> str:
+        return self.__str__()
 
 
 # ----------------------------------------------------------------------------- case mix
@@ -99,6 +148,17 @@ def casemix_expected(panel: pd.DataFrame, outcome: str) -> np.ndarray:
     y = panel[outcome].to_numpy(dtype=float)
     off = np.log(panel["exposure"].to_numpy(dtype=float))
     grp = pd.factorize(panel["center"].astype(str) + "|" + panel["period"].astype(str))[0]
+    return _profiled_expected(X, y, off, grp)
+
+
+def _profiled_expected(X: np.ndarray, y: np.ndarray, off: np.ndarray, grp: np.ndarray) -> np.ndarray:
+    """``exp(Xβ + off)`` with β from a Poisson model with a fixed effect per ``grp`` profiled out.
+
+    With no covariate that varies (``X`` has no columns) the expected counts
+    are the exposures themselves.
+    """
+    if X.shape[1] == 0 or not len(y):
+        return np.exp(off)
     G = grp.max() + 1
     ysum = np.bincount(grp, y, G)
     beta = np.zeros(X.shape[1])
@@ -309,6 +369,54 @@ def _ratios(Y, y0, ident):
         return np.where(den > 0, num / den, np.nan)
 
 
+def distinct_assignments(n_distinct_cap: int, starts: np.ndarray) -> int | None:
+    """Number of distinct orderings of ``starts`` (a multinomial), or None when above the cap."""
+    _, k = np.unique(starts, return_counts=True)
+    n = math.factorial(len(starts))
+    for c in k:
+        n //= math.factorial(int(c))
+    return n if n <= n_distinct_cap else None
+
+
+def _multiset_permutations(values: list[int]):
+    """Every distinct ordering of ``values``, in lexicographic order."""
+    vals, counts = np.unique(values, return_counts=True)
+    vals, counts = vals.tolist(), counts.tolist()
+    out: list[int] = []
+
+    def rec(k: int):
+        if k == 0:
+            yield tuple(out)
+            return
+        for i, v in enumerate(vals):
+            if counts[i]:
+                counts[i] -= 1
+                out.append(v)
+                yield from rec(k - 1)
+                out.pop()
+                counts[i] += 1
+
+    yield from rec(len(values))
+
+
+def assignments(starts: np.ndarray, n_permutations: int, seed: int) -> tuple[np.ndarray, int, bool]:
+    """The start-date assignments for randomisation inference.
+
+    When the distinct assignments number at most ``n_permutations`` they are
+    all enumerated (exact inference). Otherwise ``n_permutations`` are drawn
+    uniformly (random permutations of the observed starts, seeded): the
+    observed assignment first, then ``n_permutations − 1`` draws. Returns
+    ``(assignments, index of the observed one, enumerated)``.
+    """
+    st = np.asarray(starts, dtype=np.int64)
+    if distinct_assignments(n_permutations, st) is not None:
+        perms = np.array(list(_multiset_permutations(st.tolist())), dtype=np.int64)
+        return perms, int(np.flatnonzero((perms == st).all(axis=1))[0]), True
+    rng = np.random.default_rng(seed)
+    draws = np.array([rng.permutation(st) for _ in range(max(n_permutations - 1, 1))])
+    return np.vstack([st[None, :], draws]), 0, False
+
+
 def fit_did(
     panel: pd.DataFrame,
     outcome: str,
@@ -316,50 +424,175 @@ def fit_did(
     n_leads: int = 4,
     level: float = 0.95,
     max_permutations: int = 720,
+    seed: int = 0,
 ) -> DiDResult:
-    """Staggered-valid DiD of one outcome (see module docstring).
+    """Staggered-valid DiD of one outcome on evalkit's child-month panel (see module docstring).
 
     ``starts`` maps centre → policy start date; centres without one are never
     treated. Start months are whole calendar months (a start on day > 1 counts
     from the next month; that month's partial exposure is treated as policy).
-    The interval inverts the randomisation test exactly: the bounds are the
-    ratios r0 at which the p-value of H0: RR = r0 (treated counts divided by
-    r0, then all assignments re-estimated) falls to 1 − level.
+    The interval inverts the randomisation test: the bounds are the ratios r0
+    at which the p-value of H0: RR = r0 (treated counts divided by r0, then
+    all assignments re-estimated) falls to 1 − level. Assignments are
+    enumerated when there are at most ``max_permutations`` distinct ones,
+    else sampled uniformly with ``seed`` (:func:`assignments`).
     """
     cells = build_cells(panel, outcome)
-    never = 10**6
     months = pd.DatetimeIndex(cells.months)
     mi0 = months[0].year * 12 + months[0].month - 1
 
     def start_index(d) -> int:
         if d is None or pd.isna(d):
-            return never
+            return NEVER
         d = pd.Timestamp(d)
         m = d.year * 12 + d.month - 1 + (d.day > 1)
         return m - mi0
 
     st = np.array([start_index(starts.get(c)) for c in cells.centers], dtype=np.int64)
+    return _fit_cells(cells, st, outcome, n_leads=n_leads, level=level,
+                      n_permutations=max_permutations, seed=seed)
+
+
+def did(
+    df: pd.DataFrame,
+    *,
+    unit: str,
+    time: str,
+    count: str,
+    treat_start,
+    exposure: str | None = None,
+    covariates: list[str] | None = None,
+    n_leads: int = 4,
+    level: float = 0.95,
+    n_permutations: int = 720,
+    seed: int = 0,
+    interval: bool = True,
+) -> DiDResult:
+    """Staggered difference-in-differences on a plain panel (imputation estimator).
+
+    Parameters
+    ----------
+    df : DataFrame
+        One row per unit and month, or finer rows (e.g. child-months) that are
+        summed to the unit-month.
+    unit, time, count : str
+        Column names: the unit (centre, prefecture…), the month (dates; read
+        as calendar months) and the count.
+    treat_start : mapping
+        Unit → first treated month (date-like); units missing from it, or
+        mapped to None/NaT, are never treated.
+    exposure : str, optional
+        Column of exposure (child-months, population); default 1 per row.
+    covariates : list of str, optional
+        Row-level case-mix columns (numeric, or categorical → indicators).
+        Their coefficients come from a Poisson model with a fixed effect per
+        unit × month, so they only matter when rows are finer than the
+        unit-month.
+    n_leads : int
+        Quarters before the start tested for pre-trends.
+    level : float
+    n_permutations : int
+        Enumerate the distinct assignments when at most this many, else draw
+        this many uniformly (the observed one included) with ``seed``.
+    interval : bool
+        Invert the test for the interval (many refits); False skips it (NaN
+        bounds) when only the estimate and p-value are needed.
+
+    Returns
+    -------
+    DiDResult
+        ``params["att"]`` is the log of the overall rate ratio ΣY / ΣŶ(0).
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> rng = np.random.default_rng(1)
+    >>> months = pd.date_range("2020-01-01", periods=24, freq="MS")
+    >>> units = [f"u{i}" for i in range(5)]
+    >>> starts = dict(zip(units, pd.to_datetime(
+    ...     ["2020-07-01", "2020-10-01", "2021-01-01", "2021-04-01", None])))
+    >>> rows = [(u, m, rng.poisson(50 * (1.3 if starts[u] is not pd.NaT and m >= starts[u] else 1)))
+    ...         for u in units for m in months]
+    >>> panel = pd.DataFrame(rows, columns=["unit", "month", "n"])
+    >>> r = did(panel, unit="unit", time="month", count="n", treat_start=starts, n_leads=0)
+    >>> r.n_permutations, r.enumerated
+    (120, True)
+    >>> 1.1 < float(np.exp(r.params["att"])) < 1.5
+    True
+    """
+    need = [unit, time, count] + ([exposure] if exposure else []) + list(covariates or [])
+    missing = [c for c in need if c not in df.columns]
+    if missing:
+        raise ValueError(f"columns not found: {missing} / 列がありません: {missing}")
+    per = pd.PeriodIndex(pd.to_datetime(df[time]), freq="M")
+    y = df[count].to_numpy(dtype=float)
+    if not np.isfinite(y).all() or (y < 0).any():
+        raise ValueError(f"column {count!r} must hold finite non-negative counts / "
+                         f"列 {count!r} は0以上の件数である必要があります")
+    e = df[exposure].to_numpy(dtype=float) if exposure else np.ones(len(df))
+    if not np.isfinite(e).all() or (e < 0).any():
+        raise ValueError(f"column {exposure!r} must be non-negative / 列 {exposure!r} は0以上が必要です")
+    units = df[unit].astype(str).to_numpy()
+    unknown = sorted(set(map(str, treat_start)) - set(units))
+    if unknown:
+        raise ValueError(f"treat_start names units not in the data: {unknown[:10]} / "
+                         f"データにない単位があります: {unknown[:10]}")
+    if covariates:
+        X = pd.get_dummies(df[covariates], drop_first=True, dtype=float).to_numpy(dtype=float)
+        X = X[:, X.std(axis=0) > 0]
+        pos = e > 0
+        grp = pd.factorize(pd.Series(units[pos]) + "|" + pd.Series(per.asi8[pos]).astype(str))[0]
+        ex = np.zeros(len(df))
+        ex[pos] = _profiled_expected(X[pos], y[pos], np.log(e[pos]), grp)
+        e = ex
+    g = (pd.DataFrame({"u": units, "m": per.asi8, "y": y, "e": e})
+         .groupby(["u", "m"], sort=True)[["y", "e"]].sum().reset_index())
+    g = g[g["e"] > 0]
+    names = sorted(g["u"].unique())
+    m_all = np.sort(g["m"].unique())
+    cells = _Cells(c=pd.Index(names).get_indexer(g["u"]), t=np.searchsorted(m_all, g["m"].to_numpy()),
+                   y=g["y"].to_numpy(), expected=g["e"].to_numpy(), centers=names,
+                   months=pd.PeriodIndex.from_ordinals(m_all, freq="M").to_timestamp().to_numpy())
+    starts = {str(k): v for k, v in treat_start.items()}
+
+    def start_index(u: str) -> int:
+        d = starts.get(u)
+        if d is None or pd.isna(d):
+            return NEVER
+        return int(pd.Period(pd.Timestamp(d), freq="M").ordinal - m_all[0])
+
+    st = np.array([start_index(u) for u in names], dtype=np.int64)
+    return _fit_cells(cells, st, count, n_leads=n_leads, level=level,
+                      n_permutations=n_permutations, seed=seed, interval=interval)
+
+
+def _fit_cells(cells: _Cells, st: np.ndarray, outcome: str, *, n_leads: int, level: float,
+               n_permutations: int, seed: int, interval: bool = True) -> DiDResult:
+    """The estimator and its randomisation inference on centre-month cells."""
+    check_level(level)
     if len(np.unique(st)) < 2:
-        return DiDResult(outcome=outcome, staggered=False, note=NO_STAGGER_NOTE)
-    perms = np.array(sorted(set(itertools.permutations(st.tolist())))[:max_permutations])
+        return DiDResult(outcome=outcome, staggered=False, note=NO_STAGGER_NOTE, level=level)
+    perms, ia, enumerated = assignments(st, n_permutations, seed)
     P = len(perms)
     ev = cells.t[None, :] - perms[:, cells.c]  # P × N event time
     tr = ev >= 0
     q = np.floor_divide(ev, 3)
     lead = np.where(~tr & (q <= -1) & (q >= -n_leads), -q - 1, -1)
-    ia = int(np.flatnonzero((perms == st).all(axis=1))[0])  # the observed assignment
     Y = np.broadcast_to(cells.y, (P, len(cells.y)))
     y0, ident, _ = _batch_fit(cells, tr, Y)
     rr_all = _ratios(Y, y0, ident)
     rr = float(rr_all[ia])
     n_tr, n_unid = int(tr[ia].sum()), int((tr[ia] & ~ident[ia]).sum())
     if not np.isfinite(rr) or rr <= 0:
-        return DiDResult(outcome=outcome, staggered=True,
+        return DiDResult(outcome=outcome, staggered=True, level=level,
                          note="処置群の月に比較可能な未処置の月がありません / no identified treated months")
     with np.errstate(divide="ignore", invalid="ignore"):
         null_stats = np.abs(np.log(rr_all))
     ok = np.isfinite(null_stats)
     p_value = float(np.mean(null_stats[ok] >= abs(np.log(rr)) - 1e-12))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_all = np.log(rr_all)
+    ri_se = float(np.std(log_all[np.isfinite(log_all)], ddof=1)) if ok.sum() > 1 else np.nan
     alpha = 1 - level
 
     def pval(log_r0: float) -> float:
@@ -396,7 +629,7 @@ def fit_did(
                 a_ = m
         return float(np.exp((a_ + b_) / 2))
 
-    ci = (bound(-1), bound(+1))
+    ci = (bound(-1), bound(+1)) if interval else (np.nan, np.nan)
     # effect removed at the estimate: event-study intervals and pre-trend reference
     y_adj = np.where(tr[ia], cells.y / rr, cells.y)
     Ya = np.broadcast_to(y_adj, (P, len(y_adj)))
@@ -429,15 +662,17 @@ def fit_did(
     w_perm = np.nansum(leads_adj**2, axis=1)
     pretrend_p = (float(np.mean(w_perm >= w_obs - 1e-12)) if np.isfinite(leads_obs).any()
                   else np.nan)
-    note = (f"代入推定、導入日の割当て {P} 通りによるランダム化推論、比較対象のない導入後の"
+    how_ja, how_en = ("全", "all") if enumerated else ("無作為抽出した", "sampled")
+    note = (f"代入推定、導入日の割当て{how_ja} {P} 通りによるランダム化推論、比較対象のない導入後の"
             f"児相・月 {n_unid}/{n_tr} を除外 / imputation estimator; randomisation inference over "
-            f"{P} start-date assignments; {n_unid} of {n_tr} treated centre-months without a "
+            f"{how_en} {P} start-date assignments; {n_unid} of {n_tr} treated centre-months without a "
             "not-yet-treated comparison left out")
-    if not (np.isfinite(ci[0]) and np.isfinite(ci[1])):
+    if interval and not (np.isfinite(ci[0]) and np.isfinite(ci[1])):
         note += ("; 導入順序の組合せが少なく95%信頼区間の端を決められません / too few distinct "
                  "roll-out orders to bound the interval")
     return DiDResult(
         outcome=outcome, staggered=True, rate_ratio=rr, ci_lower=ci[0], ci_upper=ci[1],
         p_value=p_value, event_study=es, pretrend_p=pretrend_p, n_permutations=P,
-        n_cells_treated=n_tr, n_cells_unidentified=n_unid, note=note,
+        n_cells_treated=n_tr, n_cells_unidentified=n_unid, note=note, level=level,
+        ri_std_error=ri_se, enumerated=enumerated,
     )
