@@ -48,9 +48,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from evalkit.contacts.analysis import resolve_starts
     from evalkit.contacts.design import design_matrix
-    from evalkit.contacts.gee import fit_gee
+    from evalkit.contacts.geeglm import fit_gee
     from evalkit.contacts.interrupted import fit_its
-    from evalkit.contacts.negbin import fit_negbin
+    from evalkit.contacts.nbreg import fit_negbin
     from evalkit.contacts.panel import child_month_panel
     from evalkit.contacts.staggered import fit_did
     from evalkit.synth import generate

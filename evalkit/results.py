@@ -69,14 +69,12 @@ class Results:
     #: name of the exponentiated estimate in summaries (e.g. "hazard_ratio")
     exp_name: str = "exp_estimate"
 
-    # -- to be provided --------------------------------------------------
-    @property
-    def params(self) -> pd.Series:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    @property
-    def std_errors(self) -> pd.Series:  # pragma: no cover - abstract
-        raise NotImplementedError
+    # ``params`` and ``std_errors`` are provided by the subclass (a dataclass
+    # field or a property). They are deliberately not declared here: a
+    # placeholder property would be taken by ``@dataclass`` as the default of
+    # a subclass's ``params`` field.
+    params: pd.Series
+    std_errors: pd.Series
 
     # -- derived ---------------------------------------------------------
     @property

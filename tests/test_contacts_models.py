@@ -9,9 +9,9 @@ import statsmodels.api as sm
 from statsmodels.discrete.discrete_model import NegativeBinomial
 
 from evalkit.contacts.design import design_matrix
-from evalkit.contacts.gee import fit_gee
+from evalkit.contacts.geeglm import fit_gee
 from evalkit.contacts.interrupted import fit_its
-from evalkit.contacts.negbin import fit_negbin
+from evalkit.contacts.nbreg import fit_negbin
 from evalkit.contacts.staggered import NO_STAGGER_NOTE, _ipf, fit_did
 from evalkit.contacts.toy import simulate_panel
 

@@ -8,8 +8,8 @@ import pytest
 
 from evalkit.contacts.analysis import analyse, naive_comparison, resolve_starts
 from evalkit.contacts.design import design_matrix
-from evalkit.contacts.gee import fit_gee
-from evalkit.contacts.negbin import fit_negbin
+from evalkit.contacts.geeglm import fit_gee
+from evalkit.contacts.nbreg import fit_negbin
 from evalkit.contacts.panel import child_month_panel
 from evalkit.contacts.toy import simulate_panel
 from evalkit.synth import generate

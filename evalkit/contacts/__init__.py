@@ -4,6 +4,8 @@ Public API:
 
 - :func:`its` — interrupted time series on any monthly DataFrame (:class:`ITSFit`)
 - :func:`did` — staggered difference-in-differences on any panel (:class:`DiDResult`)
+- :func:`negbin`, :func:`gee` — NB2 regression and Poisson GEE on any DataFrame
+- :func:`negbin`, :func:`gee` — NB2 regression and Poisson GEE on any DataFrame
 - :func:`analyse` → :class:`ContactsAnalysis` (``rate_ratios``, ``diagnostics``, …)
 - :func:`child_month_panel` — the child-month panel (internal: holds child ids)
 - :func:`fit_negbin`, :func:`fit_gee`, :func:`fit_its`, :func:`fit_did` — the four models on
@@ -21,8 +23,12 @@ _EXPORTS = {
     "ContactsAnalysis": "evalkit.contacts.analysis",
     "ContactsInputError": "evalkit.contacts.analysis",
     "child_month_panel": "evalkit.contacts.panel",
-    "fit_negbin": "evalkit.contacts.negbin",
-    "fit_gee": "evalkit.contacts.gee",
+    "negbin": "evalkit.contacts.nbreg",
+    "NegBinResult": "evalkit.contacts.nbreg",
+    "gee": "evalkit.contacts.geeglm",
+    "GEEResult": "evalkit.contacts.geeglm",
+    "fit_negbin": "evalkit.contacts.nbreg",
+    "fit_gee": "evalkit.contacts.geeglm",
     "fit_its": "evalkit.contacts.interrupted",
     "fit_did": "evalkit.contacts.staggered",
 }

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from scipy import stats
+
+from evalkit.results import Results
 
 
 def cluster_codes(groups) -> tuple[np.ndarray, int]:
@@ -38,31 +39,35 @@ def sandwich(bread_inv: np.ndarray, scores_by_cluster: np.ndarray) -> np.ndarray
     return bread_inv @ meat @ bread_inv
 
 
-class WaldInference:
+class WaldInference(Results):
     """Wald inference shared by the count-model results (``params`` and ``cov`` attributes).
 
-    Mixed into the frozen result dataclasses: standard errors, normal-theory
-    intervals and p-values, and the rate ratio of one coefficient.
+    Mixed into the frozen result dataclasses: the project's results protocol
+    (:mod:`evalkit.results`: ``std_errors``, ``pvalues``, ``conf_int()``,
+    ``summary()``, …) from the covariance, and the rate ratio of one
+    coefficient. ``bse`` is kept as another name for ``std_errors``.
     """
 
     params: pd.Series
     cov: pd.DataFrame
 
+    log_scale = True
+    exp_name = "rate_ratio"
+
+    @property
+    def std_errors(self) -> pd.Series:
+        return pd.Series(np.sqrt(np.diag(self.cov.to_numpy())), index=self.params.index,
+                         name="std_error")
+
     @property
     def bse(self) -> pd.Series:
-        return pd.Series(np.sqrt(np.diag(self.cov.to_numpy())), index=self.params.index)
-
-    def conf_int(self, level: float = 0.95) -> pd.DataFrame:
-        z = stats.norm.ppf(0.5 + level / 2)
-        return pd.DataFrame(
-            {"lower": self.params - z * self.bse, "upper": self.params + z * self.bse}
-        )
-
-    def pvalues(self) -> pd.Series:
-        return pd.Series(2 * stats.norm.sf(np.abs(self.params / self.bse)), index=self.params.index)
+        return self.std_errors
 
     def rate_ratio(self, term: str = "policy", level: float = 0.95) -> tuple[float, float, float, float]:
         """``(rate_ratio, ci_lower, ci_upper, p_value)`` of one coefficient."""
         ci = self.conf_int(level).loc[term]
         return (float(np.exp(self.params[term])), float(np.exp(ci["lower"])),
-                float(np.exp(ci["upper"])), float(self.pvalues()[term]))
+                float(np.exp(ci["upper"])), float(self.pvalues[term]))
+
+    def __repr__(self) -> str:
+        return self.__str__()

@@ -24,9 +24,9 @@ import numpy as np
 import pandas as pd
 
 from evalkit.contacts.design import ADJUST, design_matrix
-from evalkit.contacts.gee import GEEResult, fit_gee
+from evalkit.contacts.geeglm import GEEResult, fit_gee
 from evalkit.contacts.interrupted import ITSResult, fit_its
-from evalkit.contacts.negbin import NegBinResult, fit_negbin
+from evalkit.contacts.nbreg import NegBinResult, fit_negbin
 from evalkit.contacts.panel import OUTCOMES, child_month_panel, normalise_starts
 from evalkit.contacts.staggered import DiDResult, fit_did
 

@@ -98,7 +98,7 @@ def expected_counts(panel: pd.DataFrame, outcome: str) -> np.ndarray:
     standardisation.
     """
     from evalkit.contacts.design import ADJUST, design_matrix
-    from evalkit.contacts.negbin import _poisson_fit
+    from evalkit.contacts.nbreg import _poisson_fit
 
     adjust = [a for a in ADJUST if a != "month_of_year"]
     X, _ = design_matrix(panel, adjust)

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from evalkit.contacts._linalg import WaldInference, cluster_codes, cluster_sum, xtwx
-from evalkit.contacts.negbin import _poisson_fit
+from evalkit.contacts.nbreg import _poisson_fit
 
 
 @dataclass(frozen=True)
@@ -118,3 +118,31 @@ def fit_gee(
         converged=converged,
         seconds=time.perf_counter() - t0,
     )
+
+
+def gee(
+    df: pd.DataFrame,
+    y: str,
+    covariates: list[str] | tuple[str, ...],
+    *,
+    groups: str,
+    exposure: str | None = None,
+) -> GEEResult:
+    """Poisson GEE (log link, exchangeable working correlation) on a plain DataFrame.
+
+    Robust (sandwich) standard errors by ``groups``, as ``statsmodels.GEE``
+    with ``cov_type="robust"``. Covariates as in :func:`evalkit.contacts.negbin`.
+
+    Examples
+    --------
+    >>> from evalkit.datasets import load_epil
+    >>> fit = gee(load_epil(), "y", ["lbase", "trt", "lage", "V4"], groups="subject")
+    >>> round(fit.rho, 3), round(float(fit.params["trt_progabide"]), 4)
+    (0.399, -0.0107)
+    """
+    from evalkit.contacts.nbreg import frame_inputs
+
+    if groups not in df.columns:
+        raise ValueError(f"columns not found: [{groups!r}] / 列がありません: [{groups!r}]")
+    yv, X, ex = frame_inputs(df, y, covariates, exposure)
+    return fit_gee(yv, X.to_numpy(), ex, df[groups].to_numpy(), names=list(X.columns))

@@ -127,6 +127,7 @@ def fit_negbin(
     names: list[str] | None = None,
     tol: float = 1e-9,
     maxiter: int = 200,
+    cov_type: str = "cluster",
 ) -> NegBinResult:
     """Fit NB2 with ``log(exposure)`` offset; errors clustered by ``groups``.
 
@@ -134,6 +135,9 @@ def fit_negbin(
     ----------
     y : array of counts; X : design (n × k, with a constant);
     exposure : positive array (days in care); groups : cluster labels (child).
+    cov_type : ``"cluster"`` (sandwich by ``groups``, statsmodels' small-sample
+        factor) or ``"model"`` (β given α from the Fisher information, as
+        ``MASS::glm.nb``; ``groups`` unused).
     """
     t0 = time.perf_counter()
     y = np.asarray(y, dtype=float)
@@ -175,13 +179,22 @@ def fit_negbin(
     H[:k, :k] = hbb
     H[:k, k] = H[k, :k] = hba
     H[k, k] = h_a.sum()
-    scores = np.column_stack([X * ((y - mu) / den)[:, None], s_a])
-    codes, G = cluster_codes(groups)
-    U = cluster_sum(scores, codes, G)
-    Hinv = np.linalg.inv(-H)
     n, kk = len(y), k + 1
-    corr = G / (G - 1) * (n - 1) / (n - kk)
-    cov = corr * Hinv @ (U.T @ U) @ Hinv
+    if cov_type == "cluster":
+        scores = np.column_stack([X * ((y - mu) / den)[:, None], s_a])
+        codes, G = cluster_codes(groups)
+        U = cluster_sum(scores, codes, G)
+        Hinv = np.linalg.inv(-H)
+        corr = G / (G - 1) * (n - 1) / (n - kk)
+        cov = corr * Hinv @ (U.T @ U) @ Hinv
+    elif cov_type == "model":
+        # Fisher information of β given α (as MASS::glm.nb reports) and of α alone
+        G = 0
+        cov = np.zeros((kk, kk))
+        cov[:k, :k] = np.linalg.inv(xtwx(X, mu / den))
+        cov[k, k] = 1.0 / -h_a.sum()
+    else:
+        raise ValueError(f"cov_type must be 'cluster' or 'model', got {cov_type!r}")
     idx = [*names, "alpha"]
     return NegBinResult(
         params=pd.Series(np.r_[beta, a], index=idx),
@@ -193,3 +206,80 @@ def fit_negbin(
         converged=converged,
         seconds=time.perf_counter() - t0,
     )
+
+
+def design_from_frame(df: pd.DataFrame, covariates: list[str] | tuple[str, ...]) -> pd.DataFrame:
+    """``intercept`` plus the covariates: numeric as they are, others as indicators (first level dropped)."""
+    missing = [c for c in covariates if c not in df.columns]
+    if missing:
+        raise ValueError(f"columns not found: {missing} / 列がありません: {missing}")
+    X = pd.get_dummies(df[list(covariates)], drop_first=True, dtype=float)
+    X.insert(0, "intercept", 1.0)
+    X = X.astype(float)
+    if not np.isfinite(X.to_numpy()).all():
+        raise ValueError("covariates must be finite (no missing values) / 共変量に欠測があります")
+    return X
+
+
+def frame_inputs(df: pd.DataFrame, y: str, covariates, exposure: str | None):
+    """Counts, design and exposure of a model on a plain DataFrame, checked."""
+    if y not in df.columns or (exposure is not None and exposure not in df.columns):
+        missing = [c for c in (y, exposure) if c is not None and c not in df.columns]
+        raise ValueError(f"columns not found: {missing} / 列がありません: {missing}")
+    yv = df[y].to_numpy(dtype=float)
+    if not np.isfinite(yv).all() or (yv < 0).any():
+        raise ValueError(f"column {y!r} must hold finite non-negative counts / "
+                         f"列 {y!r} は0以上の件数である必要があります")
+    ex = df[exposure].to_numpy(dtype=float) if exposure is not None else np.ones(len(df))
+    if not np.isfinite(ex).all() or (ex <= 0).any():
+        raise ValueError(f"column {exposure!r} must be positive / 列 {exposure!r} は正の値が必要です")
+    X = design_from_frame(df, list(covariates))
+    return yv, X, ex
+
+
+def negbin(
+    df: pd.DataFrame,
+    y: str,
+    covariates: list[str] | tuple[str, ...],
+    *,
+    exposure: str | None = None,
+    cluster: str | None = None,
+    cov_type: str | None = None,
+) -> NegBinResult:
+    """NB2 regression of a count column on covariates of a plain DataFrame.
+
+    ``log E[y] = log(exposure) + intercept + Σ β·x``, ``Var y = μ + αμ²``.
+
+    Parameters
+    ----------
+    df : DataFrame
+    y : str
+        Column of counts.
+    covariates : list of str
+        Numeric columns enter as they are; other columns as indicators of each
+        level but the first (named ``column_level``).
+    exposure : str, optional
+        Column of exposure (offset ``log(exposure)``); default 1.
+    cluster : str, optional
+        Column of cluster labels for robust errors.
+    cov_type : {"cluster", "model"}, optional
+        Default ``"cluster"`` when ``cluster`` is given, else ``"model"``.
+
+    Returns
+    -------
+    NegBinResult
+        ``params`` are log rate ratios, then ``alpha``.
+
+    Examples
+    --------
+    >>> from evalkit.datasets import load_quine
+    >>> fit = negbin(load_quine(), "Days", ["Eth", "Sex", "Age", "Lrn"])
+    >>> round(1 / fit.alpha, 3)  # theta of MASS::glm.nb
+    1.275
+    """
+    cov_type = cov_type or ("cluster" if cluster else "model")
+    if cov_type == "cluster" and cluster is None:
+        raise ValueError("cov_type='cluster' needs cluster= / クラスタ列を指定してください")
+    yv, X, ex = frame_inputs(df, y, covariates, exposure)
+    groups = df[cluster].to_numpy() if cluster else np.arange(len(df))
+    return fit_negbin(yv, X.to_numpy(), ex, groups, names=list(X.columns), cov_type=cov_type)
