@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test wheel-check lint bench clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 2; }
@@ -25,6 +25,10 @@ demo: $(STAMP) ## synthetic data -> annual report in reports/
 test: $(STAMP) ## run the whole test suite (tests/ and the docstring examples)
 	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest -q -n 2 --dist loadgroup
 
+# build the wheel, install it in a fresh venv outside the checkout, run synth + report there
+wheel-check: $(STAMP) ## the installed package works without the repository
+	.ci/check-wheel
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
@@ -32,4 +36,4 @@ bench: $(STAMP) ## print every benchmark's figures
 	$(BIN)/python benchmarks/run_all.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache build *.egg-info
+	rm -rf $(VENV) .pytest_cache build dist *.egg-info

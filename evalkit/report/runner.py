@@ -31,10 +31,11 @@ from pathlib import Path
 from typing import Any
 
 import evalkit
+from evalkit.resources import notebook_path, workspace
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-REPO = Path(evalkit.__file__).resolve().parents[1]
-NOTEBOOK = REPO / "notebooks" / "annual_report.ipynb"
+REPO = workspace()  # the checkout, or the current folder when installed from a wheel
+NOTEBOOK = notebook_path("annual_report.ipynb")
 FILES = ("annual_report.ipynb", "annual_report.html", "annual_report.xlsx")
 
 

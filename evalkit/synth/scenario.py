@@ -44,10 +44,10 @@ class ScenarioError(ValueError):
 
 
 def scenarios_dir() -> Path:
-    """Folder of the bundled scenarios (``<repo>/synthetic/scenarios``)."""
-    import evalkit
+    """Folder of the bundled scenarios (``<repo>/synthetic/scenarios``, or the installed copies)."""
+    from evalkit.resources import scenarios_dir as _dir
 
-    return Path(evalkit.__file__).resolve().parents[1] / "synthetic" / "scenarios"
+    return _dir()
 
 
 def available_scenarios() -> list[str]:
