@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test wheel-check lint bench clean
+.PHONY: install demo test lab wheel-check lint bench clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 2; }
@@ -24,6 +24,9 @@ demo: $(STAMP) ## synthetic data -> annual report in reports/
 # one BLAS thread per test worker: two workers on two cores, no oversubscription
 test: $(STAMP) ## run the whole test suite (tests/ and the docstring examples)
 	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest -q -n 2 --dist loadgroup
+
+lab: $(STAMP) ## JupyterLab on notebooks/ with the project's kernel (start with getting_started.ipynb)
+	$(BIN)/jupyter lab --notebook-dir=notebooks
 
 # build the wheel, install it in a fresh venv outside the checkout, run synth + report there
 wheel-check: $(STAMP) ## the installed package works without the repository

@@ -80,8 +80,8 @@ def main(argv: list[str] | None = None) -> int:
         ge, t_ge = _t(fit_gee, y, X, expo, g, names)
         its, t_its = _t(fit_its, panel, o, n_boot=199)
         did, t_did = _t(fit_did, panel, o, starts)
-        print(f"{o}: negbin {t_nb:.2f} s (RR {nb.rate_ratio()[0]:.3f}, alpha {nb.alpha:.3f}); "
-              f"gee {t_ge:.2f} s (RR {ge.rate_ratio()[0]:.3f}); its+bootstrap {t_its:.2f} s; "
+        print(f"{o}: negbin {t_nb:.2f} s (RR {nb.rate_ratio()['rate_ratio']:.3f}, alpha {nb.alpha:.3f}); "
+              f"gee {t_ge:.2f} s (RR {ge.rate_ratio()['rate_ratio']:.3f}); its+bootstrap {t_its:.2f} s; "
               f"did {t_did:.2f} s ({'staggered' if did.staggered else 'no staggering'}); "
               f"truth {res.truth['effects'][o + '_rr']}")
         rows += [row(f"contacts: negbin {o}", size, t_nb), row(f"contacts: gee {o}", size, t_ge),

@@ -49,7 +49,7 @@ def main() -> int:
     from lifelines import AalenJohansenFitter, CoxPHFitter, CoxTimeVaryingFitter
 
     from evalkit.survival import aalen_johansen as aj
-    from evalkit.survival import cox
+    from evalkit.survival import coxph as cox
     from evalkit.survival.analysis import analyse
     from evalkit.survival.data import (
         PERMANENT_CAUSES,

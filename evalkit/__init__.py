@@ -9,16 +9,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from evalkit.data.load import load  # noqa: E402  (after __version__: submodules read it)
+from evalkit.data.validate import validate  # noqa: E402
+
 __all__ = ["__version__", "load", "validate"]
-
-
-def __getattr__(name: str):  # lazy: keep `import evalkit` fast for the CLI
-    if name == "load":
-        from evalkit.data.load import load
-
-        return load
-    if name == "validate":
-        from evalkit.data.validate import validate
-
-        return validate
-    raise AttributeError(name)

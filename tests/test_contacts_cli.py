@@ -167,4 +167,4 @@ def test_too_little_data_gives_notes_not_errors(example_ds):
     rr = res.rate_ratios
     assert len(rr) == 8 and rr["rate_ratio"].isna().all()
     assert rr["note"].str.contains("not estimable").all()
-    assert "not estimable" in res.summary()
+    assert "not estimable" in res.report()

@@ -102,7 +102,7 @@ def test_study_failures_recorded_and_resume(toy, tmp_path):
     assert res.n_failed == 2 * len(failed)
     errs = res.replications[res.replications.status == "error"]
     assert errs["error"].str.contains("RuntimeError: boom").all()
-    s = res.summary.set_index("effect")
+    s = res.table.set_index("effect")
     assert (s["n"] == 30 - len(failed)).all()
     assert s.loc[2.0, "coverage"] > 0.8
     assert s.loc[2.0, "power"] == 1.0 and s.loc[1.0, "power"] < 0.3
@@ -111,7 +111,7 @@ def test_study_failures_recorded_and_resume(toy, tmp_path):
     for f in files[::3]:
         f.unlink()
     res2 = run_study(toy, out, workers=1, progress=False)
-    pd.testing.assert_frame_equal(res.summary, res2.summary)
+    pd.testing.assert_frame_equal(res.table, res2.table)
     pd.testing.assert_frame_equal(
         res.replications.drop(columns="seconds"), res2.replications.drop(columns="seconds")
     )

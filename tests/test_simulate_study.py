@@ -31,7 +31,7 @@ def test_processes_and_dask_cluster_give_identical_results(by_processes, tmp_pat
         n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
     ) as cluster, distributed.Client(cluster) as client:
         by_dask = run_study(SPEC, tmp_path / "d", scheduler=client, progress=False)
-    pd.testing.assert_frame_equal(by_processes.summary, by_dask.summary)
+    pd.testing.assert_frame_equal(by_processes.table, by_dask.table)
     pd.testing.assert_frame_equal(
         by_processes.replications.drop(columns="seconds"),
         by_dask.replications.drop(columns="seconds"),
@@ -40,12 +40,12 @@ def test_processes_and_dask_cluster_give_identical_results(by_processes, tmp_pat
 
 
 def test_study_files_and_truth(by_processes):
-    s = by_processes.summary
+    s = by_processes.table
     assert list(s["policy.effects.permanency_hr"]) == [1.0, 1.5]
     assert list(s["truth"]) == [1.0, 1.5]  # the truth follows the grid
     assert (s["n"] == 3).all()
     again = load_study(by_processes.out)
-    pd.testing.assert_frame_equal(again.summary, s, check_dtype=False)
+    pd.testing.assert_frame_equal(again.table, s, check_dtype=False)
     meta = json.loads((by_processes.out / "study.json").read_text("utf-8"))
     assert meta["spec"]["grid"] == {"policy.effects.permanency_hr": [1.0, 1.5]}
 

@@ -18,7 +18,7 @@ from evalkit.survival.simdata import simulate
 def _policy_ci(ds):
     fr = survival_frame(ds, window_start=detect_window_start(ds))
     res, _, _ = fit_policy_cox(split_at_policy(fr))
-    lo, hi = res.conf_int().loc["policy"]
+    lo, hi = np.exp(res.conf_int()).loc["policy"]
     return float(res.params_["policy"]), float(lo), float(hi)
 
 
@@ -56,7 +56,7 @@ def test_policy_hr_coverage_own_simulator_staggered():
         sim = simulate(n=600, seed=seed, hr=0.7, policy_start=dates,
                        first_entry="2018-04-01", dataset=False)
         res, _, _ = fit_policy_cox(split_at_policy(sim.frame))
-        lo, hi = res.conf_int().loc["policy"]
+        lo, hi = np.exp(res.conf_int()).loc["policy"]
         hits.append(lo <= 0.7 <= hi)
         logs.append(res.params_["policy"])
     assert np.mean(hits) >= 0.88

@@ -39,6 +39,15 @@ def sandwich(bread_inv: np.ndarray, scores_by_cluster: np.ndarray) -> np.ndarray
     return bread_inv @ meat @ bread_inv
 
 
+def rate_ratio_series(params: pd.Series, ci: pd.DataFrame, pvalues: pd.Series, term: str) -> pd.Series:
+    """``rate_ratio, lower, upper, p_value`` of one log-scale term as a Series named ``term``."""
+    return pd.Series(
+        {"rate_ratio": float(np.exp(params[term])), "lower": float(np.exp(ci.loc[term, "lower"])),
+         "upper": float(np.exp(ci.loc[term, "upper"])), "p_value": float(pvalues[term])},
+        name=term,
+    )
+
+
 class WaldInference(Results):
     """Wald inference shared by the count-model results (``params`` and ``cov`` attributes).
 
@@ -63,11 +72,10 @@ class WaldInference(Results):
     def bse(self) -> pd.Series:
         return self.std_errors
 
-    def rate_ratio(self, term: str = "policy", level: float = 0.95) -> tuple[float, float, float, float]:
-        """``(rate_ratio, ci_lower, ci_upper, p_value)`` of one coefficient."""
-        ci = self.conf_int(level).loc[term]
-        return (float(np.exp(self.params[term])), float(np.exp(ci["lower"])),
-                float(np.exp(ci["upper"])), float(self.pvalues[term]))
+    def rate_ratio(self, term: str = "policy", level: float = 0.95) -> pd.Series:
+        """``rate_ratio, lower, upper, p_value`` of one coefficient, as a Series
+        (the same shape as :meth:`evalkit.contacts.ITSFit.rate_ratio`)."""
+        return rate_ratio_series(self.params, self.conf_int(level), self.pvalues, term)
 
     def __repr__(self) -> str:
         return self.__str__()

@@ -29,8 +29,11 @@ from evalkit.contacts.interrupted import ITSResult, fit_its
 from evalkit.contacts.nbreg import NegBinResult, fit_negbin
 from evalkit.contacts.panel import OUTCOMES, child_month_panel, normalise_starts
 from evalkit.contacts.staggered import DiDResult, fit_did
+from evalkit.results import Results
 
 MODELS = ("negbin", "gee", "its", "did")
+#: z of a two-sided 95% interval (the rate-ratio table's level)
+_Z95 = 1.959963984540054
 RATE_RATIO_COLUMNS = ["model", "outcome", "rate_ratio", "ci_lower", "ci_upper", "p_value", "note"]
 OUTCOME_LABELS = {
     "interviews": ("面接回数（子ども・家族等）", "interviews (child and family)"),
@@ -52,8 +55,8 @@ class ContactsInputError(ValueError):
         self.code, self.message_ja, self.message_en = code, message_ja, message_en
 
 
-@dataclass(frozen=True)
-class ContactsAnalysis:
+@dataclass(frozen=True, repr=False)
+class ContactsAnalysis(Results):
     """Results of :func:`analyse` (aggregates only; safe to publish).
 
     Attributes
@@ -85,16 +88,51 @@ class ContactsAnalysis:
     its_: Mapping[str, ITSResult] = field(default_factory=dict)
     did_: Mapping[str, DiDResult] = field(default_factory=dict)
 
+    log_scale = True
+    exp_name = "rate_ratio"
+
+    # -- results protocol: one term per (model, outcome), log rate ratios ------
+    def _estimable(self) -> pd.DataFrame:
+        rr = self.rate_ratios.loc[self.rate_ratios["model"] != "naive"]
+        return rr.set_index(["model", "outcome"])
+
+    @property
+    def params(self) -> pd.Series:
+        """Log rate ratios of the policy, indexed by ``(model, outcome)``."""
+        return np.log(self._estimable()["rate_ratio"].astype(float)).rename("estimate")
+
+    @property
+    def std_errors(self) -> pd.Series:
+        """Standard errors on the log scale, read back from the 95% Wald intervals."""
+        t = self._estimable()
+        z = 2 * _Z95
+        lo, hi = t["ci_lower"].astype(float), t["ci_upper"].astype(float)
+        return ((np.log(hi) - np.log(lo)) / z).rename("std_error")
+
+    @property
+    def pvalues(self) -> pd.Series:
+        """The p-values of the rate-ratio table (DiD: randomisation inference)."""
+        return self._estimable()["p_value"].astype(float).rename("p_value")
+
     def to_frame(self) -> pd.DataFrame:
-        """The rate-ratio table."""
+        """The rate-ratio table (``rate_ratios.csv``), a copy."""
         return self.rate_ratios.copy()
+
+    def _title(self) -> str:
+        return "Contact frequency: policy rate ratios (log scale)"
+
+    def __str__(self) -> str:
+        return self.report()
+
+    def __repr__(self) -> str:
+        return self.report()
 
     @property
     def staggered(self) -> bool:
         return any(d.staggered for d in self.did_.values())
 
-    def summary(self) -> str:
-        """Plain-text summary (Japanese first, English)."""
+    def report(self) -> str:
+        """Plain-text summary (Japanese first, English); ``summary.txt``."""
         p = self.parameters
         lines = [
             "面接・家族交流の頻度：導入前後の比較 / Contact frequency before and after the policy",
@@ -275,9 +313,9 @@ def analyse(
                     add_diag("its", o, k, v)
                 if np.isfinite(r.params.get("slope_change", np.nan)):
                     srr = r.rate_ratio("slope_change")
-                    add_diag("its", o, "slope_change_rr_per_year", srr[0])
-                    add_diag("its", o, "slope_change_ci_lower", srr[1])
-                    add_diag("its", o, "slope_change_ci_upper", srr[2])
+                    add_diag("its", o, "slope_change_rr_per_year", srr["rate_ratio"])
+                    add_diag("its", o, "slope_change_ci_lower", srr["lower"])
+                    add_diag("its", o, "slope_change_ci_upper", srr["upper"])
                 add_diag("its", o, "seconds", time.perf_counter() - t1)
                 monthly.append(r.series.assign(outcome=o))
             else:

@@ -118,12 +118,12 @@ def run(args) -> int:
         mon.to_csv(tmp / "monthly.csv", index=False, float_format=fmt, na_rep="")
         res.event_study.to_csv(tmp / "event_study.csv", index=False, float_format=fmt, na_rep="")
         (tmp / "provenance.json").write_text(provenance_json(res) + "\n", encoding="utf-8")
-        (tmp / "summary.txt").write_text(res.summary() + "\n", encoding="utf-8")
+        (tmp / "summary.txt").write_text(res.report() + "\n", encoding="utf-8")
         if not args.no_plots:
             from evalkit.contacts.plots import save_all
 
             save_all(res, tmp)
-    print(res.summary())
+    print(res.report())
     print(f"出力 / written: {out}")
     return 0
 

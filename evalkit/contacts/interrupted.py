@@ -74,8 +74,8 @@ class ITSResult:
             {"lower": self.params - z * self.bse, "upper": self.params + z * self.bse}
         )
 
-    def rate_ratio(self, term: str = "level_change", level: float = 0.95) -> tuple[float, float, float, float]:
-        """``(rate_ratio, ci_lower, ci_upper, p_value)`` of the level (or slope) change.
+    def rate_ratio(self, term: str = "level_change", level: float = 0.95) -> pd.Series:
+        """``rate_ratio, lower, upper, p_value`` of the level (or slope) change, as a Series.
 
         The standard error is the larger of HAC and child-bootstrap (when run).
         """
@@ -83,8 +83,9 @@ class ITSResult:
         if self.bse_boot is not None and np.isfinite(self.bse_boot.get(term, np.nan)):
             se = max(se, float(self.bse_boot[term]))
         z = stats.norm.ppf(0.5 + level / 2)
-        return (float(np.exp(b)), float(np.exp(b - z * se)), float(np.exp(b + z * se)),
-                float(2 * stats.norm.sf(abs(b / se))))
+        return pd.Series({"rate_ratio": float(np.exp(b)), "lower": float(np.exp(b - z * se)),
+                          "upper": float(np.exp(b + z * se)),
+                          "p_value": float(2 * stats.norm.sf(abs(b / se)))}, name=term)
 
 
 def expected_counts(panel: pd.DataFrame, outcome: str) -> np.ndarray:

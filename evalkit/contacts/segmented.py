@@ -43,6 +43,7 @@ import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 
+from evalkit.contacts._linalg import rate_ratio_series
 from evalkit.results import Results
 
 __all__ = ["its", "ITSFit"]
@@ -96,12 +97,7 @@ class ITSFit(Results):
 
     def rate_ratio(self, term: str = "level_change", level: float = 0.95) -> pd.Series:
         """``rate_ratio, lower, upper, p_value`` of one term, as a Series."""
-        ci = np.exp(self.conf_int(level).loc[term])
-        return pd.Series(
-            {"rate_ratio": float(np.exp(self.params[term])), "lower": float(ci["lower"]),
-             "upper": float(ci["upper"]), "p_value": float(self.pvalues[term])},
-            name=term,
-        )
+        return rate_ratio_series(self.params, self.conf_int(level), self.pvalues, term)
 
     def _title(self) -> str:
         return f"Interrupted time series ({self.family}, cov_type={self.cov_type}, n={self.nobs})"

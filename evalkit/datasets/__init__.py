@@ -12,6 +12,8 @@ dataset        source                                                          l
 ``mgus2``      R package ``survival``, data set ``mgus2``                      LGPL (≥ 2)
 ``heart``      R package ``survival``, data set ``heart`` (Stanford heart      LGPL (≥ 2)
                transplant, counting-process rows)
+``rossi``      Rossi, Berk & Lenihan (1980) recidivism data, as in R package  GPL (≥ 2)
+               ``carData`` (``Rossi``) and ``lifelines.datasets.load_rossi``
 ``quine``      R package ``MASS``, data set ``quine`` (Venables & Ripley)      GPL-2 | GPL-3
 ``epil``       R package ``MASS``, data set ``epil`` (Thall & Vail 1990)       GPL-2 | GPL-3
 =============  ==============================================================  ===============
@@ -33,13 +35,14 @@ from importlib import resources
 
 import pandas as pd
 
-__all__ = ["load_sicily", "load_mgus2", "load_heart", "load_quine", "load_epil",
+__all__ = ["load_sicily", "load_mgus2", "load_heart", "load_rossi", "load_quine", "load_epil",
            "worked_example", "SOURCES"]
 
 SOURCES = {
     "sicily": "Lopez Bernal, Cummins & Gasparrini (2017) Int J Epidemiol 46:348-355",
     "mgus2": "R package survival, data set mgus2 (LGPL >= 2)",
     "heart": "R package survival, data set heart (LGPL >= 2)",
+    "rossi": "Rossi, Berk & Lenihan (1980); R package carData, data set Rossi (GPL >= 2)",
     "quine": "R package MASS, data set quine (GPL-2 | GPL-3)",
     "epil": "R package MASS, data set epil (GPL-2 | GPL-3)",
 }
@@ -69,6 +72,15 @@ def load_mgus2() -> pd.DataFrame:
 def load_heart() -> pd.DataFrame:
     """Stanford heart transplant in counting-process form (``start, stop, event, …, id``)."""
     return _read("heart")
+
+
+def load_rossi() -> pd.DataFrame:
+    """Rossi recidivism data: weeks to arrest (``week``, ``arrest``) of 432 released prisoners.
+
+    Covariates ``fin, age, race, wexp, mar, paro, prio`` (Fox & Weisberg's
+    appendix on Cox regression uses them all).
+    """
+    return _read("rossi")
 
 
 def load_quine() -> pd.DataFrame:

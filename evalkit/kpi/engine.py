@@ -586,8 +586,9 @@ def compute(dataset, fiscal_year=None, start=None, end=None, kpis: Sequence[str]
 
     Returns
     -------
-    DataFrame
-        Columns :data:`LONG_COLUMNS`. Periods ending after ``as_of`` are left
+    KPITable
+        A DataFrame with columns :data:`LONG_COLUMNS` that follows the results
+        protocol (:mod:`evalkit.kpi.table`). Periods ending after ``as_of`` are left
         out. ``value`` is NaN (written empty) when the denominator is 0.
 
     Examples
@@ -602,10 +603,14 @@ def compute(dataset, fiscal_year=None, start=None, end=None, kpis: Sequence[str]
     ctx = context if context is not None else Context(dataset)
     parts = [compute_variant(ctx, v, s, e, by_center) for v in variants]
     parts = [p for p in parts if len(p)]
+    from evalkit.kpi.table import KPITable
+
     if not parts:
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in LONG_COLUMNS})
+        empty = {c: pd.Series(dtype=object) for c in LONG_COLUMNS}
+        empty.update({c: pd.Series(dtype=float) for c in ("numerator", "denominator", "value")})
+        return KPITable(empty)
     out = pd.concat(parts, ignore_index=True)
     out["numerator"] = out["numerator"].astype(float)
     out["denominator"] = out["denominator"].astype(float)
     out["value"] = out["value"].astype(float)
-    return out
+    return KPITable(out)

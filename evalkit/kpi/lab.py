@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from evalkit.kpi.engine import Context, compute
+from evalkit.results import Results
 
 #: Variants the lab runs by default (stay length and contact frequency).
 DURATION_VARIANTS = ("primary", "stock_mean", "entry_km_median", "entry_rmst_3y")
@@ -238,8 +239,8 @@ def replication_estimates(res) -> list[dict[str, Any]]:
 
 
 # ---------------------------------------------------------------------------- results
-@dataclass(frozen=True)
-class LabResult:
+@dataclass(frozen=True, repr=False)
+class LabResult(Results):
     """Replicates of a lab run and their summary (immutable).
 
     Attributes
@@ -289,6 +290,31 @@ class LabResult:
     def to_frame(self) -> pd.DataFrame:
         """The replicates table."""
         return self.replicates.copy()
+
+    # -- results protocol: mean log estimated change over seeds ---------------
+    log_scale = True
+    exp_name = "estimated_change"
+
+    def _effect(self) -> pd.DataFrame:
+        s = self.summary().set_index(["kpi", "variant", "group", "post_fy"])
+        return s
+
+    @property
+    def params(self) -> pd.Series:
+        """Mean log estimated change (post ÷ pre) over seeds, effect scenario."""
+        return np.log(self._effect()["estimated_change"]).rename("estimate")
+
+    @property
+    def std_errors(self) -> pd.Series:
+        """Monte-Carlo SE of that mean (SD over seeds / √seeds)."""
+        e = self._effect()
+        return (e["sd_log_est"] / np.sqrt(e["n_seeds"])).rename("std_error")
+
+    def _title(self) -> str:
+        return f"KPI lab: {self.config.scenario} vs {self.config.null_scenario}"
+
+    def __repr__(self) -> str:
+        return self.__str__()
 
     def plot(self, kpi: str = "placement_duration", group: str | None = "childrens_home",
              ax=None):

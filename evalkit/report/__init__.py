@@ -11,12 +11,6 @@ its sections are the functions of :mod:`evalkit.report.sections`.
 
 from __future__ import annotations
 
+from evalkit.report.runner import ReportError, ReportResult, build_report
+
 __all__ = ["ReportError", "ReportResult", "build_report"]
-
-
-def __getattr__(name: str):  # lazy: importing the CLI stays fast
-    if name in __all__:
-        from evalkit.report import runner
-
-        return getattr(runner, name)
-    raise AttributeError(name)

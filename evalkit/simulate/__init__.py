@@ -4,7 +4,7 @@
 >>> spec = StudySpec("nagano_default", replications=50, analyses=("survival",),
 ...                  grid={"policy.permanency_hr": [1.0, 1.2, 1.5]})
 >>> result = run_study(spec, out="build/power", workers=2)  # doctest: +SKIP
->>> result.summary[["policy.permanency_hr", "estimator", "coverage", "power"]]  # doctest: +SKIP
+>>> result.table[["policy.permanency_hr", "estimator", "coverage", "power"]]  # doctest: +SKIP
 """
 
 from evalkit.simulate.analyses import ANALYSES, Estimate, analysis

@@ -72,8 +72,8 @@ def run(args) -> int:
     except ValueError as e:
         raise UsageError(str(e)) from e
     with pd.option_context("display.width", 160, "display.max_columns", 30):
-        cols = [c for c in res.summary.columns if c not in ("bias_mcse", "emp_se_mcse")]
-        print(res.summary[cols].to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+        cols = [c for c in res.table.columns if c not in ("bias_mcse", "emp_se_mcse")]
+        print(res.table[cols].to_string(index=False, float_format=lambda x: f"{x:.3f}"))
     if res.n_failed:
         print(f"失敗した反復 / failed replications: {res.n_failed} (see replications.parquet, column error)",
               file=sys.stderr)

@@ -25,6 +25,7 @@ from typing import Any
 import pandas as pd
 
 from evalkit import __version__
+from evalkit.results import Results
 from evalkit.simulate.grid import expand_grid, replication_seed
 from evalkit.simulate.summary import summarise
 
@@ -135,14 +136,46 @@ class StudySpec:
         return d
 
 
-@dataclass(frozen=True)
-class StudyResult:
-    """A finished (or resumed) study: per-replication rows and the summary."""
+@dataclass(frozen=True, repr=False)
+class StudyResult(Results):
+    """A finished (or resumed) study: per-replication rows and the summary table.
+
+    Follows the results protocol with the *bias* of each estimator as the
+    estimate: ``params`` is the bias per ``(point, estimator)`` (on the
+    estimator's scale), ``std_errors`` its Monte-Carlo SE, so ``conf_int()``
+    and ``pvalues`` say whether a bias is distinguishable from Monte-Carlo
+    noise. ``summary()`` is the whole table (``summary.csv``: coverage, power,
+    empirical SE … each with its Monte-Carlo SE).
+    """
 
     spec: StudySpec
     replications: pd.DataFrame
-    summary: pd.DataFrame
+    table: pd.DataFrame
     out: Path | None
+
+    def _indexed(self) -> pd.DataFrame:
+        return self.table.set_index(["point", "estimator"])
+
+    @property
+    def params(self) -> pd.Series:
+        return self._indexed()["bias"].astype(float).rename("bias")
+
+    @property
+    def std_errors(self) -> pd.Series:
+        return self._indexed()["bias_mcse"].astype(float).rename("bias_mcse")
+
+    def summary(self, level: float = 0.95) -> pd.DataFrame:
+        """The study's summary table (``summary.csv``), a copy."""
+        return self.table.copy()
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.table.copy()
+
+    def _title(self) -> str:
+        return f"Simulation study: {self.spec.scenario}"
+
+    def __repr__(self) -> str:
+        return self.__str__()
 
     @property
     def n_failed(self) -> int:

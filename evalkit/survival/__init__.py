@@ -1,24 +1,32 @@
 """Time to permanent resolution: competing-risks survival analysis of care episodes.
 
-Entry points (imported lazily so that ``evalkit --help`` stays fast):
+Public API (see ``docs/api.md`` and ``docs/survival.md``):
 
-- :func:`analyse` — the whole analysis of a dataset (``analysis.py``);
-- :mod:`evalkit.survival.aalen_johansen` — deterministic Aalen–Johansen;
-- :mod:`evalkit.survival.cox` — counting-process Cox with clustered SEs;
-- :mod:`evalkit.survival.data` — episodes → survival frame, policy split;
-- :mod:`evalkit.survival.plots` — figures with Japanese labels.
+- :func:`cox` — Cox regression on any DataFrame (right-censored or
+  counting-process rows, strata, clustered SEs, Efron/Breslow ties) →
+  :class:`CoxResult`;
+- :func:`cumulative_incidence` — Aalen–Johansen cumulative incidence of
+  competing causes with late entry → :class:`CumulativeIncidence`;
+- :func:`analyse` — the whole analysis of an evalkit dataset →
+  :class:`SurvivalAnalysis`;
+- modules :mod:`~evalkit.survival.aalen_johansen` and
+  :mod:`~evalkit.survival.coxph` (the engines), :mod:`~evalkit.survival.data`
+  (episodes → survival frame, policy split), :mod:`~evalkit.survival.plots`.
 
-See ``docs/survival.md``.
+>>> from evalkit.survival import cox
+>>> from evalkit.datasets import load_rossi
+>>> r = cox(load_rossi(), ["fin", "age", "prio"], duration="week", event="arrest")
+>>> round(float(r.summary().loc["fin", "hazard_ratio"]), 3)
+0.707
 """
 
 from __future__ import annotations
 
-__all__ = ["analyse", "SurvivalAnalysis"]
+from evalkit.survival.analysis import SurvivalAnalysis, analyse
+from evalkit.survival.coxph import CoxResult, cox
+from evalkit.survival.cuminc import CumulativeIncidence, cumulative_incidence
 
-
-def __getattr__(name: str):
-    if name in __all__:
-        from evalkit.survival import analysis
-
-        return getattr(analysis, name)
-    raise AttributeError(name)
+__all__ = [
+    "CoxResult", "CumulativeIncidence", "SurvivalAnalysis", "analyse", "cox",
+    "cumulative_incidence",
+]

@@ -36,8 +36,9 @@ import numpy as np
 import pandas as pd
 
 from evalkit import __version__
+from evalkit.results import Results
 from evalkit.survival import aalen_johansen as aj
-from evalkit.survival import cox
+from evalkit.survival import coxph as cox
 from evalkit.survival.data import (
     ALL_CAUSES,
     ANY_PERMANENCY,
@@ -75,8 +76,8 @@ CALENDAR_NOTE = {
 }
 
 
-@dataclass(frozen=True)
-class SurvivalAnalysis:
+@dataclass(frozen=True, repr=False)
+class SurvivalAnalysis(Results):
     """Results of :func:`analyse` (immutable).
 
     Attributes
@@ -120,8 +121,34 @@ class SurvivalAnalysis:
         r = self.cox_table.set_index("term").loc["policy"]
         return float(r["hazard_ratio"]), float(r["ci_lower"]), float(r["ci_upper"])
 
-    def summary(self) -> str:
-        """Plain-text summary in Japanese and English (aggregates only)."""
+    log_scale = True
+    exp_name = "hazard_ratio"
+
+    # -- results protocol: the Cox model's terms (log hazard ratios) ----------
+    @property
+    def params(self) -> pd.Series:
+        """Log hazard ratios of the cause-specific Cox model (``policy`` first)."""
+        if self.cox_ is None:
+            return pd.Series([np.nan], index=pd.Index(["policy"], name="term"), name="coef")
+        return self.cox_.params
+
+    @property
+    def std_errors(self) -> pd.Series:
+        if self.cox_ is None:
+            return pd.Series([np.nan], index=pd.Index(["policy"], name="term"), name="se")
+        return self.cox_.std_errors
+
+    def _title(self) -> str:
+        return "Time to permanent resolution: cause-specific Cox model (log hazard ratios)"
+
+    def __str__(self) -> str:
+        return self.report()
+
+    def __repr__(self) -> str:
+        return self.report()
+
+    def report(self) -> str:
+        """Plain-text summary in Japanese and English (aggregates only); ``summary.txt``."""
         hr, lo, hi = self.policy_hr
         p = self.parameters
         lines = [
@@ -141,8 +168,8 @@ class SurvivalAnalysis:
         return "\n".join(lines)
 
     def to_frame(self) -> pd.DataFrame:
-        """The cumulative-incidence table (``cif.csv``)."""
-        return self.cif
+        """The cumulative-incidence table (``cif.csv``), a copy."""
+        return self.cif.copy()
 
 
 def _cif_for(g: pd.DataFrame, months: Sequence[float]) -> tuple[aj.AalenJohansenResult, pd.DataFrame]:
@@ -278,7 +305,7 @@ def analyse(
     notes.append(CALENDAR_NOTE[calendar][0])
     notes.append(CALENDAR_NOTE[calendar][1])
     if cres is not None:
-        ct = cres.summary[COX_COLUMNS].copy()
+        ct = cres.coefficient_table()[COX_COLUMNS].copy()
     else:
         notes.append(
             "policy の前後両方の観察がないため Cox モデルを推定できません / "

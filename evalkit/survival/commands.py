@@ -109,11 +109,11 @@ def run(args) -> int:
             tracking_wide(res.tracking).to_csv(tmp / "tracking_table.csv", encoding="utf-8-sig")
         res.counts.to_csv(tmp / "counts.csv", index=False)
         (tmp / "provenance.json").write_text(provenance_json(res) + "\n", encoding="utf-8")
-        (tmp / "summary.txt").write_text(res.summary() + "\n", encoding="utf-8")
+        (tmp / "summary.txt").write_text(res.report() + "\n", encoding="utf-8")
         if not args.no_plots:
             from evalkit.survival.plots import save_all
 
             save_all(res, tmp)
-    print(res.summary())
+    print(res.report())
     print(f"出力 / written: {out}")
     return 0

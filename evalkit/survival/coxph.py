@@ -14,6 +14,10 @@ Standard errors: model-based (inverse information) and robust sandwich
 residuals (Efron-weighted as in R's ``coxph``) are summed within each
 cluster, ``V = I⁻¹ (Σ_c U_c U_cᵀ) I⁻¹``.
 
+:func:`cox` is the public entry point for any DataFrame (right-censored or
+counting-process data, categorical covariates dummy-coded); :func:`fit` the
+engine behind it.
+
 Checked against lifelines' ``CoxPHFitter`` / ``CoxTimeVaryingFitter``
 (coefficients and model SEs, Efron ties) and ``CoxPHFitter(cluster_col=...)``
 (robust SEs) in ``tests/test_survival_cox.py``.
@@ -26,16 +30,23 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
+
+from evalkit.results import Results
 
 
 class ConvergenceError(RuntimeError):
     """Newton–Raphson did not converge."""
 
 
-@dataclass(frozen=True)
-class CoxResult:
-    """A fitted cause-specific Cox model (immutable).
+@dataclass(frozen=True, repr=False)
+class CoxResult(Results):
+    """A fitted (cause-specific, counting-process) Cox model (immutable).
+
+    Follows the results protocol (:mod:`evalkit.results`): ``params`` (log
+    hazard ratios), ``std_errors`` (the ``cov_type`` chosen at fit time),
+    ``pvalues``, ``conf_int(level)`` (log scale, ``lower``/``upper``),
+    ``summary()`` (with ``hazard_ratio``, ``exp_lower``, ``exp_upper``),
+    ``to_frame()``, text and HTML displays.
 
     Attributes
     ----------
@@ -55,6 +66,7 @@ class CoxResult:
     ties : str
     robust : bool
     alpha : float
+        1 − level of the intervals in :meth:`coefficient_table`.
     """
 
     params_: pd.Series
@@ -70,28 +82,43 @@ class CoxResult:
     robust: bool
     alpha: float = 0.05
 
+    log_scale = True
+    exp_name = "hazard_ratio"
+
+    # -- results protocol ----------------------------------------------------
+    @property
+    def params(self) -> pd.Series:
+        return self.params_
+
+    @property
+    def std_errors(self) -> pd.Series:
+        return self.standard_errors_
+
+    @property
+    def cov_type(self) -> str:
+        """``"cluster"`` (robust sandwich) or ``"model"`` (inverse information)."""
+        return "cluster" if self.robust else "model"
+
+    def _title(self) -> str:
+        return (f"Cox proportional hazards ({self.ties} ties, {self.cov_type} SEs; "
+                f"{self.n_events} events, {self.n_rows} rows)")
+
+    def __repr__(self) -> str:
+        return self.__str__()
+
+    # -- named quantities ----------------------------------------------------
     @property
     def hazard_ratios_(self) -> pd.Series:
         return np.exp(self.params_).rename("hazard_ratio")
 
-    def conf_int(self, alpha: float | None = None, exp: bool = True) -> pd.DataFrame:
-        """Wald intervals (``ci_lower``, ``ci_upper``), on the HR scale by default."""
-        a = self.alpha if alpha is None else alpha
-        z = norm.ppf(1 - a / 2)
-        lo = self.params_ - z * self.standard_errors_
-        hi = self.params_ + z * self.standard_errors_
-        out = pd.DataFrame({"ci_lower": lo, "ci_upper": hi})
-        return np.exp(out) if exp else out
-
     @property
     def p_values_(self) -> pd.Series:
-        zval = self.params_ / self.standard_errors_
-        return pd.Series(2 * norm.sf(np.abs(zval)), index=self.params_.index, name="p_value")
+        return self.pvalues
 
-    @property
-    def summary(self) -> pd.DataFrame:
-        """Table ``term, coef, hazard_ratio, se, se_model, ci_lower, ci_upper, z, p_value``."""
-        ci = self.conf_int()
+    def coefficient_table(self) -> pd.DataFrame:
+        """The ``cox.csv`` table: ``term, coef, hazard_ratio, se, se_model, ci_lower,
+        ci_upper, z, p_value`` (intervals on the HR scale at level ``1 − alpha``)."""
+        ci = np.exp(self.conf_int(1 - self.alpha))
         return pd.DataFrame(
             {
                 "term": self.params_.index,
@@ -99,15 +126,12 @@ class CoxResult:
                 "hazard_ratio": self.hazard_ratios_.to_numpy(),
                 "se": self.standard_errors_.to_numpy(),
                 "se_model": self.model_standard_errors_.to_numpy(),
-                "ci_lower": ci["ci_lower"].to_numpy(),
-                "ci_upper": ci["ci_upper"].to_numpy(),
-                "z": (self.params_ / self.standard_errors_).to_numpy(),
-                "p_value": self.p_values_.to_numpy(),
+                "ci_lower": ci["lower"].to_numpy(),
+                "ci_upper": ci["upper"].to_numpy(),
+                "z": self.zvalues.to_numpy(),
+                "p_value": self.pvalues.to_numpy(),
             }
         )
-
-    def to_frame(self) -> pd.DataFrame:
-        return self.summary
 
 
 # --------------------------------------------------------------------------- core
@@ -293,6 +317,9 @@ def fit(
     ties : {"efron", "breslow"}
     alpha : float
         1 − confidence level.
+    tol : float
+        Convergence: stop when the largest Newton step is below ``tol``.
+    max_iter : int
 
     Returns
     -------
@@ -323,7 +350,7 @@ def fit(
     extra = None
     for it in range(1, max_iter + 1):  # noqa: B007
         step = np.linalg.solve(info, grad)
-        if np.max(np.abs(step), initial=0.0) < 1e-10:
+        if np.max(np.abs(step), initial=0.0) < tol:
             beta = beta + step
             break
         halve = 0
@@ -338,7 +365,7 @@ def fit(
                 raise ConvergenceError("step halving failed")
         beta = nb
         ll, grad, info, extra = _loglik(P, beta)
-        if np.max(np.abs(step)) < 1e-8:
+        if np.max(np.abs(step)) < tol:
             break
     else:
         raise ConvergenceError(f"no convergence in {max_iter} iterations")
@@ -370,4 +397,124 @@ def fit(
         ties=ties,
         robust=cluster is not None,
         alpha=alpha,
+    )
+
+
+def _design(df: pd.DataFrame, covariates: Sequence[str]) -> tuple[pd.DataFrame, list[str]]:
+    """Numeric design: numeric and boolean columns as they are, others dummy-coded.
+
+    A non-numeric column ``c`` becomes ``c_level`` columns for every level
+    but the first (sorted), the reference.
+    """
+    out, names = {}, []
+    for c in covariates:
+        col = df[c]
+        if pd.api.types.is_bool_dtype(col) or pd.api.types.is_numeric_dtype(col):
+            out[c] = col.astype(float)
+            names.append(c)
+            continue
+        levels = sorted(col.dropna().unique(), key=str)
+        for lv in levels[1:]:
+            name = f"{c}_{lv}"
+            out[name] = (col == lv).astype(float).where(col.notna())
+            names.append(name)
+    return pd.DataFrame(out, index=df.index), names
+
+
+def cox(
+    df: pd.DataFrame,
+    covariates: Sequence[str],
+    *,
+    duration: str | None = None,
+    start: str | None = None,
+    stop: str | None = None,
+    event: str = "event",
+    strata: str | Sequence[str] | None = None,
+    cluster: str | None = None,
+    ties: str = "efron",
+    cov_type: str | None = None,
+    tol: float = 1e-9,
+    max_iter: int = 50,
+) -> CoxResult:
+    """Cox proportional-hazards regression on any DataFrame.
+
+    Either right-censored data (``duration``) or counting-process rows
+    (``start``, ``stop``: time-varying covariates, late entry). Rows with a
+    missing value in a used column are dropped (as R's ``coxph`` does).
+
+    Parameters
+    ----------
+    df : DataFrame
+        One row per subject (``duration``) or per ``(start, stop]`` interval.
+    covariates : sequence of str
+        Column names. Numeric and boolean columns enter as they are; other
+        columns are dummy-coded against their first level (``c_level``, as in
+        :func:`evalkit.contacts.negbin`).
+    duration : str, optional
+        Follow-up time column (entry at 0). Give this *or* ``start``/``stop``.
+    start, stop : str, optional
+        Interval columns of counting-process data (``start`` < ``stop``).
+    event : str
+        Event indicator (1/True = event at the end of the row).
+    strata : str or list of str, optional
+        Separate baseline hazards.
+    cluster : str, optional
+        Cluster ids (e.g. subject) for robust sandwich standard errors.
+    ties : {"efron", "breslow"}
+    cov_type : {"cluster", "model"}, optional
+        Standard errors; default ``"cluster"`` when ``cluster`` is given,
+        else ``"model"``.
+    tol, max_iter
+        Newton–Raphson convergence settings.
+
+    Returns
+    -------
+    CoxResult
+
+    Examples
+    --------
+    Stanford heart transplant (R ``survival::heart``), as
+    ``coxph(Surv(start, stop, event) ~ age + year + surgery + transplant,
+    cluster = id)``:
+
+    >>> from evalkit.datasets import load_heart
+    >>> r = cox(load_heart(), ["age", "year", "surgery", "transplant"],
+    ...         start="start", stop="stop", cluster="id")
+    >>> r.params.round(4).tolist()
+    [0.0272, -0.1463, -0.6372, -0.0103]
+    >>> r.summary().loc["surgery", ["hazard_ratio", "exp_lower", "exp_upper"]].round(3).tolist()
+    [0.529, 0.262, 1.067]
+    """
+    if (duration is None) == (stop is None):
+        raise ValueError("give either duration= or start=/stop=")
+    if duration is not None and start is not None:
+        raise ValueError("start= goes with stop=, not with duration=")
+    if cov_type not in (None, "cluster", "model"):
+        raise ValueError("cov_type must be 'cluster' or 'model'")
+    if cov_type == "cluster" and cluster is None:
+        raise ValueError("cov_type='cluster' needs cluster=")
+    strata_cols = [strata] if isinstance(strata, str) else list(strata or [])
+    time_cols = [duration] if duration is not None else ([start] if start else []) + [stop]
+    used = list(dict.fromkeys([*time_cols, event, *covariates, *strata_cols,
+                               *([cluster] if cluster else [])]))
+    missing = [c for c in used if c not in df.columns]
+    if missing:
+        raise KeyError(f"columns not in the data: {missing}")
+    d = df[used].dropna()
+    X, names = _design(d, list(covariates))
+    work = X.assign(
+        _start=0.0 if start is None else d[start].astype(float),
+        _stop=d[duration if duration is not None else stop].astype(float),
+        _event=d[event].astype(float),
+    )
+    for c in strata_cols:
+        work[f"_s_{c}"] = d[c].to_numpy()
+    use_cluster = cluster is not None and cov_type != "model"
+    if use_cluster:
+        work["_cluster"] = d[cluster].to_numpy()
+    return fit(
+        work, names, start="_start", stop="_stop", event="_event",
+        strata=[f"_s_{c}" for c in strata_cols] or None,
+        cluster="_cluster" if use_cluster else None,
+        ties=ties, tol=tol, max_iter=max_iter,
     )
