@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.api as sm
+from _contacts_sim import simulate_panel
 from statsmodels.discrete.discrete_model import NegativeBinomial
 
 from evalkit.contacts.design import design_matrix
@@ -13,7 +14,6 @@ from evalkit.contacts.geeglm import fit_gee
 from evalkit.contacts.interrupted import fit_its
 from evalkit.contacts.nbreg import fit_negbin
 from evalkit.contacts.staggered import NO_STAGGER_NOTE, _ipf, fit_did
-from evalkit.contacts.toy import simulate_panel
 
 
 @pytest.fixture(scope="module")

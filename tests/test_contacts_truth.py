@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from _contacts_sim import simulate_panel
 
 from evalkit.contacts.analysis import analyse, naive_comparison, resolve_starts
 from evalkit.contacts.design import design_matrix
 from evalkit.contacts.geeglm import fit_gee
 from evalkit.contacts.nbreg import fit_negbin
 from evalkit.contacts.panel import child_month_panel
-from evalkit.contacts.toy import simulate_panel
 from evalkit.synth import generate
 
 OUTCOMES = ("interviews", "family_exchanges")

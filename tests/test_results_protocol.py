@@ -68,8 +68,9 @@ def _did():
 
 
 def _survival_analysis():
+    from _survival_sim import simulate
+
     from evalkit.survival import analyse
-    from evalkit.survival.simdata import simulate
 
     return analyse(simulate(n=300, seed=2, first_entry="2020-04-01").dataset)
 

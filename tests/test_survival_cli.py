@@ -114,10 +114,10 @@ def test_figures_render_japanese_without_missing_glyphs():
     import warnings
 
     import matplotlib.pyplot as plt
+    from _survival_sim import simulate
 
     from evalkit.survival import plots
     from evalkit.survival.analysis import analyse
-    from evalkit.survival.simdata import simulate
 
     res = analyse(simulate(n=600, seed=1, first_entry="2020-04-01").dataset)
     with warnings.catch_warnings(record=True) as w:

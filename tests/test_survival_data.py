@@ -127,7 +127,7 @@ def test_policy_dates_required_or_given():
 
 
 def test_fast_episodes_equal_foundation(example_ds):
-    from evalkit.survival.simdata import simulate
+    from _survival_sim import simulate
 
     for ds in (example_ds, _ds(), simulate(n=300, seed=3).dataset):
         a = care_episodes_fast(ds)
@@ -146,7 +146,7 @@ def _with_review(ds, day):
 
 
 def test_detect_window_start(example_ds):
-    from evalkit.survival.simdata import simulate
+    from _survival_sim import simulate
 
     assert detect_window_start(_ds()) is None  # no activity tables
     # records begin a year+ after the first care start, but the inflow is not thinner

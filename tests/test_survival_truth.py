@@ -8,11 +8,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from _survival_sim import simulate
 
 from evalkit import synth
 from evalkit.survival.analysis import analyse, fit_policy_cox
 from evalkit.survival.data import detect_window_start, split_at_policy, survival_frame
-from evalkit.survival.simdata import simulate
 
 
 def _policy_ci(ds):

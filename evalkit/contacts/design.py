@@ -6,8 +6,10 @@ flexible early, and exact for a log-linear decline such as the synthetic
 generator's), and, as categorical terms with the first level as reference:
 age group, setting group, centre and month of year (seasonality).
 
->>> from evalkit.contacts.toy import simulate_panel
->>> X, names = design_matrix(simulate_panel(n_children=30, seed=2))
+>>> from evalkit.contacts.panel import child_month_panel
+>>> from evalkit.synth import generate
+>>> panel = child_month_panel(generate("nagano_default", seed=1, children_scale=0.02).dataset)
+>>> X, names = design_matrix(panel)
 >>> names[:2]
 ['const', 'policy']
 """
