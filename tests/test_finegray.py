@@ -14,7 +14,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evalkit.survival import FineGrayResult, finegray
+from evalkit.survival import FineGrayResult, cox, finegray
+from evalkit.survival import aalen_johansen as aj
+from evalkit.survival.data import SurvivalInputError
+from evalkit.survival.fine_gray import _design, _ext_sums
 
 REF = Path(__file__).parent / "reference" / "finegray"
 
@@ -106,3 +109,153 @@ def test_results_protocol(mgus2):
             "exp_upper"} <= set(s.columns)
     np.testing.assert_allclose(s["subdistribution_hr"], np.exp(fit.params))
     assert "Fine–Gray" in str(fit)
+
+
+@pytest.mark.parametrize("ties", ["efron", "breslow"])
+def test_stratified_against_r(mgus2, ref, ties):
+    """Separate censoring distributions and baselines by sex (R: strata() in both calls)."""
+    fit = finegray(mgus2, duration="etime", cause="event", cause_of_interest="pcm",
+                   covariates=["age"], strata="male", ties=ties)
+    _check(fit, _r(ref, "mgus2_strata", ties))
+    assert fit.strata == (0, 1)
+    with pytest.raises(ValueError, match="stratum|male"):
+        fit.predict_cumulative_incidence({"age": 70}, [12])
+    p = fit.predict_cumulative_incidence(pd.DataFrame({"age": [70, 70], "male": [0, 1]}), [120])
+    assert p.shape == (1, 2) and np.all((p > 0) & (p < 1))
+
+
+def test_cmprsk_crr_estimates_and_variance(mgus2, ref):
+    """crr: Breslow ties, ordinary KM of censoring and Fine & Gray's (1999) variance."""
+    fit = finegray(mgus2, duration="etime", cause="event", cause_of_interest="pcm",
+                   covariates=["age", "male"], ties="breslow", censoring="cmprsk",
+                   variance="finegray")
+    r = _r(ref, "mgus2_crr", "breslow")
+    np.testing.assert_allclose(fit.params[r.index], r["coef"], rtol=0, atol=5e-7)
+    np.testing.assert_allclose(fit.std_errors[r.index], r["se_robust"], rtol=1e-4)
+    # the censoring term raises the SEs a little over the fixed-weight sandwich
+    plain = finegray(mgus2, duration="etime", cause="event", cause_of_interest="pcm",
+                     covariates=["age", "male"], ties="breslow", censoring="cmprsk")
+    np.testing.assert_allclose(plain.params, fit.params, atol=1e-12)
+    assert np.all(fit.std_errors > plain.std_errors)
+    assert np.all(fit.std_errors < 1.02 * plain.std_errors)
+
+
+def test_finegray_variance_refuses_late_entry(mgus2):
+    with pytest.raises(SurvivalInputError, match="FG009"):
+        finegray(mgus2, start="astart", stop="astop", cause="event", cause_of_interest="pcm",
+                 covariates=["male"], id="id", variance="finegray")
+
+
+@pytest.mark.parametrize("late", [False, True])
+def test_weights_reproduce_aalen_johansen(mgus2, late):
+    """Geskus (2011): the weighted product-limit of the subdistribution is the
+    Aalen–Johansen cumulative incidence, with and without left truncation."""
+    kw = dict(cause="event", cause_of_interest="pcm", covariates=["male"], id_col="id",
+              cluster=None, strata=None, censored=None, ties="breslow", exits_first=True, entry=None)
+    if late:
+        D = _design(mgus2, duration=None, start="astart", stop="astop", **kw)
+        ajr = aj.fit(mgus2["astop"], mgus2["event"].where(mgus2["event"] != "censor"),
+                     mgus2["astart"])
+    else:
+        D = _design(mgus2, duration="etime", start=None, stop=None, **kw)
+        ajr = aj.fit(mgus2["etime"], mgus2["event"].where(mgus2["event"] != "censor"), None)
+    P, E = D.P, D.E
+    at_risk = cox._risk_sums(P, np.ones(len(D.rs))) + _ext_sums(E, E.a)
+    F = 1 - np.cumprod(1 - np.bincount(P.grp) / at_risk)
+    t = D.utime[D.rp[P.ev_rows[P.grp_start]].astype(int)]
+    np.testing.assert_allclose(F, ajr.cumulative_incidence_["pcm"].reindex(t), atol=1e-12)
+    assert D.late is late
+
+
+def test_timereg_truncation_weights(mgus2):
+    """timereg::prep.comp.risk's truncation weights H(T) equal ours (its censoring
+    weights use another tie convention: there we compare with R code that uses ours)."""
+    tr = pd.read_csv(REF / "timereg_weights_age.csv").set_index("id")
+    man = pd.read_csv(REF / "manual_weights_age.csv").set_index("id")
+    np.testing.assert_allclose(tr["tweight"], man.loc[tr.index, "H"], atol=1e-12)
+    from evalkit.survival.fine_gray import _observation_prob
+
+    st, sp = mgus2["astart"].to_numpy(float), mgus2["astop"].to_numpy(float)
+    code = mgus2["event"].map({"censor": 0, "pcm": 1, "death": 2}).to_numpy()
+    ones = np.ones(len(st), bool)
+    got = _observation_prob(st, sp, code, ones, ones, sp)
+    np.testing.assert_allclose(got, (man["G"] * man["H"]).loc[mgus2["id"]], atol=1e-12)
+
+
+def test_without_competing_exits_equals_cox(mgus2):
+    """No competing exits: the Fine–Gray model is the Cox model (late entry, robust SE)."""
+    d = mgus2.assign(ev2=mgus2["event"].where(mgus2["event"] == "pcm", "censor"))
+    fit = finegray(d, start="astart", stop="astop", cause="ev2", cause_of_interest="pcm",
+                   covariates=["male", "age"], id="id")
+    c = cox.fit(d.assign(e=(d["ev2"] == "pcm").astype(int)), ["male", "age"], start="astart",
+                stop="astop", event="e", cluster="id")
+    np.testing.assert_allclose(fit.params, c.params_, atol=1e-9)
+    np.testing.assert_allclose(fit.std_errors, c.standard_errors_, rtol=1e-8)
+
+
+def test_split_rows_and_row_order_do_not_matter(mgus2):
+    base = finegray(mgus2, duration="etime", cause="event", cause_of_interest="pcm",
+                    covariates=["age", "male"], id="id")
+    cut = mgus2["etime"] > 30
+    a = mgus2.assign(t0=0.0, t1=np.where(cut, 30.0, mgus2["etime"]),
+                     event=np.where(cut, "censor", mgus2["event"]))
+    b = mgus2.loc[cut].assign(t0=30.0, t1=mgus2.loc[cut, "etime"])
+    split = pd.concat([a, b]).sample(frac=1.0, random_state=3)
+    fit = finegray(split, start="t0", stop="t1", cause="event", cause_of_interest="pcm",
+                   covariates=["age", "male"], id="id")
+    np.testing.assert_allclose(fit.params, base.params, atol=1e-10)
+    np.testing.assert_allclose(fit.std_errors, base.std_errors, atol=1e-10)
+    assert fit.n_rows == len(split) and fit.n_subjects == len(mgus2)
+
+
+def test_cluster_coarser_than_subject(mgus2):
+    """Clustering pairs of subjects changes only the robust SE."""
+    d = mgus2.assign(family=mgus2["id"] // 2)
+    a = finegray(d, duration="etime", cause="event", cause_of_interest="pcm",
+                 covariates=["age", "male"], id="id")
+    b = finegray(d, duration="etime", cause="event", cause_of_interest="pcm",
+                 covariates=["age", "male"], id="id", cluster="family")
+    np.testing.assert_allclose(a.params, b.params, atol=1e-12)
+    assert b.n_clusters == d["family"].nunique() and not np.allclose(a.std_errors, b.std_errors)
+    m = finegray(d, duration="etime", cause="event", cause_of_interest="pcm",
+                 covariates=["age", "male"], variance="model")
+    np.testing.assert_allclose(m.std_errors, m.model_std_errors_)
+
+
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [
+        (dict(covariates=["nope"]), "FG001"),
+        (dict(duration=None), "FG002"),
+        (dict(cause_of_interest="unknown"), "FG008"),
+        (dict(cause_of_interest="censor"), "FG004"),
+    ],
+)
+def test_bad_input_codes(mgus2, change, code):
+    kw = dict(duration="etime", cause="event", cause_of_interest="pcm",
+              covariates=["age", "male"], id="id") | change
+    with pytest.raises(SurvivalInputError, match=code) as e:
+        finegray(mgus2, **kw)
+    assert e.value.message_ja and e.value.message_en
+
+
+def test_bad_rows(mgus2):
+    bad = mgus2.assign(etime=mgus2["etime"].where(mgus2["id"] != 5, np.nan))
+    with pytest.raises(SurvivalInputError, match="FG003"):
+        finegray(bad, duration="etime", cause="event", cause_of_interest="pcm", covariates=["age"])
+    with pytest.raises(SurvivalInputError, match="FG005"):
+        finegray(mgus2.assign(t0=mgus2["etime"]), start="t0", stop="etime", cause="event",
+                 cause_of_interest="pcm", covariates=["age"])
+    gap = pd.concat([mgus2.assign(t0=0.0, t1=1.0, event="censor"),
+                     mgus2.assign(t0=2.0, t1=mgus2["etime"] + 2.0)])
+    with pytest.raises(SurvivalInputError, match="FG007"):
+        finegray(gap, start="t0", stop="t1", cause="event", cause_of_interest="pcm",
+                 covariates=["age"], id="id")
+    two = pd.concat([mgus2.assign(t0=0.0, t1=0.5, event="censor", s=0),
+                     mgus2.assign(t0=0.5, t1=mgus2["etime"], s=1)])
+    with pytest.raises(SurvivalInputError, match="FG006"):
+        finegray(two, start="t0", stop="t1", cause="event", cause_of_interest="pcm",
+                 covariates=["age"], id="id", strata="s")
+    with pytest.raises(SurvivalInputError, match="FG010"):
+        finegray(mgus2.assign(id=mgus2["id"].where(mgus2["id"] > 3)), duration="etime",
+                 cause="event", cause_of_interest="pcm", covariates=["age"], id="id")

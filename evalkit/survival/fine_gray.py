@@ -44,6 +44,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -79,6 +80,8 @@ class FineGrayResult(Results):
     n_subjects, n_rows, n_events, n_competing, n_censored, n_clusters, n_iter : int
     ties : str
     robust, late_entry : bool
+    variance : str
+        ``"robust"``, ``"finegray"`` or ``"model"`` (see :func:`finegray`).
     strata : tuple
         Stratum labels (``()`` when unstratified).
     """
@@ -99,6 +102,7 @@ class FineGrayResult(Results):
     ties: str
     robust: bool
     late_entry: bool
+    variance: str = "robust"
     strata: tuple = ()
     strata_column: tuple[str, ...] = ()
     _baseline: Mapping[Any, pd.Series] = field(default_factory=dict)
@@ -162,19 +166,21 @@ class FineGrayResult(Results):
             else pd.DataFrame([dict(covariates)])
         )
         cov = list(self.params_.index)
-        missing = [c for c in cov if c not in prof.columns]
+        scols = list(self.strata_column)
+        missing = [c for c in cov + scols if c not in prof.columns]
         if missing:
-            raise ValueError(f"covariate values missing: {missing}")
+            raise ValueError(f"covariate or stratum values missing: {missing}")
         t = np.asarray(times, dtype=float)
         eta = (prof[cov].to_numpy(dtype=float) - self._center.to_numpy()) @ self.params_.to_numpy()
+        if not scols:
+            keys = [None] * len(prof)
+        elif len(scols) == 1:
+            keys = list(prof[scols[0]])
+        else:
+            keys = list(prof[scols].itertuples(index=False, name=None))
         out = {}
-        for (lab, e), (_, r) in zip(zip(prof.index, eta, strict=True), prof.iterrows(), strict=True):
-            if self.strata:
-                cols = list(self.strata_column)
-                s = r[cols[0]] if len(cols) == 1 else tuple(r[c] for c in cols)
-            else:
-                s = None
-            base = self._baseline[self._stratum_key(s)]
+        for lab, e, key in zip(prof.index, eta, keys, strict=True):  # one per profile
+            base = self._baseline[self._stratum_key(key)]
             pos = np.searchsorted(base.index.to_numpy(), t, side="right")
             lam = np.concatenate([[0.0], base.to_numpy()])[pos]
             out[lab] = 1.0 - np.exp(-lam * np.exp(e))
@@ -200,29 +206,40 @@ class _Extension:
     key: np.ndarray  # (s, T) key of each extension row
 
 
-def _observation_prob(st, sp, status, first, last, times) -> np.ndarray:
-    """``G(t−)·H(t)`` at ``times`` for one stratum (integer-ranked times).
+def _censor_grid(st, sp, status, last, exits_first: bool = True):
+    """Censoring times ``c``, censorings ``d`` and risk sets ``n`` of one stratum.
 
-    ``G`` is the product-limit estimate of censoring (last rows with status 0;
-    rows ending in an exit leave the risk set just before censorings at the
-    same time), left-truncated at each row's start. ``H(t) = Π_{L ≥ t}
-    (1 − e_L / m_L)`` is the reversed-time product-limit estimate of the entry
-    times ``L`` (first rows' starts): ``e_L`` entries at ``L`` among the
-    ``m_L`` rows with ``start ≤ L < stop`` (Geskus 2011; ≡ 1 without late
-    entry at the times used).
+    Censorings are last rows with status 0; the risk set at ``c`` is the rows
+    with ``start < c ≤ stop``, less (``exits_first``) the rows ending in an
+    exit at ``c`` (they leave just before the censorings at the same time).
     """
     s_start, s_stop = np.sort(st), np.sort(sp)
-    cens = np.sort(sp[last & (status == 0)])
-    c, d = np.unique(cens, return_counts=True)
-    ev_stop = np.sort(sp[status != 0])
+    c, d = np.unique(sp[last & (status == 0)], return_counts=True)
+    ev_stop = np.sort(sp[status != 0]) if exits_first else np.zeros(0)
     n_risk = (
         (len(sp) - np.searchsorted(s_stop, c, "left"))
         - (len(st) - np.searchsorted(s_start, c, "left"))
         - (np.searchsorted(ev_stop, c, "right") - np.searchsorted(ev_stop, c, "left"))
     )
+    return c, d, n_risk
+
+
+def _observation_prob(st, sp, status, first, last, times, exits_first: bool = True) -> np.ndarray:
+    """``G(t−)·H(t)`` at ``times`` for one stratum (integer-ranked times).
+
+    ``G`` is the product-limit estimate of censoring (:func:`_censor_grid`),
+    left-truncated at each row's start. ``H(t) = Π_{L ≥ t} (1 − e_L / m_L)``
+    is the reversed-time product-limit estimate of the entry times ``L``
+    (first rows' starts): ``e_L`` entries at ``L`` among the ``m_L`` rows with
+    ``start ≤ L < stop`` (Geskus 2011; ≡ 1 without late entry at the times
+    used). With ``exits_first=False`` rows ending in an exit at a censoring
+    time stay in its risk set (``cmprsk::crr``'s Kaplan–Meier of censoring).
+    """
+    c, d, n_risk = _censor_grid(st, sp, status, last, exits_first)
     with np.errstate(divide="ignore", invalid="ignore"):
         gfac = np.where(n_risk > 0, 1.0 - d / n_risk, 1.0)
     g = np.concatenate([[1.0], np.cumprod(gfac)])[np.searchsorted(c, times, "left")]
+    s_start, s_stop = np.sort(st), np.sort(sp)
     L, e = np.unique(st[first], return_counts=True)
     m = np.searchsorted(s_start, L, "right") - np.searchsorted(s_stop, L, "right")
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -232,7 +249,7 @@ def _observation_prob(st, sp, status, first, last, times) -> np.ndarray:
     return g * h
 
 
-def _extension(P, st, sp, status, first, last, s_idx, M) -> tuple[_Extension, bool]:
+def _extension(P, st, sp, status, first, last, s_idx, M, exits_first=True) -> tuple[_Extension, bool]:
     """Weights of the competing exits at every exit time of interest."""
     er = P.ev_rows[P.grp_start]  # one event row per tie group
     g_s, g_t = s_idx[er], sp[er]
@@ -246,7 +263,8 @@ def _extension(P, st, sp, status, first, last, s_idx, M) -> tuple[_Extension, bo
         rows = s_idx == s
         gm, cm = g_s == s, s_idx[comp] == s
         times = np.concatenate([g_t[gm], sp[comp[cm]]])
-        prob = _observation_prob(st[rows], sp[rows], status[rows], first[rows], last[rows], times)
+        prob = _observation_prob(st[rows], sp[rows], status[rows], first[rows], last[rows], times,
+                                 exits_first)
         kg[gm] = prob[: gm.sum()]
         with np.errstate(divide="ignore"):
             pc = prob[gm.sum():]
@@ -333,6 +351,57 @@ def _ext_residuals(P, E: _Extension, r, den, xbar) -> np.ndarray:
     return -(r[E.rows] * E.a)[:, None] * (Xe * sa[:, None] - sb)
 
 
+def _censoring_term(P, E, r, den, xbar, st, sp, status, last, s_idx, exits_first) -> tuple:
+    """Fine & Gray's (1999) ψ_i: the variance due to estimating ``G`` (as ``crr``).
+
+    ``q(u) = Σ_{t ∈ T₁, t ≥ u} G(t−) dΛ(t) Σ_{competing j, T_j < u} r_j (x_j − x̄(t)) / G(T_j−)``
+    at each censoring time ``u``, and ``ψ_i = Σ_u q(u)/n(u) · (dN^c_i(u) −
+    Y^c_i(u) d(u)/n(u))``. With ``exits_first`` (the ``survival`` convention)
+    the discrete derivative is used instead: ``T_j ≤ u < t`` and exits at
+    ``u`` not at risk of censoring at ``u``.
+
+    Returns
+    -------
+    (row indices of subjects' last rows, ψ values)
+    """
+    A, B = _group_increments(P, den, xbar)
+    er = P.ev_rows[P.grp_start]
+    g_s, g_t = s_idx[er], sp[er]
+    KA, KB = E.kg * A, E.kg[:, None] * B
+    t_side, j_side = ("right", "right") if exits_first else ("left", "left")
+    p = P.X.shape[1]
+    out_rows, out_psi = [], []
+    ce_s, ce_t = s_idx[E.rows], sp[E.rows]
+    for s in np.unique(s_idx):
+        rows = np.flatnonzero(s_idx == s)
+        c, d, n = _censor_grid(st[rows], sp[rows], status[rows], last[rows], exits_first)
+        gm = g_s == s
+        tg = g_t[gm]
+        sa = np.concatenate([np.cumsum(KA[gm][::-1])[::-1], [0.0]])
+        sb = np.concatenate([np.cumsum(KB[gm][::-1], axis=0)[::-1], np.zeros((1, p))])
+        ig = np.searchsorted(tg, c, t_side)
+        cm = ce_s == s
+        w0 = r[E.rows[cm]] * E.a[cm]
+        e0 = np.concatenate([[0.0], np.cumsum(w0)])
+        e1 = np.concatenate([np.zeros((1, p)), np.cumsum(w0[:, None] * P.X[E.rows[cm]], axis=0)])
+        ij = np.searchsorted(ce_t[cm], c, j_side)
+        q = e1[ij] * sa[ig][:, None] - e0[ij][:, None] * sb[ig]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            qn = np.where(n[:, None] > 0, q / n[:, None], 0.0)
+            cq = np.concatenate([np.zeros((1, p)), np.cumsum(qn * (d / np.where(n > 0, n, 1))[:, None],
+                                                                axis=0)])
+        li = rows[last[rows]]
+        x, cens = sp[li], status[li] == 0
+        side = np.where(cens | (not exits_first), "right", "left")
+        upto = np.where(side == "right", np.searchsorted(c, x, "right"), np.searchsorted(c, x, "left"))
+        psi = -cq[upto]
+        pos = np.searchsorted(c, x, "left")
+        psi[cens] += qn[pos[cens]]
+        out_rows.append(li)
+        out_psi.append(psi)
+    return np.concatenate(out_rows), np.concatenate(out_psi)
+
+
 # --------------------------------------------------------------------------- input
 def _fail(code: str, ja: str, en: str):
     raise SurvivalInputError(code, ja, en)
@@ -386,6 +455,57 @@ def _prepare_input(df, duration, start, stop, entry, id_col, cluster, strata, co
 
 
 # --------------------------------------------------------------------------- fit
+def _design(df, *, duration, start, stop, entry, cause, cause_of_interest, covariates, id_col,
+            cluster, strata, censored, ties, exits_first) -> SimpleNamespace:
+    """Validated, sorted arrays, the Cox risk-set index and the competing-exit weights."""
+    id_col = id_col if id_col is not None else cluster
+    st, sp, X, strata_cols, cov = _prepare_input(
+        df, duration, start, stop, entry, id_col, cluster, strata, covariates
+    )
+    _check_columns(df, [cause])
+    n = len(df)
+    for col in [c for c in (id_col, cluster) if c] + strata_cols:
+        if df[col].isna().any():
+            _fail("FG010", f"列 {col} に欠測値があります", f"column {col} has missing values")
+    subj = (
+        pd.factorize(df[id_col], sort=True)[0] if id_col is not None else np.arange(n)
+    )
+    if strata_cols:
+        s_codes, s_labels = pd.MultiIndex.from_frame(df[strata_cols]).factorize(sort=True)
+        s_labels = tuple(s_labels if len(strata_cols) > 1 else [x[0] for x in s_labels])
+    else:
+        s_codes, s_labels = np.zeros(n, np.int64), ()
+    # deterministic order: stratum, subject, time
+    order = np.lexsort((st, sp, subj, s_codes))
+    st, sp, X, subj, s_idx = st[order], sp[order], X[order], subj[order], s_codes[order].astype(np.int64)
+    status = _status(df[cause].iloc[order].reset_index(drop=True), cause_of_interest, censored)
+    last = np.r_[subj[1:] != subj[:-1], True]
+    first = np.r_[True, subj[1:] != subj[:-1]]
+    if strata_cols and len(np.unique(subj * (s_idx.max() + 1) + s_idx)) != len(np.unique(subj)):
+        _fail("FG006", "同じ対象者の行が複数の層にまたがっています",
+              "a subject's rows lie in more than one stratum")
+    gap = ~last & (np.r_[st[1:], 0.0] != sp)
+    if gap.any():
+        _fail("FG007", "同じ対象者の行の間に隙間か重なりがあります（stop と次の start が不一致）",
+              f"{int(gap.sum())} rows of a subject are not contiguous (next start ≠ stop)")
+    status = np.where(last, status, 0).astype(np.int8)
+    # integer-ranked times: exact ties, as R's finegray index times
+    utime = np.unique(np.concatenate([st, sp]))
+    rs = np.searchsorted(utime, st).astype(float)
+    rp = np.searchsorted(utime, sp).astype(float)
+    center = X.mean(axis=0)
+    Xc = X - center
+    ev = status == 1
+    if not ev.any():
+        _fail("FG008", f"関心のある事象 {cause_of_interest!r} が一件もありません",
+              f"no exits of cause {cause_of_interest!r}")
+    P = _cox._prepare(rs, rp, ev, Xc, s_idx if strata_cols else None, ties)
+    M = float(len(utime) + 2)
+    E, late = _extension(P, rs, rp, status, first, last, s_idx, M, exits_first)
+    return SimpleNamespace(**{k: v for k, v in locals().items() if k != "df"})
+
+
+
 def finegray(
     df: pd.DataFrame,
     *,
@@ -401,7 +521,8 @@ def finegray(
     strata: str | Sequence[str] | None = None,
     censored: Any = None,
     ties: str = "efron",
-    robust: bool = True,
+    censoring: str = "survival",
+    variance: str = "robust",
     tol: float = 1e-10,
     max_iter: int = 50,
 ) -> FineGrayResult:
@@ -441,8 +562,19 @@ def finegray(
         "censored"``; missing values always are).
     ties : {"efron", "breslow"}
         Efron is R ``coxph``'s default; ``cmprsk::crr`` corresponds to Breslow.
-    robust : bool
-        Clustered sandwich SEs (default); else model-based.
+    censoring : {"survival", "cmprsk"}
+        Tie convention of the censoring distribution ``G``: ``"survival"``
+        (default, R ``survival::finegray``) removes exits at a time from the
+        risk set before the censorings at that time; ``"cmprsk"`` keeps them
+        (the ordinary Kaplan–Meier of censoring used by ``cmprsk::crr``;
+        with ``ties="breslow"`` this reproduces ``crr``'s estimates). The two
+        differ only when exits and censorings share a time.
+    variance : {"robust", "finegray", "model"}
+        ``"robust"`` (default): the sandwich clustered by ``cluster``, the
+        weights treated as known (R ``coxph(..., cluster=id)`` on
+        ``finegray`` data); ``"finegray"``: adds Fine & Gray's (1999) term
+        for the estimated censoring distribution (``cmprsk::crr``'s
+        variance; not with late entry); ``"model"``: inverse information.
 
     Returns
     -------
@@ -450,47 +582,20 @@ def finegray(
     """
     if ties not in ("efron", "breslow"):
         raise ValueError("ties must be 'efron' or 'breslow'")
-    id_col = id if id is not None else cluster
-    st, sp, X, strata_cols, cov = _prepare_input(
-        df, duration, start, stop, entry, id_col, cluster, strata, covariates
+    if censoring not in ("survival", "cmprsk"):
+        raise ValueError("censoring must be 'survival' or 'cmprsk'")
+    if variance not in ("robust", "finegray", "model"):
+        raise ValueError("variance must be 'robust', 'finegray' or 'model'")
+    robust = variance != "model"
+    D = _design(df, duration=duration, start=start, stop=stop, entry=entry, cause=cause,
+                cause_of_interest=cause_of_interest, covariates=covariates, id_col=id,
+                cluster=cluster, strata=strata, censored=censored, ties=ties,
+                exits_first=censoring == "survival")
+    P, E, late, cov = D.P, D.E, D.late, D.cov
+    rs, rp, status, last, s_idx, subj, order = D.rs, D.rp, D.status, D.last, D.s_idx, D.subj, D.order
+    utime, center, s_labels, strata_cols, n, ev = (
+        D.utime, D.center, D.s_labels, D.strata_cols, D.n, D.ev
     )
-    _check_columns(df, [cause])
-    n = len(df)
-    subj = (
-        pd.factorize(df[id_col], sort=True)[0] if id_col is not None else np.arange(n)
-    )
-    if strata_cols:
-        s_codes, s_labels = pd.MultiIndex.from_frame(df[strata_cols]).factorize(sort=True)
-        s_labels = tuple(s_labels if len(strata_cols) > 1 else [x[0] for x in s_labels])
-    else:
-        s_codes, s_labels = np.zeros(n, np.int64), ()
-    # deterministic order: stratum, subject, time
-    order = np.lexsort((st, sp, subj, s_codes))
-    st, sp, X, subj, s_idx = st[order], sp[order], X[order], subj[order], s_codes[order].astype(np.int64)
-    status = _status(df[cause].iloc[order].reset_index(drop=True), cause_of_interest, censored)
-    last = np.r_[subj[1:] != subj[:-1], True]
-    first = np.r_[True, subj[1:] != subj[:-1]]
-    if np.any(~first & (s_idx != np.r_[-1, s_idx[:-1]])):
-        _fail("FG006", "同じ対象者の行が複数の層にまたがっています",
-              "a subject's rows lie in more than one stratum")
-    gap = ~last & (np.r_[st[1:], 0.0] != sp)
-    if gap.any():
-        _fail("FG007", "同じ対象者の行の間に隙間か重なりがあります（stop と次の start が不一致）",
-              f"{int(gap.sum())} rows of a subject are not contiguous (next start ≠ stop)")
-    status = np.where(last, status, 0).astype(np.int8)
-    # integer-ranked times: exact ties, as R's finegray index times
-    utime = np.unique(np.concatenate([st, sp]))
-    rs = np.searchsorted(utime, st).astype(float)
-    rp = np.searchsorted(utime, sp).astype(float)
-    center = X.mean(axis=0)
-    Xc = X - center
-    ev = status == 1
-    if not ev.any():
-        _fail("FG008", f"関心のある事象 {cause_of_interest!r} が一件もありません",
-              f"no exits of cause {cause_of_interest!r}")
-    P = _cox._prepare(rs, rp, ev, Xc, s_idx if strata_cols else None, ties)
-    M = float(len(utime) + 2)
-    E, late = _extension(P, rs, rp, status, first, last, s_idx, M)
     beta, it, ll, info, (r, den, xbar) = _newton(P, E, len(cov), tol, max_iter)
     inv_info = np.linalg.inv(info)
     clus = subj if cluster is None else pd.factorize(df[cluster].iloc[order], sort=True)[0]
@@ -499,6 +604,13 @@ def finegray(
         Uc = np.zeros((clus.max() + 1, len(cov)))
         np.add.at(Uc, clus, U)
         np.add.at(Uc, clus[E.rows], _ext_residuals(P, E, r, den, xbar))
+        if variance == "finegray":
+            if late:
+                _fail("FG009", "variance='finegray' は遅延エントリーに未対応です（robust を使用）",
+                      "variance='finegray' does not handle late entry; use variance='robust'")
+            li, psi = _censoring_term(P, E, r, den, xbar, rs, rp, status, last, s_idx,
+                                      censoring == "survival")
+            np.add.at(Uc, clus[li], psi)
         V = inv_info @ (Uc.T @ Uc) @ inv_info
     else:
         V = inv_info
@@ -528,6 +640,7 @@ def finegray(
         ties=ties,
         robust=robust,
         late_entry=late,
+        variance=variance,
         strata=s_labels,
         strata_column=tuple(strata_cols),
         _baseline=baseline,

@@ -37,6 +37,16 @@ cr <- crr(d$etime, d$code, cov1 = cbind(age = d$age, male = d$male), failcode = 
 out[[length(out) + 1]] <- data.frame(case = "mgus2_crr", ties = "breslow", term = c("age", "male"),
   coef = unname(cr$coef), se_robust = unname(sqrt(diag(cr$var))), se_model = NA)
 
+## 1b. stratified: censoring distribution and baseline by sex, covariate age
+d$sex <- d$male   # finegray() drops its strata columns from the output
+fgs <- finegray(Surv(etime, event) ~ age + strata(male) + id + sex,
+                data = d[, c("id", "age", "male", "sex", "etime", "event")], etype = "pcm")
+for (ties in c("efron", "breslow")) {
+  fit <- coxph(Surv(fgstart, fgstop, fgstatus) ~ age + strata(sex), weights = fgwt,
+               data = fgs, cluster = id, ties = ties)
+  add("mgus2_strata", fit, ties)
+}
+
 ## 2. time-varying external covariate: z switches from 0 to 1 at a subject-specific
 ##    time sw = 12 * (1 + id %% 10) months (a staggered "policy" start)
 d$sw <- 12 * (1 + d$id %% 10)
