@@ -68,6 +68,39 @@ def test_time_varying_covariate_against_r(ref, ties):
 
 
 @pytest.mark.parametrize("ties", ["efron", "breslow"])
+def test_external_covariate_path_against_r(ref, ties):
+    """``external``: after a competing exit z follows its known path (R: finegray rows
+    split at the switch by hand). z is unrelated to the outcome by construction:
+    carried forward (R's default) its subdistribution HR is a spurious 2.5, on its
+    path it is ≈ 1 — why the policy should be passed as ``external``."""
+    tv = pd.read_csv(REF / "mgus2_tv.csv")
+    tv["sw"] = 12 * (1 + tv["id"] % 10)
+    fit = finegray(tv, start="tstart", stop="tstop", cause="event", cause_of_interest="pcm",
+                   covariates=["age", "male", "z"], id="id", ties=ties, external={"z": "sw"})
+    _check(fit, _r(ref, "mgus2_tv_external", ties))
+    assert abs(fit.params["z"]) < 0.1 < 0.9 < _r(ref, "mgus2_tv", ties).loc["z", "coef"]
+    with pytest.raises(SurvivalInputError, match="FG011"):
+        finegray(tv, start="tstart", stop="tstop", cause="event", cause_of_interest="pcm",
+                 covariates=["age"], id="id", external={"z": "sw"})
+    with pytest.raises(SurvivalInputError, match="FG012"):
+        finegray(tv, start="tstart", stop="tstop", cause="event", cause_of_interest="pcm",
+                 covariates=["z"], id="id", external={"z": "sw"}, variance="finegray")
+
+
+def test_external_path_equal_to_last_value_changes_nothing():
+    """A switch time that reproduces the carried-forward value gives R's default fit."""
+    tv = pd.read_csv(REF / "mgus2_tv.csv")
+    z_last = tv.groupby("id")["z"].transform("last")
+    tv["sw0"] = np.where(z_last == 1, 0.0, np.nan)  # on from time 0 or never
+    kw = dict(start="tstart", stop="tstop", cause="event", cause_of_interest="pcm",
+              covariates=["age", "male", "z"], id="id")
+    a = finegray(tv, **kw)
+    b = finegray(tv, **kw, external={"z": "sw0"})
+    np.testing.assert_allclose(b.params, a.params, atol=1e-10)
+    np.testing.assert_allclose(b.std_errors, a.std_errors, atol=1e-10)
+
+
+@pytest.mark.parametrize("ties", ["efron", "breslow"])
 def test_late_entry_age_scale_against_r(mgus2, ref, ties):
     fit = finegray(mgus2, start="astart", stop="astop", cause="event", cause_of_interest="pcm",
                    covariates=["male"], id="id", ties=ties)

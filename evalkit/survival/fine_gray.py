@@ -196,14 +196,27 @@ class FineGrayResult(Results):
 # --------------------------------------------------------------------------- weights
 @dataclass(frozen=True)
 class _Extension:
-    """Competing exits kept in the risk set after their exit time."""
+    """Competing exits kept in the risk set after their exit time.
 
-    rows: np.ndarray  # ordinary-row index of each competing subject's last row, sorted by (s, T)
-    a: np.ndarray  # 1 / (G(T−)H(T)) of each
-    lo: np.ndarray  # per event group: slice of extension rows with T < t in the stratum
-    hi: np.ndarray
+    One *piece* ``(start, end]`` per competing exit (``end`` = ∞), or several
+    when external covariates change after the exit; keys are
+    ``stratum·M + ranked time``.
+    """
+
+    rows: np.ndarray  # row index of the subject's last row, per piece
+    x: np.ndarray  # centred covariates of each piece
+    a: np.ndarray  # 1 / (G(T−)H(T)) of the piece's subject
+    kstart: np.ndarray
+    kend: np.ndarray
+    ord_s: np.ndarray  # pieces sorted by kstart / kend
+    ord_e: np.ndarray
+    s_lo: np.ndarray  # per event group: prefix bounds over sorted kstart / kend
+    s_hi: np.ndarray
+    e_lo: np.ndarray
+    e_hi: np.ndarray
     kg: np.ndarray  # per event group: G(t−)H(t)
-    key: np.ndarray  # (s, T) key of each extension row
+    gkey: np.ndarray  # per event group: stratum·M + ranked time
+    single: bool  # one open-ended piece per competing exit (no external covariates)
 
 
 def _censor_grid(st, sp, status, last, exits_first: bool = True):
@@ -249,14 +262,11 @@ def _observation_prob(st, sp, status, first, last, times, exits_first: bool = Tr
     return g * h
 
 
-def _extension(P, st, sp, status, first, last, s_idx, M, exits_first=True) -> tuple[_Extension, bool]:
-    """Weights of the competing exits at every exit time of interest."""
+def _subject_weights(P, st, sp, status, first, last, s_idx, exits_first):
+    """``G(t−)H(t)`` at each exit group and ``1/(G(T−)H(T))`` of each competing exit."""
     er = P.ev_rows[P.grp_start]  # one event row per tie group
     g_s, g_t = s_idx[er], sp[er]
     comp = np.flatnonzero(last & (status == 2))
-    c_key = s_idx[comp] * M + sp[comp]
-    order = np.argsort(c_key, kind="stable")
-    comp, c_key = comp[order], c_key[order]
     a = np.zeros(len(comp))
     kg = np.zeros(len(er))
     for s in np.unique(s_idx):  # a handful of strata; everything inside is vectorised
@@ -266,26 +276,66 @@ def _extension(P, st, sp, status, first, last, s_idx, M, exits_first=True) -> tu
         prob = _observation_prob(st[rows], sp[rows], status[rows], first[rows], last[rows], times,
                                  exits_first)
         kg[gm] = prob[: gm.sum()]
-        with np.errstate(divide="ignore"):
-            pc = prob[gm.sum():]
-            a[cm] = np.where(pc > 0, 1.0 / np.where(pc > 0, pc, 1.0), 0.0)
-    gkey = g_s * M + g_t
+        pc = prob[gm.sum():]
+        a[cm] = np.where(pc > 0, 1.0 / np.where(pc > 0, pc, 1.0), 0.0)
+    return comp, a, kg, g_s, g_t
+
+
+def _pieces(comp, Xc, sp, switch, ext_cols, center):
+    """Pieces after each competing exit: external 0/1 covariates switch on at ``switch``.
+
+    ``switch`` (competing exits × external covariates) holds ranked switch
+    times (the covariate is 1 at exit times > switch); returns piece rows,
+    starts, ends (∞ = open) and centred covariates.
+    """
+    T = sp[comp]
+    if not ext_cols:
+        return comp, T, np.full(len(comp), np.inf), Xc[comp]
+    k = len(ext_cols)
+    br = np.sort(np.where(switch > T[:, None], switch, np.inf), axis=1)  # later switches only
+    starts = np.concatenate([T[:, None], br], axis=1)  # (n, k+1)
+    ends = np.concatenate([br, np.full((len(T), 1), np.inf)], axis=1)
+    keep = starts < ends  # drop empty pieces (switches at ∞ or tied)
+    sub = np.repeat(np.arange(len(comp)), k + 1).reshape(-1, k + 1)[keep]
+    pst, pen = starts[keep], ends[keep]
+    x = Xc[comp[sub]].copy()
+    for i, col in enumerate(ext_cols):  # on in a piece iff switched on by its start
+        x[:, col] = (switch[sub, i] <= pst).astype(float) - center[col]
+    return comp[sub], pst, pen, x
+
+
+def _extension(P, st, sp, status, first, last, s_idx, M, exits_first=True,
+               switch=None, ext_cols=(), center=None) -> tuple[_Extension, bool]:
+    """Weights and pieces of the competing exits at every exit time of interest."""
+    comp, a, kg, g_s, g_t = _subject_weights(P, st, sp, status, first, last, s_idx, exits_first)
+    sw = None if switch is None else switch[comp]
+    rows, pst, pen, x = _pieces(comp, P.X, sp, sw, list(ext_cols), center)
+    pa = a[np.searchsorted(comp, rows)] if len(comp) else a
+    ps = s_idx[rows]
+    kstart = ps * M + pst
+    kend = ps * M + np.minimum(pen, M - 1)
+    ord_s = np.argsort(kstart, kind="stable")
+    ord_e = np.argsort(kend, kind="stable")
+    gkey, gbase = g_s * M + g_t, g_s * M
+    ks, ke = kstart[ord_s], kend[ord_e]
     ext = _Extension(
-        rows=comp,
-        a=a,
-        lo=np.searchsorted(c_key, g_s * M, "left"),
-        hi=np.searchsorted(c_key, gkey, "left"),
-        kg=kg,
-        key=c_key,
+        rows=rows, x=x, a=pa, kstart=kstart, kend=kend, ord_s=ord_s, ord_e=ord_e,
+        s_lo=np.searchsorted(ks, gbase, "left"), s_hi=np.searchsorted(ks, gkey, "left"),
+        e_lo=np.searchsorted(ke, gbase, "left"), e_hi=np.searchsorted(ke, gkey, "left"),
+        kg=kg, gkey=gkey, single=not ext_cols,
     )
     late = bool(np.any(st[first] > np.min(sp)))
     return ext, late
 
 
 def _ext_sums(E: _Extension, v: np.ndarray) -> np.ndarray:
-    """Per event group: ``G(t−)H(t) Σ_{T_j < t, same stratum} a_j v_j``."""
-    c = np.concatenate([np.zeros((1,) + v.shape[1:]), np.cumsum(v, axis=0)])
-    out = c[E.hi] - c[E.lo]
+    """Per event group: ``G(t−)H(t) Σ_{pieces at risk at t, same stratum} a_j v_j``."""
+    z = np.zeros((1,) + v.shape[1:])
+    cs = np.concatenate([z, np.cumsum(v[E.ord_s], axis=0)])
+    out = cs[E.s_hi] - cs[E.s_lo]
+    if not E.single:
+        ce = np.concatenate([z, np.cumsum(v[E.ord_e], axis=0)])
+        out = out - (ce[E.e_hi] - ce[E.e_lo])
     return out * (E.kg if v.ndim == 1 else E.kg[:, None])
 
 
@@ -296,8 +346,8 @@ def _loglik(P, E: _Extension, beta: np.ndarray, need: int = 2):
     eta = X @ beta
     r = np.exp(eta)
     g, f = P.grp, P.frac
-    Xe = X[E.rows]
-    ra = r[E.rows] * E.a
+    Xe = E.x
+    ra = np.exp(Xe @ beta) * E.a
     S0 = _cox._risk_sums(P, r) + _ext_sums(E, ra)
     D0 = _cox._tie_sums(P, r)
     den = S0[g] - f * D0[g]
@@ -333,25 +383,19 @@ def _group_increments(P, den, xbar):
     return A, B
 
 
-def _ext_residuals(P, E: _Extension, r, den, xbar) -> np.ndarray:
-    """Score residuals of the competing exits' weighted time after their exit."""
+def _ext_residuals(P, E: _Extension, beta, den, xbar) -> np.ndarray:
+    """Score residuals of the competing exits' weighted pieces after their exit."""
     A, B = _group_increments(P, den, xbar)
-    wa, wb = E.kg * A, E.kg[:, None] * B
-    CA = np.concatenate([[0.0], np.cumsum(wa)])
-    CB = np.concatenate([np.zeros((1, B.shape[1])), np.cumsum(wb, axis=0)])
-    # groups after T_j in the stratum: those whose extension slice [lo, hi) contains j
-    # ⇔ group index in [first group with hi > j, last group of the stratum]; use the
-    # group keys: group g counts j iff lo_g ≤ j < hi_g.
-    j = np.arange(len(E.rows))
-    g_first = np.searchsorted(E.hi, j, "right")  # hi is non-decreasing within a stratum…
-    g_end = np.maximum(np.searchsorted(E.lo, j, "right"), g_first)  # …and lo too
-    sa = CA[g_end] - CA[g_first]
-    sb = CB[g_end] - CB[g_first]
-    Xe = P.X[E.rows]
-    return -(r[E.rows] * E.a)[:, None] * (Xe * sa[:, None] - sb)
+    CA = np.concatenate([[0.0], np.cumsum(E.kg * A)])
+    CB = np.concatenate([np.zeros((1, B.shape[1])), np.cumsum(E.kg[:, None] * B, axis=0)])
+    # event groups with key in (kstart, kend] (keys carry the stratum)
+    lo = np.searchsorted(E.gkey, E.kstart, "right")
+    hi = np.searchsorted(E.gkey, E.kend, "right")
+    sa, sb = CA[hi] - CA[lo], CB[hi] - CB[lo]
+    return -(np.exp(E.x @ beta) * E.a)[:, None] * (E.x * sa[:, None] - sb)
 
 
-def _censoring_term(P, E, r, den, xbar, st, sp, status, last, s_idx, exits_first) -> tuple:
+def _censoring_term(P, E, beta, den, xbar, st, sp, status, last, s_idx, exits_first) -> tuple:
     """Fine & Gray's (1999) ψ_i: the variance due to estimating ``G`` (as ``crr``).
 
     ``q(u) = Σ_{t ∈ T₁, t ≥ u} G(t−) dΛ(t) Σ_{competing j, T_j < u} r_j (x_j − x̄(t)) / G(T_j−)``
@@ -372,6 +416,7 @@ def _censoring_term(P, E, r, den, xbar, st, sp, status, last, s_idx, exits_first
     p = P.X.shape[1]
     out_rows, out_psi = [], []
     ce_s, ce_t = s_idx[E.rows], sp[E.rows]
+    re = np.exp(E.x @ beta)
     for s in np.unique(s_idx):
         rows = np.flatnonzero(s_idx == s)
         c, d, n = _censor_grid(st[rows], sp[rows], status[rows], last[rows], exits_first)
@@ -381,10 +426,12 @@ def _censoring_term(P, E, r, den, xbar, st, sp, status, last, s_idx, exits_first
         sb = np.concatenate([np.cumsum(KB[gm][::-1], axis=0)[::-1], np.zeros((1, p))])
         ig = np.searchsorted(tg, c, t_side)
         cm = ce_s == s
-        w0 = r[E.rows[cm]] * E.a[cm]
+        w0 = re[cm] * E.a[cm]
+        srt = np.argsort(ce_t[cm], kind="stable")
+        w0, xe, tj = w0[srt], E.x[cm][srt], ce_t[cm][srt]
         e0 = np.concatenate([[0.0], np.cumsum(w0)])
-        e1 = np.concatenate([np.zeros((1, p)), np.cumsum(w0[:, None] * P.X[E.rows[cm]], axis=0)])
-        ij = np.searchsorted(ce_t[cm], c, j_side)
+        e1 = np.concatenate([np.zeros((1, p)), np.cumsum(w0[:, None] * xe, axis=0)])
+        ij = np.searchsorted(tj, c, j_side)
         q = e1[ij] * sa[ig][:, None] - e0[ij][:, None] * sb[ig]
         with np.errstate(divide="ignore", invalid="ignore"):
             qn = np.where(n[:, None] > 0, q / n[:, None], 0.0)
@@ -456,7 +503,7 @@ def _prepare_input(df, duration, start, stop, entry, id_col, cluster, strata, co
 
 # --------------------------------------------------------------------------- fit
 def _design(df, *, duration, start, stop, entry, cause, cause_of_interest, covariates, id_col,
-            cluster, strata, censored, ties, exits_first) -> SimpleNamespace:
+            cluster, strata, censored, ties, exits_first, external=None) -> SimpleNamespace:
     """Validated, sorted arrays, the Cox risk-set index and the competing-exit weights."""
     id_col = id_col if id_col is not None else cluster
     st, sp, X, strata_cols, cov = _prepare_input(
@@ -501,7 +548,20 @@ def _design(df, *, duration, start, stop, entry, cause, cause_of_interest, covar
               f"no exits of cause {cause_of_interest!r}")
     P = _cox._prepare(rs, rp, ev, Xc, s_idx if strata_cols else None, ties)
     M = float(len(utime) + 2)
-    E, late = _extension(P, rs, rp, status, first, last, s_idx, M, exits_first)
+    ext = dict(external or {})
+    bad = [k for k in ext if k not in cov]
+    if bad:
+        _fail("FG011", f"external のキーが共変量にありません: {bad}",
+              f"external keys must be covariates: {bad}")
+    _check_columns(df, list(ext.values()))
+    switch, ext_cols = None, [cov.index(k) for k in ext]
+    if ext:
+        tau = df[list(ext.values())].to_numpy(dtype=float)[order]
+        tau = np.where(np.isnan(tau), np.inf, tau)
+        # ranked: the covariate is 1 at exit ranks > switch (exit times > tau)
+        switch = np.where(np.isinf(tau), np.inf, np.searchsorted(utime, tau, "right") - 0.5)
+    E, late = _extension(P, rs, rp, status, first, last, s_idx, M, exits_first,
+                         switch=switch, ext_cols=ext_cols, center=center)
     return SimpleNamespace(**{k: v for k, v in locals().items() if k != "df"})
 
 
@@ -523,6 +583,7 @@ def finegray(
     ties: str = "efron",
     censoring: str = "survival",
     variance: str = "robust",
+    external: Mapping[str, str] | None = None,
     tol: float = 1e-10,
     max_iter: int = 50,
 ) -> FineGrayResult:
@@ -569,6 +630,13 @@ def finegray(
         (the ordinary Kaplan–Meier of censoring used by ``cmprsk::crr``;
         with ``ties="breslow"`` this reproduces ``crr``'s estimates). The two
         differ only when exits and censorings share a time.
+    external : mapping, optional
+        ``{covariate: switch-time column}`` for external 0/1 covariates that
+        switch on at a known time (e.g. ``{"policy": "policy_day"}``: the
+        policy start on the subject's time scale; missing = never). After a
+        competing exit such a covariate follows its known path (0 until the
+        switch, 1 after) instead of being carried forward from the last row.
+        The observed rows are used as given (split them at the switch).
     variance : {"robust", "finegray", "model"}
         ``"robust"`` (default): the sandwich clustered by ``cluster``, the
         weights treated as known (R ``coxph(..., cluster=id)`` on
@@ -590,7 +658,7 @@ def finegray(
     D = _design(df, duration=duration, start=start, stop=stop, entry=entry, cause=cause,
                 cause_of_interest=cause_of_interest, covariates=covariates, id_col=id,
                 cluster=cluster, strata=strata, censored=censored, ties=ties,
-                exits_first=censoring == "survival")
+                exits_first=censoring == "survival", external=external)
     P, E, late, cov = D.P, D.E, D.late, D.cov
     rs, rp, status, last, s_idx, subj, order = D.rs, D.rp, D.status, D.last, D.s_idx, D.subj, D.order
     utime, center, s_labels, strata_cols, n, ev = (
@@ -603,12 +671,15 @@ def finegray(
         U = _cox._score_residuals(P, r, den, xbar)
         Uc = np.zeros((clus.max() + 1, len(cov)))
         np.add.at(Uc, clus, U)
-        np.add.at(Uc, clus[E.rows], _ext_residuals(P, E, r, den, xbar))
+        np.add.at(Uc, clus[E.rows], _ext_residuals(P, E, beta, den, xbar))
         if variance == "finegray":
+            if external:
+                _fail("FG012", "variance='finegray' は external と併用できません",
+                      "variance='finegray' is not available with external covariates")
             if late:
                 _fail("FG009", "variance='finegray' は遅延エントリーに未対応です（robust を使用）",
                       "variance='finegray' does not handle late entry; use variance='robust'")
-            li, psi = _censoring_term(P, E, r, den, xbar, rs, rp, status, last, s_idx,
+            li, psi = _censoring_term(P, E, beta, den, xbar, rs, rp, status, last, s_idx,
                                       censoring == "survival")
             np.add.at(Uc, clus[li], psi)
         V = inv_info @ (Uc.T @ Uc) @ inv_info

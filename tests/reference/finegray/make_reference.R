@@ -64,6 +64,22 @@ for (ties in c("efron", "breslow")) {
   add("mgus2_tv", fit, ties)
 }
 
+## 2b. the same, but after a death the external z follows its known path (0 until sw,
+##     1 after) instead of being carried forward: split finegray's rows at sw
+fgc <- fgt
+fgc$sw <- 12 * (1 + fgc$id %% 10)
+dead <- d$id[d$event == "death"]
+cut <- fgc$id %in% dead & fgc$fgstart < fgc$sw & fgc$fgstop > fgc$sw
+a1 <- fgc[cut, ]; a1$fgstop <- a1$sw
+a2 <- fgc[cut, ]; a2$fgstart <- a2$sw
+fgc <- rbind(fgc[!cut, ], a1, a2)
+fgc$z <- ifelse(fgc$id %in% dead & fgc$fgstart >= fgc$sw, 1, fgc$z)
+for (ties in c("efron", "breslow")) {
+  fit <- coxph(Surv(fgstart, fgstop, fgstatus) ~ age + male + z, weights = fgwt, data = fgc,
+               cluster = id, ties = ties)
+  add("mgus2_tv_external", fit, ties)
+}
+
 ## 3. late entry: age as the time scale (months of age), entry = age at diagnosis
 d$astart <- d$age * 12; d$astop <- d$age * 12 + d$etime
 fgl <- finegray(Surv(astart, astop, event) ~ ., data = d[, c("id", "male", "astart", "astop", "event")],
