@@ -364,8 +364,9 @@ def _loglik(P, E: _Extension, beta: np.ndarray, need: int = 2):
         return ll, grad, None, (r, den, xbar)
     p = X.shape[1]
     iu, ju = np.triu_indices(p)
-    S2 = _cox._risk_sums(P, rx[:, iu] * X[:, ju]) + _ext_sums(E, (ra[:, None] * Xe[:, iu]) * Xe[:, ju])
-    D2 = _cox._tie_sums(P, rx[:, iu] * X[:, ju])
+    rxx = rx[:, iu] * X[:, ju]  # upper triangle of r·x·xᵀ
+    S2 = _cox._risk_sums(P, rxx) + _ext_sums(E, (ra[:, None] * Xe[:, iu]) * Xe[:, ju])
+    D2 = _cox._tie_sums(P, rxx)
     tri = ((S2[g] - f[:, None] * D2[g]) / den[:, None]).sum(axis=0)
     m2 = np.zeros((p, p))
     m2[iu, ju] = tri
@@ -540,6 +541,12 @@ def _design(df, *, duration, start, stop, entry, cause, cause_of_interest, covar
     utime = np.unique(np.concatenate([st, sp]))
     rs = np.searchsorted(utime, st).astype(float)
     rp = np.searchsorted(utime, sp).astype(float)
+    # rows by (stratum, stop): the Cox prefix sums then need no gather
+    by_stop = np.lexsort((subj, rs, rp, s_idx))
+    order = order[by_stop]
+    st, sp, X, subj, s_idx, rs, rp, status, first, last = (
+        v[by_stop] for v in (st, sp, X, subj, s_idx, rs, rp, status, first, last)
+    )
     center = X.mean(axis=0)
     Xc = X - center
     ev = status == 1
