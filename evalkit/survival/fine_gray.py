@@ -17,22 +17,25 @@ Atkinson, *Multi-state models and competing risks* vignette):
   reversed time of the entry times (Geskus 2011), ``H(t) = P(entry < t)``;
 * a subject with a competing exit at ``T`` carries weight
   ``w(t) = G(t−) H(t) / (G(T−) H(T))`` at every later time ``t`` of an
-  exit of interest, with the covariates of its last row;
+  exit of interest, with the covariates of its last row — or, for the
+  covariates named in ``external`` (e.g. the policy), their known path;
 * everybody else contributes their own rows with weight 1.
 
 ``finegray`` + ``coxph(Surv(fgstart, fgstop, fgstatus) ~ x, weights = fgwt,
 cluster = id)`` in R builds this by expanding each competing-exit row into
 one row per censoring interval. We do not expand: the weighted risk-set sum
 at an exit time ``t`` is ``Σ_ordinary r_i + G(t−)H(t) Σ_{T_j < t} r_j /
-(G(T_j−)H(T_j))``, a prefix sum over the competing exits sorted by ``T_j``,
-added to the ordinary Cox risk-set sums of :mod:`evalkit.survival.cox`
+(G(T_j−)H(T_j))``, a prefix sum over the competing exits sorted by ``T_j``
+(over their pieces ``(start, end]`` when external covariates switch), added to the ordinary Cox risk-set sums of :mod:`evalkit.survival.cox`
 (the same Efron/Breslow partial likelihood, score residuals and robust
 sandwich). The results equal R's to rounding (``tests/test_finegray.py``,
 values made by ``tests/reference/finegray/make_reference.R``).
 
 Robust standard errors are R's ``coxph(..., cluster=id)`` ones (the sandwich
-with the weights treated as fixed); ``cmprsk::crr``'s variance also accounts
-for the estimation of ``G`` and differs slightly.
+with the weights treated as fixed). ``variance="finegray"`` adds Fine &
+Gray's term for the estimation of ``G``; with ``censoring="cmprsk"`` and
+``ties="breslow"`` the fit is ``cmprsk::crr``'s (estimates and variance).
+See ``docs/survival.md`` §7.
 
 References
 ----------
