@@ -173,6 +173,29 @@ def test_cmprsk_crr_estimates_and_variance(mgus2, ref):
     assert np.all(fit.std_errors < 1.02 * plain.std_errors)
 
 
+def test_finegray_variance_without_ties_both_conventions(mgus2, ref):
+    """On tie-free times the two censoring conventions coincide: both give crr's fit."""
+    d = mgus2.assign(tf=mgus2["etime"] + mgus2["id"] / 1e4)
+    r = _r(ref, "mgus2_crr_untied", "breslow")
+    for censoring in ("survival", "cmprsk"):
+        fit = finegray(d, duration="tf", cause="event", cause_of_interest="pcm",
+                       covariates=["age", "male"], censoring=censoring, variance="finegray")
+        np.testing.assert_allclose(fit.params[r.index], r["coef"], rtol=0, atol=5e-7)
+        np.testing.assert_allclose(fit.std_errors[r.index], r["se_robust"], rtol=1e-4)
+
+
+def test_duration_with_entry_and_numeric_codes(mgus2):
+    """``duration`` + ``entry`` is the same as ``start``/``stop``; 0/1/2 codes work."""
+    a = finegray(mgus2, start="astart", stop="astop", cause="event", cause_of_interest="pcm",
+                 covariates=["male"], id="id")
+    coded = mgus2.assign(code=mgus2["event"].map({"censor": 0, "pcm": 1, "death": 2}))
+    b = finegray(coded, duration="astop", entry="astart", cause="code", cause_of_interest=1,
+                 covariates=["male"])
+    np.testing.assert_allclose(b.params, a.params, atol=1e-12)
+    np.testing.assert_allclose(b.std_errors, a.std_errors, atol=1e-12)
+    assert b.late_entry and b.n_censored == 409
+
+
 def test_finegray_variance_refuses_late_entry(mgus2):
     with pytest.raises(SurvivalInputError, match="FG009"):
         finegray(mgus2, start="astart", stop="astop", cause="event", cause_of_interest="pcm",
@@ -262,6 +285,8 @@ def test_cluster_coarser_than_subject(mgus2):
         (dict(duration=None), "FG002"),
         (dict(cause_of_interest="unknown"), "FG008"),
         (dict(cause_of_interest="censor"), "FG004"),
+        (dict(ties="exact"), "FG013"),
+        (dict(variance="hc3"), "FG013"),
     ],
 )
 def test_bad_input_codes(mgus2, change, code):

@@ -658,12 +658,12 @@ def finegray(
     -------
     FineGrayResult
     """
-    if ties not in ("efron", "breslow"):
-        raise ValueError("ties must be 'efron' or 'breslow'")
-    if censoring not in ("survival", "cmprsk"):
-        raise ValueError("censoring must be 'survival' or 'cmprsk'")
-    if variance not in ("robust", "finegray", "model"):
-        raise ValueError("variance must be 'robust', 'finegray' or 'model'")
+    for name, value, allowed in (("ties", ties, ("efron", "breslow")),
+                                 ("censoring", censoring, ("survival", "cmprsk")),
+                                 ("variance", variance, ("robust", "finegray", "model"))):
+        if value not in allowed:
+            _fail("FG013", f"{name} は {allowed} のいずれかです: {value!r}",
+                  f"{name} must be one of {allowed}: {value!r}")
     robust = variance != "model"
     D = _design(df, duration=duration, start=start, stop=stop, entry=entry, cause=cause,
                 cause_of_interest=cause_of_interest, covariates=covariates, id_col=id,
