@@ -155,6 +155,16 @@ def test_stratified_against_r(mgus2, ref, ties):
         fit.predict_cumulative_incidence({"age": 70}, [12])
     p = fit.predict_cumulative_incidence(pd.DataFrame({"age": [70, 70], "male": [0, 1]}), [120])
     assert p.shape == (1, 2) and np.all((p > 0) & (p < 1))
+    one = fit.predict_cumulative_incidence({"age": 70, "male": 1}, [120])
+    assert one.iloc[0, 0] == pytest.approx(p.iloc[0, 1], abs=1e-15)
+    # two stratum columns: profiles are matched to their stratum
+    d2 = mgus2.assign(g=np.where(mgus2["age"] > 70, "old", "young"))
+    f2 = finegray(d2, duration="etime", cause="event", cause_of_interest="pcm",
+                  covariates=["age"], strata=["male", "g"], ties=ties)
+    assert len(f2.strata) == 4
+    q = f2.predict_cumulative_incidence(
+        pd.DataFrame({"age": [60, 80, 60], "male": [0, 1, 0], "g": ["young", "old", "young"]}), [120])
+    assert q.iloc[0, 0] == q.iloc[0, 2] != q.iloc[0, 1]
 
 
 def test_cmprsk_crr_estimates_and_variance(mgus2, ref):

@@ -176,18 +176,20 @@ class FineGrayResult(Results):
         t = np.asarray(times, dtype=float)
         eta = (prof[cov].to_numpy(dtype=float) - self._center.to_numpy()) @ self.params_.to_numpy()
         if not scols:
-            keys = [None] * len(prof)
+            codes, uniq = np.zeros(len(prof), np.int64), [None]
         elif len(scols) == 1:
-            keys = list(prof[scols[0]])
+            codes, uniq = pd.factorize(prof[scols[0]], use_na_sentinel=False)
         else:
-            keys = list(prof[scols].itertuples(index=False, name=None))
-        out = {}
-        for lab, e, key in zip(prof.index, eta, keys, strict=True):  # one per profile
+            codes, uniq = pd.factorize(pd.Series(list(prof[scols].itertuples(index=False,
+                                                                            name=None))))
+        out = np.empty((len(t), len(prof)))
+        for k, key in enumerate(uniq):  # one baseline per stratum; profiles vectorised
+            cols = np.flatnonzero(codes == k)
             base = self._baseline[self._stratum_key(key)]
             pos = np.searchsorted(base.index.to_numpy(), t, side="right")
             lam = np.concatenate([[0.0], base.to_numpy()])[pos]
-            out[lab] = 1.0 - np.exp(-lam * np.exp(e))
-        return pd.DataFrame(out, index=pd.Index(t, name="time"))
+            out[:, cols] = 1.0 - np.exp(-np.outer(lam, np.exp(eta[cols])))
+        return pd.DataFrame(out, index=pd.Index(t, name="time"), columns=prof.index)
 
     def _title(self) -> str:
         return f"Fine–Gray model, cause {self.cause_of_interest!r}"
