@@ -286,6 +286,10 @@ def test_cluster_coarser_than_subject(mgus2):
     m = finegray(d, duration="etime", cause="event", cause_of_interest="pcm",
                  covariates=["age", "male"], variance="model")
     np.testing.assert_allclose(m.std_errors, m.model_std_errors_)
+    old = finegray(d, duration="etime", cause="event", cause_of_interest="pcm",
+                   covariates=["age", "male"], robust=False)  # the first version's keyword
+    np.testing.assert_allclose(old.std_errors, m.std_errors)
+    assert not old.robust
 
 
 @pytest.mark.parametrize(
@@ -324,6 +328,12 @@ def test_bad_rows(mgus2):
     with pytest.raises(SurvivalInputError, match="FG006"):
         finegray(two, start="t0", stop="t1", cause="event", cause_of_interest="pcm",
                  covariates=["age"], id="id", strata="s")
+    with pytest.raises(SurvivalInputError, match="FG014"):
+        finegray(mgus2.assign(k=1.0), duration="etime", cause="event", cause_of_interest="pcm",
+                 covariates=["age", "k"])
+    sep = mgus2.assign(s=(mgus2["event"] == "pcm").astype(float))
+    with pytest.raises(SurvivalInputError, match="FG015"):
+        finegray(sep, duration="etime", cause="event", cause_of_interest="pcm", covariates=["s"])
     with pytest.raises(SurvivalInputError, match="FG010"):
         finegray(mgus2.assign(id=mgus2["id"].where(mgus2["id"] > 3)), duration="etime",
                  cause="event", cause_of_interest="pcm", covariates=["age"], id="id")

@@ -596,6 +596,7 @@ def finegray(
     censoring: str = "survival",
     variance: str = "robust",
     external: Mapping[str, str] | None = None,
+    robust: bool | None = None,
     tol: float = 1e-10,
     max_iter: int = 50,
 ) -> FineGrayResult:
@@ -655,11 +656,16 @@ def finegray(
         ``finegray`` data); ``"finegray"``: adds Fine & Gray's (1999) term
         for the estimated censoring distribution (``cmprsk::crr``'s
         variance; not with late entry); ``"model"``: inverse information.
+    robust : bool, optional
+        Kept for the first version's signature: ``False`` means
+        ``variance="model"``.
 
     Returns
     -------
     FineGrayResult
     """
+    if robust is False:
+        variance = "model"
     for name, value, allowed in (("ties", ties, ("efron", "breslow")),
                                  ("censoring", censoring, ("survival", "cmprsk")),
                                  ("variance", variance, ("robust", "finegray", "model"))):
@@ -676,8 +682,16 @@ def finegray(
     utime, center, s_labels, strata_cols, n, ev = (
         D.utime, D.center, D.s_labels, D.strata_cols, D.n, D.ev
     )
-    beta, it, ll, info, (r, den, xbar) = _newton(P, E, len(cov), tol, max_iter)
-    inv_info = np.linalg.inv(info)
+    const = [c for c, v in zip(cov, np.ptp(D.X, axis=0), strict=True) if v == 0]
+    if const:
+        _fail("FG014", f"共変量が一定です（推定できません）: {const}",
+              f"covariates constant in the data (not estimable): {const}")
+    try:
+        beta, it, ll, info, (r, den, xbar) = _newton(P, E, len(cov), tol, max_iter)
+        inv_info = np.linalg.inv(info)
+    except (_cox.ConvergenceError, np.linalg.LinAlgError) as e:
+        _fail("FG015", f"推定が収束しません（共変量が事象をほぼ完全に分けている等）: {e}",
+              f"the fit did not converge (e.g. a covariate nearly separates the exits): {e}")
     clus = subj if cluster is None else pd.factorize(df[cluster].iloc[order], sort=True)[0]
     if robust:
         U = _cox._score_residuals(P, r, den, xbar)
