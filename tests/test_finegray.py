@@ -87,6 +87,19 @@ def test_external_covariate_path_against_r(ref, ties):
                  covariates=["z"], id="id", external={"z": "sw"}, variance="finegray")
 
 
+@pytest.mark.parametrize("ties", ["efron", "breslow"])
+def test_late_entry_external_and_strata_together_against_r(ref, ties):
+    """Age scale (late entry) + time-varying external z + strata(male), all at once."""
+    tv = pd.read_csv(REF / "mgus2_tv.csv")
+    tv["a0"] = tv["age"] * 12 + tv["tstart"]
+    tv["a1"] = tv["age"] * 12 + tv["tstop"]
+    tv["asw"] = tv["age"] * 12 + 12 * (1 + tv["id"] % 10)
+    fit = finegray(tv, start="a0", stop="a1", cause="event", cause_of_interest="pcm",
+                   covariates=["z"], id="id", strata="male", ties=ties, external={"z": "asw"})
+    assert fit.late_entry
+    _check(fit, _r(ref, "mgus2_age_tv_external_strata", ties))
+
+
 def test_external_path_equal_to_last_value_changes_nothing():
     """A switch time that reproduces the carried-forward value gives R's default fit."""
     tv = pd.read_csv(REF / "mgus2_tv.csv")

@@ -104,6 +104,25 @@ write.csv(data.frame(time = rep(ta, 2), male = rep(0:1, each = length(ta)),
                      cif = 1 - c(sa$surv[, 1], sa$surv[, 2])), "predict_mgus2_age.csv",
           row.names = FALSE)
 
+## 3a. late entry + time-varying external z + strata(male): tv rows on the age scale
+tva <- tv
+tva$a0 <- tva$age * 12 + tva$tstart; tva$a1 <- tva$age * 12 + tva$tstop
+tva$asw <- tva$age * 12 + 12 * (1 + tva$id %% 10)
+tva$sex <- tva$male
+fga <- finegray(Surv(a0, a1, event) ~ z + id + sex + asw + strata(male),
+                data = tva[, c("id", "z", "male", "sex", "asw", "a0", "a1", "event")],
+                etype = "pcm", id = id)
+cut <- fga$id %in% dead & fga$fgstart < fga$asw & fga$fgstop > fga$asw
+a1 <- fga[cut, ]; a1$fgstop <- a1$asw
+a2 <- fga[cut, ]; a2$fgstart <- a2$asw
+fga <- rbind(fga[!cut, ], a1, a2)
+fga$z <- ifelse(fga$id %in% dead & fga$fgstart >= fga$asw, 1, fga$z)
+for (ties in c("efron", "breslow")) {
+  fit <- coxph(Surv(fgstart, fgstop, fgstatus) ~ z + strata(sex), weights = fgwt, data = fga,
+               cluster = id, ties = ties)
+  add("mgus2_age_tv_external_strata", fit, ties)
+}
+
 ## 3b. independent computation of the Geskus (2011) weights, without finegray():
 ##     w_j(t) = G(t-) H(t) / (G(T_j-) H(T_j)) for a competing exit at T_j, t > T_j,
 ##     G = left-truncated product-limit of censoring (exits leave before censorings
