@@ -663,6 +663,29 @@ def finegray(
     Returns
     -------
     FineGrayResult
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from evalkit.survival import finegray
+    >>> df = pd.DataFrame({
+    ...     "months": [2, 3, 4, 5, 6, 7, 8, 9],
+    ...     "exit": ["independence", None, "reunification", None, "reunification",
+    ...              "independence", "reunification", None],
+    ...     "policy": [0, 1, 0, 1, 1, 0, 0, 1]})
+    >>> fit = finegray(df, duration="months", cause="exit",
+    ...                cause_of_interest="reunification", covariates=["policy"])
+    >>> fit.summary()[["estimate", "std_error", "subdistribution_hr"]].round(3)
+    ... # doctest: +NORMALIZE_WHITESPACE
+            estimate  std_error  subdistribution_hr
+    term
+    policy    -0.202      1.093               0.817
+    >>> fit.predict_cumulative_incidence({"policy": 1}, [6, 9]).round(3)
+    ... # doctest: +NORMALIZE_WHITESPACE
+              0
+    time
+    6.0   0.273
+    9.0   0.424
     """
     if robust is False:
         variance = "model"
