@@ -1,6 +1,6 @@
 """One results protocol for every family (issue #13).
 
-Each result — Cox, Aalen–Johansen, NB, GEE, ITS, DiD, the survival and
+Each result — Cox, Aalen–Johansen, Fine–Gray, NB, GEE, ITS, DiD, the survival and
 contacts analyses, KPI tables and study results — has ``params`` and
 ``std_errors`` as Series on one index, ``pvalues``, ``conf_int(level)`` with
 columns ``lower, upper`` (narrower at a lower level), ``summary()`` a
@@ -30,6 +30,14 @@ def _aj():
 
     return cumulative_incidence(load_mgus2(), "etime", "event", censored="censor",
                                 times=[60, 120], time_unit="months")
+
+
+def _finegray():
+    from evalkit.datasets import load_mgus2
+    from evalkit.survival import finegray
+
+    return finegray(load_mgus2(), duration="etime", cause="event", censored="censor",
+                    cause_of_interest="pcm", covariates=["age", "male"])
 
 
 def _negbin():
@@ -117,7 +125,7 @@ def _lab():
 
 
 FAMILIES = {
-    "cox": _cox, "aalen_johansen": _aj, "negbin": _negbin, "gee": _gee, "its": _its,
+    "cox": _cox, "aalen_johansen": _aj, "finegray": _finegray, "negbin": _negbin, "gee": _gee, "its": _its,
     "did": _did, "survival_analysis": _survival_analysis,
     "contacts_analysis": _contacts_analysis, "kpi_table": _kpi_table, "study": _study,
     "kpi_lab": _lab,
@@ -161,7 +169,7 @@ def test_follows_the_protocol(result):
     assert isinstance(html, str) and "<table" in html
 
 
-@pytest.mark.parametrize("name", ["cox", "negbin", "gee", "its", "did"])
+@pytest.mark.parametrize("name", ["cox", "finegray", "negbin", "gee", "its", "did"])
 def test_wald_families_share_summary_columns(name):
     r = FAMILIES[name]()
     s = r.summary()

@@ -7,6 +7,8 @@ Public API (see ``docs/api.md`` and ``docs/survival.md``):
   :class:`CoxResult`;
 - :func:`cumulative_incidence` — Aalen–Johansen cumulative incidence of
   competing causes with late entry → :class:`CumulativeIncidence`;
+- :func:`finegray` — Fine–Gray subdistribution hazards with late entry →
+  :class:`FineGrayResult` (module ``fine_gray.py``);
 - :func:`analyse` — the whole analysis of an evalkit dataset →
   :class:`SurvivalAnalysis`;
 - modules :mod:`~evalkit.survival.aalen_johansen` and
@@ -25,8 +27,9 @@ from __future__ import annotations
 from evalkit.survival.analysis import SurvivalAnalysis, analyse
 from evalkit.survival.coxph import CoxResult, cox
 from evalkit.survival.cuminc import CumulativeIncidence, cumulative_incidence
+from evalkit.survival.fine_gray import FineGrayResult, finegray
 
 __all__ = [
-    "CoxResult", "CumulativeIncidence", "SurvivalAnalysis", "analyse", "cox",
-    "cumulative_incidence",
+    "CoxResult", "CumulativeIncidence", "FineGrayResult", "SurvivalAnalysis", "analyse", "cox",
+    "cumulative_incidence", "finegray",
 ]
