@@ -46,7 +46,7 @@ def age_group_change(orig, births: pd.Series) -> float:
     return float(np.mean(g0 != g1))
 
 
-def kpi_difference(orig, ext) -> tuple[int, int, float]:
+def kpi_difference(orig, ext) -> tuple[int, int, float, float, str]:
     from evalkit.kpi import compute
 
     keys = ["kpi", "variant", "period", "center", "group"]
@@ -55,7 +55,9 @@ def kpi_difference(orig, ext) -> tuple[int, int, float]:
     m = a.merge(b, on=keys, suffixes=("_o", "_e"))
     d = (m["value_o"] - m["value_e"]).abs()
     differ = (d > 1e-9) | (m["value_o"].isna() != m["value_e"].isna())
-    return int(len(m)), int(differ.sum()), float(d.max())
+    d_all = d.loc[(m["center"] == "all").to_numpy()]
+    which = sorted({f"{r.kpi}:{r.variant}/{r.group}" for r in m.loc[differ].itertuples()})
+    return int(len(m)), int(differ.sum()), float(d.max()), float(d_all.max()), " ".join(which)
 
 
 def model_difference(orig, ext) -> tuple[float, float, float]:
@@ -79,7 +81,8 @@ def main() -> None:
     ds = generate("nagano_default", seed=a.seed, children_scale=0.1 if a.quick else 1.0).dataset
     print(f"children={len(ds.children)} seed={a.seed}")
     print("coarsening, age_group_changed_share, kpi_rows, kpi_rows_differing, kpi_max_abs_diff, "
-          "cif_max_abs_diff, cox_max_abs_log_hr_diff, contacts_max_abs_log_rr_diff")
+          "kpi_max_abs_diff_all_centres, cif_max_abs_diff, cox_max_abs_log_hr_diff, "
+          "contacts_max_abs_log_rr_diff, kpis_differing")
     for how in ("month", "fiscal-year-start", "naive-day1"):
         if how == "naive-day1":
             b = ds.children["birth_date"].dt.to_period("M").dt.start_time
@@ -89,9 +92,10 @@ def main() -> None:
         births = (ext.children["birth_date"] if how == "naive-day1"
                   else coarsen_birth(ds.children["birth_date"], how))
         share = age_group_change(ds, births)
-        n, nd, mx = kpi_difference(ds, ext)
+        n, nd, mx, mx_all, which = kpi_difference(ds, ext)
         cif, cox, rr = model_difference(ds, ext)
-        print(f"{how}, {share:.4%}, {n}, {nd}, {mx:.4g}, {cif:.3g}, {cox:.4g}, {rr:.4g}")
+        print(f"{how}, {share:.4%}, {n}, {nd}, {mx:.4g}, {mx_all:.4g}, {cif:.3g}, {cox:.4g}, "
+              f"{rr:.4g}, {which or '-'}")
 
 
 if __name__ == "__main__":
