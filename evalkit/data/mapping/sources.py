@@ -23,6 +23,7 @@ class Sheet:
     file: str  # name relative to the export root
     sheet: str  # "" for CSV
     cells: list[list[str]]
+    merged_header: bool = False  # a merged cell in row 1 (headings over two rows)
 
     def frame(self, layout: Layout) -> tuple[pd.DataFrame, list[str]]:
         """The data rows (index = row number as seen, 1-based) under their headings.
@@ -88,15 +89,17 @@ def _xlsx(path: Path, rel: str) -> list[Sheet]:
     out = []
     for ws in wb.worksheets:
         grid = [[_cell_text(v) for v in r] for r in ws.iter_rows(values_only=True)]
+        merged_header = False
         for rng in ws.merged_cells.ranges:  # every cell of a merged range holds its value
             r0, c0 = rng.min_row - 1, rng.min_col - 1
+            merged_header |= rng.min_row == 1
             if r0 >= len(grid) or c0 >= len(grid[r0]):
                 continue
             v = grid[r0][c0]
             for r in range(r0, min(rng.max_row, len(grid))):
                 for c in range(c0, min(rng.max_col, len(grid[r]))):
                     grid[r][c] = v
-        out.append(Sheet(rel, ws.title, grid))
+        out.append(Sheet(rel, ws.title, grid, merged_header))
     wb.close()
     return out
 
