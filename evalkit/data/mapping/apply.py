@@ -269,7 +269,11 @@ def locate(ds: Dataset, problems) -> list[Problem]:
     if not origins:
         return list(problems)
     out = []
+    done = set(ds.problems)  # the loader's problems are located already
     for p in problems:
+        if p in done:
+            out.append(p)
+            continue
         org = origins["rows"].get(p.table) if p.table else None
         if org is None or p.row is None or p.row not in org.index or p.code.startswith("MAP"):
             out.append(p)
@@ -300,9 +304,8 @@ def load_mapped(path: str | os.PathLike, mapping) -> Dataset:
     reported = {(tn, int(ap.tables[tn].index[i]), c) for tn, i, c in ap.reported if i >= 0}
     kept = [p for p in ds.problems if (p.table, p.row, p.column) not in reported]
     origins = {"rows": ap.origins, "headings": ap.headings}
-    ds = ds.replace(problems=tuple(ap.problems))
+    ds = ds.replace(problems=())
     object.__setattr__(ds, "_mapping_origins", origins)
-    located_ = locate(ds, kept)
-    ds2 = ds.replace(problems=tuple(ap.problems) + tuple(located_))
-    object.__setattr__(ds2, "_mapping_origins", origins)
-    return ds2
+    ds = ds.replace(problems=tuple(ap.problems) + tuple(locate(ds, kept)))
+    object.__setattr__(ds, "_mapping_origins", origins)
+    return ds
