@@ -222,6 +222,30 @@ def _value_lines(col, counts: Counter) -> list[str]:
     return lines
 
 
+def _filter_lines(g: Group, headings: list[str], max_values: int = 8) -> list[str]:
+    """A commented ``filter`` proposal for each unrecognised heading with few distinct values.
+
+    Case-management sheets often mix kinds of rows (措置 / 一時保護 / 相談) under a
+    heading such as 区分; the values are listed with their counts so the user
+    can keep the right ones.
+    """
+    out = []
+    for h in headings:
+        counts: Counter = Counter()
+        for sh in g.sheets:
+            df, _ = sh.frame(Layout(header_rows=g.header_rows))
+            if h in df.columns:
+                counts.update(df[h].map(norm))
+        counts.pop("", None)
+        if not 1 < len(counts) <= max_values:
+            continue
+        vals = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+        out.append(f"# filter = {{ {_q(h)} = {_list(v for v, _ in vals)} }}  {CHECK}: "
+                   "残す値だけにしてください / keep only the values of this table's rows: "
+                   + ", ".join(f"{v} ({n})" for v, n in vals))
+    return out
+
+
 def _list(xs) -> str:
     return "[" + ", ".join(_q(x) for x in xs) + "]"
 
@@ -273,15 +297,19 @@ def propose_mapping(path: str | os.PathLike) -> str:
         others = [x for x, (g2, _) in assigned.items() if g2 is g and x != t]
         if t in ("children", "policy") and others:
             lines.append(f"distinct = true  {CHECK}: 同じ行に {', '.join(others)} / one row per child")
-        body = ", ".join(f"{c} = {_q(h)}" for c, h in cols.items())
-        lines.append(f"columns = {{ {body} }}")
+        unused = [h for h in g.headings if h not in cols.values() and h not in personal
+                  and not any(h in c2.values() for x, (g2, c2) in assigned.items() if g2 is g)]
+        lines.extend(_filter_lines(g, unused))
         missing = [c.name for c in TABLES[t].columns if c.required and c.name not in cols]
         if missing:
             lines.append(f"# 見出しが見つからない必須列 / required columns without a heading: {', '.join(missing)}")
-        unused = [h for h in g.headings if h not in cols.values() and h not in personal
-                  and not any(h in c2.values() for x, (g2, c2) in assigned.items() if g2 is g)]
         if unused:
             lines.append(f"# 未対応の見出し / unrecognised headings: {', '.join(unused)}")
+        lines.append(f"[tables.{t}.columns]")
+        for c, h in cols.items():
+            why = ("ファイル名から / from the file name" if h == "児相" and const is not None
+                   else f"{TABLES[t].column(c).ja}")
+            lines.append(f"{c} = {_q(h)}  {CHECK}: {why}")
         lines.append("")
         for c, h in cols.items():
             col = TABLES[t].column(c)
