@@ -166,3 +166,22 @@ def test_wide_sheet_conflicting_child_rows(original, tmp_path):
     assert len(c) == 1 and c[0].row == i + 1 and c[0].value == ids[i - 1]
     assert f"row {i}" in c[0].message_en  # names the first row of that child
     shutil.rmtree(out)
+
+
+def test_excel_date_cells_in_a_serial_column(original, tmp_path):
+    """A cell Excel stores as a date is read as that date even where the mapping says serial."""
+    import datetime as dt
+
+    import openpyxl
+
+    out = BUILDERS["excel"](original, tmp_path / "x")
+    f = out / "ケース台帳.xlsx"
+    wb = openpyxl.load_workbook(f)
+    ws = wb["措置歴"]
+    serial = ws.cell(row=3, column=2).value
+    ws.cell(row=3, column=2).value = dt.datetime(1899, 12, 30) + dt.timedelta(days=serial)
+    ws.cell(row=3, column=2).number_format = "yyyy/mm/dd"
+    wb.save(f)
+    ds = evalkit.load(out, mapping=MAPPINGS["excel"])
+    assert ds.problems == ()
+    pd.testing.assert_frame_equal(canon(original.placements), canon(ds.placements))

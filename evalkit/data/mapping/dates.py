@@ -1,6 +1,8 @@
 """Date formats of a mapping file: ISO, slashed, 年月日 text, Japanese era, Excel serial.
 
 A column's formats are tried in the order given; ``auto`` tries them all.
+``YYYY-MM-DD`` is always accepted as well: it is unambiguous, and it is what a
+cell that Excel itself stores as a date is read as.
 
 >>> parse_dates(["令和元年5月1日", "H31.4.30", "2025/4/1", "45748", "x"], ("auto",))
 ['2019-05-01', '2019-04-30', '2025-04-01', '2025-04-01', None]
@@ -52,6 +54,8 @@ def _one(s: str, fmt: str) -> _dt.date | None:
         if not m:
             return None
         era, ys, mo_s, d_s = m.groups()
+        if ys != "元" and int(ys) == 0:
+            return None
         y = ERA_OFFSET[era.casefold()] + (1 if ys == "元" else int(ys))
         mo, d = int(mo_s), int(d_s)
     elif fmt == "serial":
@@ -77,6 +81,8 @@ def parse_date(value: str, formats: Sequence[str]) -> _dt.date | None:
     """One date text (NFKC-normalised, trimmed) read by the first format that fits; None if none."""
     s = unicodedata.normalize("NFKC", value).strip()
     fmts = [f for fmt in formats for f in (FORMATS if fmt == "auto" else (fmt,))]
+    if "iso" not in fmts:  # unambiguous, and what a cell Excel stores as a date becomes
+        fmts.append("iso")
     for f in fmts:
         d = _one(s, f)
         if d is not None:
