@@ -20,7 +20,7 @@ SHAPES = tuple(BUILDERS)
 def original():
     from evalkit.synth import generate
 
-    return generate("nagano_default", seed=3, children_scale=0.03).dataset
+    return generate("nagano_default", seed=3, children_scale=0.015).dataset
 
 
 @pytest.fixture(scope="module")
@@ -32,6 +32,11 @@ def exports(original, tmp_path_factory):
 def canon(df: pd.DataFrame) -> pd.DataFrame:
     """A table's rows in a fixed order (row order is not data)."""
     return df.sort_values(list(df.columns), na_position="first").reset_index(drop=True)
+
+
+def _copy(src, dst):
+    """A private copy of a module-scoped export, for a test that edits it."""
+    return shutil.copytree(src, dst)
 
 
 def _digest(folder) -> dict:
@@ -72,12 +77,12 @@ def test_reproducible_provenance(exports):
         plain(exports["per_centre"])
 
 
-def test_problems_in_the_exports_own_terms(original, tmp_path):
+def test_problems_in_the_exports_own_terms(exports, tmp_path):
     """Unmapped values, unreadable dates, missing headings and validation problems name the
     file, the sheet, the row as the user sees it and the original heading."""
     import openpyxl
 
-    out = BUILDERS["per_centre"](original, tmp_path / "x")
+    out = _copy(exports["per_centre"], tmp_path / "x")
     f = out / "中央児相_2025.xlsx"
     wb = openpyxl.load_workbook(f)
     ws = wb["措置"]
@@ -105,8 +110,8 @@ def test_problems_in_the_exports_own_terms(original, tmp_path):
     assert all("中央児相_2025.xlsx「措置」 7行目" in p.message_ja for p in row7)
 
 
-def test_missing_and_unused_headings(original, tmp_path):
-    out = BUILDERS["wide_csv"](original, tmp_path / "w")
+def test_missing_and_unused_headings(exports, tmp_path):
+    out = _copy(exports["wide_csv"], tmp_path / "w")
     text = MAPPINGS["wide_csv"].read_text("utf-8").replace('"終了理由"', '"解除理由"')
     m = tmp_path / "m.toml"
     m.write_text(text, "utf-8")
@@ -150,8 +155,8 @@ def test_report_loads_with_mapping(exports, monkeypatch):
     assert 'mapping = ""' in src and "mapping=mapping or None" in src
 
 
-def test_wide_sheet_conflicting_child_rows(original, tmp_path):
-    out = BUILDERS["wide_csv"](original, tmp_path / "w")
+def test_wide_sheet_conflicting_child_rows(exports, tmp_path):
+    out = _copy(exports["wide_csv"], tmp_path / "w")
     f = out / "児童措置一覧.csv"
     lines = f.read_bytes().decode("cp932").split("\r\n")
     # the second row of a child with two placements gets another birth date
@@ -168,13 +173,13 @@ def test_wide_sheet_conflicting_child_rows(original, tmp_path):
     shutil.rmtree(out)
 
 
-def test_excel_date_cells_in_a_serial_column(original, tmp_path):
+def test_excel_date_cells_in_a_serial_column(original, exports, tmp_path):
     """A cell Excel stores as a date is read as that date even where the mapping says serial."""
     import datetime as dt
 
     import openpyxl
 
-    out = BUILDERS["excel"](original, tmp_path / "x")
+    out = _copy(exports["excel"], tmp_path / "x")
     f = out / "ケース台帳.xlsx"
     wb = openpyxl.load_workbook(f)
     ws = wb["措置歴"]

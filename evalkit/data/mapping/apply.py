@@ -55,8 +55,15 @@ def _code_synonyms(col) -> dict[str, str]:
 
 
 def map_values(uniq: list[str], col, vm: ValueMap | None) -> list[str | None]:
-    """Code (or text) for each distinct raw value; None where a value maps to nothing."""
-    syn = _code_synonyms(col)
+    """Code (or text) for each distinct raw value; None where a value maps to nothing.
+
+    In order: ``exact`` (NFKC, case-insensitive), then an empty cell stays empty
+    (``default`` never fills it; map ``"" = "code"`` in ``exact`` for that), the
+    first ``regex`` that matches, the data model's codes, labels and aliases
+    (unless ``labels = false``), then ``default``. Columns that are not coded
+    (ids, numbers, yes/no, free text) pass through to the loader's own parsing.
+    """
+    syn = _code_synonyms(col) if vm is None or vm.labels else {}
     out: list[str | None] = []
     for raw in uniq:
         v = norm(raw)
@@ -64,20 +71,18 @@ def map_values(uniq: list[str], col, vm: ValueMap | None) -> list[str | None]:
         if vm is not None and k in vm.exact:
             out.append(vm.exact[k])
             continue
-        if v == "" and (vm is None or not vm.has_default):
+        if v == "":
             out.append("")
             continue
         hit = None
         if vm is not None:
             hit = next((t for rx, t in vm.regex if rx.search(v)), None)
-        if hit is None and col.kind == "code" and (vm is None or vm.labels) and k in syn:
-            hit = syn[k]
-        if hit is None and vm is not None and vm.has_default and v != "":
+        if hit is None and col.kind == "code":
+            hit = syn.get(k)
+        if hit is None and vm is not None and vm.has_default:
             hit = vm.default
-        if hit is None and v == "":
-            hit = "" if vm is None or not vm.has_default else vm.default
-        if hit is None and col.kind != "code" and (vm is None or not vm.has_default):
-            hit = v  # free text, ids, numbers, booleans pass through to the loader
+        if hit is None and col.kind != "code":
+            hit = v  # ids, numbers, yes/no and free text: parsed (and checked) by the loader
         out.append(hit)
     return out
 
