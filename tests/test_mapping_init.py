@@ -167,3 +167,17 @@ def test_init_output_whole_or_not_at_all(exports, tmp_path):
 
 def test_init_is_reproducible(exports, proposals):
     assert propose_mapping(exports["excel"]) == proposals["excel"]
+
+
+def test_the_documented_example_reads_the_per_centre_export(original, exports, tmp_path):
+    """docs/mapping.md's full example is a working mapping (copy-paste safe)."""
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "mapping.md").read_text("utf-8")
+    part = doc.split("## 3.", 1)[1]
+    block = part.split("```toml\n", 1)[1].split("```", 1)[0]
+    m = tmp_path / "mapping.toml"
+    m.write_text(block, "utf-8")
+    ds = evalkit.load(exports["per_centre"], mapping=m)
+    assert [p for p in ds.problems if p.severity == "error"] == []
+    _same_dataset(original, ds)
