@@ -1305,6 +1305,8 @@ def methods(r: Report) -> Section:
         "data_path": Path(r.data_path).name, "fiscal_year": r.fiscal_year, "center": r.center,
         "lang": r.lang, "audience": r.audience, "min_cell": r.min_cell,
     }
+    if r.ds_all.meta.get("mapping"):  # read through a mapping.toml (its SHA-256 is in the data's)
+        params["mapping"] = r.ds_all.meta["mapping"]["file"]
     pol = r.ds.policy
     pol_txt = "; ".join(
         f"{c}: {jdate(d, r.lang)}" for c, d in zip(pol["center"].astype(object), pol["start_date"],
