@@ -191,3 +191,25 @@ def test_excel_date_cells_in_a_serial_column(original, exports, tmp_path):
     ds = evalkit.load(out, mapping=MAPPINGS["excel"])
     assert ds.problems == ()
     pd.testing.assert_frame_equal(canon(original.placements), canon(ds.placements))
+
+
+def test_both_workbook_readers_give_the_same_sheets(exports, monkeypatch):
+    """python-calamine (when installed) and the openpyxl fallback: same text, rows and merges."""
+    import sys
+
+    from evalkit.data.mapping import sources
+
+    f = exports["excel"] / "ケース台帳.xlsx"
+    try:
+        import python_calamine  # noqa: F401
+    except ImportError:
+        pytest.skip("python-calamine is not installed")
+    a = sources._xlsx(f, f.name)
+    monkeypatch.setitem(sys.modules, "python_calamine", None)  # import fails: the fallback
+    b = sources._xlsx(f, f.name)
+    assert [(s.sheet, s.merged_header) for s in a] == [(s.sheet, s.merged_header) for s in b]
+    for x, y in zip(a, b, strict=True):
+        width = max(len(r) for r in x.cells + y.cells)
+        pad = [r + [""] * (width - len(r)) for r in x.cells]
+        assert pad == [r + [""] * (width - len(r)) for r in y.cells], x.sheet
+    assert a[1].cells[0][:3] == ["児童番号", "措置期間", "措置期間"] and a[1].cells[1][0] == "児童番号"

@@ -79,28 +79,68 @@ def _csv(path: Path, rel: str, encoding: str) -> list[Sheet]:
     return [Sheet(rel, "", rows)]
 
 
-def _xlsx(path: Path, rel: str) -> list[Sheet]:
+Merges = list[tuple[int, int, int, int]]  # (first row, first col, last row, last col), 0-based
+
+
+def _book_calamine(path: Path) -> list[tuple[str, list[list], Merges]]:
+    """Every sheet as ``(title, rows from row 1, merged ranges)``, read with python-calamine."""
+    from python_calamine import CalamineWorkbook
+
+    wb = CalamineWorkbook.from_path(str(path))
+    try:
+        out = []
+        for name in wb.sheet_names:
+            sh = wb.get_sheet_by_name(name)
+            rows = [[None if v == "" else v for v in r] for r in sh.to_python(skip_empty_area=False)]
+            merges = [(r0, c0, r1, c1) for (r0, c0), (r1, c1) in (sh.merged_cell_ranges or [])]
+            out.append((name, rows, merges))
+        return out
+    finally:
+        wb.close()
+
+
+def _book_openpyxl(path: Path) -> list[tuple[str, list[list], Merges]]:
+    """The same with openpyxl (the fallback; slower: merged ranges need the full reader)."""
     import openpyxl
 
+    wb = openpyxl.load_workbook(path, read_only=False, data_only=True)
     try:
-        wb = openpyxl.load_workbook(path, read_only=False, data_only=True)
-    except Exception as e:  # openpyxl raises many kinds
+        return [(ws.title, [list(r) for r in ws.iter_rows(values_only=True)],
+                 [(m.min_row - 1, m.min_col - 1, m.max_row - 1, m.max_col - 1)
+                  for m in ws.merged_cells.ranges]) for ws in wb.worksheets]
+    finally:
+        wb.close()
+
+
+def _xlsx(path: Path, rel: str) -> list[Sheet]:
+    """The sheets of a workbook as text; every cell of a merged range holds the range's value.
+
+    python-calamine is used when installed (many times faster), else openpyxl;
+    both give the same text (the loader's ``_cell_text``) and Excel's row numbers.
+    """
+    try:
+        import python_calamine  # noqa: F401
+    except ImportError:
+        reader = _book_openpyxl
+    else:
+        reader = _book_calamine
+    try:
+        book = reader(path)
+    except Exception as e:  # both readers raise many kinds on a damaged file
         raise ReadError("MAP_READ_FAILED", rel, f"{type(e).__name__}: {e}") from None
     out = []
-    for ws in wb.worksheets:
-        grid = [[_cell_text(v) for v in r] for r in ws.iter_rows(values_only=True)]
+    for title, rows, merges in book:
+        grid = [[_cell_text(v) for v in r] for r in rows]
         merged_header = False
-        for rng in ws.merged_cells.ranges:  # every cell of a merged range holds its value
-            r0, c0 = rng.min_row - 1, rng.min_col - 1
-            merged_header |= rng.min_row == 1
+        for r0, c0, r1, c1 in merges:
+            merged_header |= r0 == 0
             if r0 >= len(grid) or c0 >= len(grid[r0]):
                 continue
             v = grid[r0][c0]
-            for r in range(r0, min(rng.max_row, len(grid))):
-                for c in range(c0, min(rng.max_col, len(grid[r]))):
+            for r in range(r0, min(r1 + 1, len(grid))):
+                for c in range(c0, min(c1 + 1, len(grid[r]))):
                     grid[r][c] = v
-        out.append(Sheet(rel, ws.title, grid, merged_header))
-    wb.close()
+        out.append(Sheet(rel, title, grid, merged_header))
     return out
 
 
