@@ -327,6 +327,12 @@ class PseudonymisationReport:
         Rows per table written.
     dropped_columns : tuple of (table, column)
         Free-text columns and unknown columns of the source left out.
+    input_sha256 : str
+        Hash of the data read (provenance for the prefecture, who holds them).
+    allow_invalid, validation_errors
+        Whether validation errors were overridden, and how many there were.
+    mapping_sha256 : str or None
+        Hash of the mapping file when the data were read through one.
     classes : DataFrame
         Children per quasi-identifier combination (for the prefecture; pseudonymised
         values only, never written to the extract).
@@ -342,6 +348,7 @@ class PseudonymisationReport:
     input_sha256: str
     allow_invalid: bool = False
     validation_errors: int = 0
+    mapping_sha256: str | None = None
     classes: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False, compare=False)
 
     @property
@@ -388,6 +395,7 @@ class PseudonymisationReport:
                 "satisfied": self.guard_satisfied,
             },
             "input_sha256": self.input_sha256,
+            "mapping_sha256": self.mapping_sha256,
             "validation": {"errors": self.validation_errors, "allow_invalid": self.allow_invalid},
         }
 
@@ -544,6 +552,7 @@ def pseudonymise(
         rows={n: int(len(out.tables[n])) for n in TABLE_ORDER if _written(out, n)},
         dropped_columns=_dropped_columns(dataset), input_sha256=dataset.sha256,
         allow_invalid=allow_invalid, validation_errors=int(validation_errors),
+        mapping_sha256=(dataset.meta.get("mapping") or {}).get("sha256"),
         classes=guard["table"],
     )
     return out, rep
