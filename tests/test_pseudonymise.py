@@ -258,6 +258,19 @@ def test_guard_counts_and_coarsening_by_hand():
     assert not rep.guard_satisfied and rep.guard["children_below_k"] == 6
 
 
+def test_coarsening_to_family_based_or_residential():
+    # 3 in an infant home, 3 in a children's home: only the last step joins them
+    ds = _tiny(["infant_home"] * 3 + ["childrens_home"] * 3, ["2015-05-10"] * 6)
+    ext, rep = pseudonymise(ds, KEY, k=5, coarsen=True)
+    assert rep.coarsening == ("setting_group", "birth_fiscal_year", "setting_family_residential")
+    assert rep.guard_satisfied and rep.setting == "family_residential"
+    assert set(ext.placements["setting"]) == {"childrens_home"}
+    # explicit steps apply unconditionally, in the fixed order
+    ext, rep = pseudonymise(ds, KEY, k=1, coarsen=["setting_family_residential"])
+    assert rep.coarsening == ("setting_family_residential",) and rep.birth_date == "month"
+    assert set(ext.placements["setting"]) == {"childrens_home"}
+
+
 def test_quasi_identifiers_count_every_setting():
     ds = _tiny(["foster_care", "childrens_home"], ["2015-05-10", "2015-05-11"])
     # the first child moved from a children's home to its foster carer

@@ -55,8 +55,9 @@ def register(subparsers) -> None:
                    help="再識別ガード: K 人未満の組合せを警告（既定 5）/ warn about "
                         "combinations shared by fewer than K children (default 5)")
     p.add_argument("--coarsen", action="store_true",
-                   help="ガードを満たすまで粗化（措置先→種別群、生年月日→学年）/ coarsen "
-                        "(setting to group, then birth date to school year) until the guard holds")
+                   help="ガードを満たすまで粗化（措置先→種別群、生年月日→学年、措置先→里親等/施設）"
+                        "/ coarsen (setting to group, birth date to school year, setting to "
+                        "family-based/residential) until the guard holds")
     add_input_arguments(p)  # --allow-invalid (and --mapping once evalkit.load reads mappings)
     if "--mapping" not in p._option_string_actions:
         p.add_argument("--mapping", metavar="FILE", default=None,

@@ -17,9 +17,10 @@ What :func:`pseudonymise` does (docs/pseudonymisation.md):
   (often the order of the original ids) is not carried over.
 - A re-identification guard counts the children sharing each combination of the
   quasi-identifiers centre × birth period × sex × setting (every setting a
-  child has been in); ``coarsen=True`` coarsens the setting to its group and
-  then the birth date to the school year until no combination is shared by
-  fewer than ``k`` children, or says what remains.
+  child has been in); ``coarsen=True`` coarsens the setting to its group,
+  then the birth date to the school year, then the setting to family-based /
+  residential until no combination is shared by fewer than ``k`` children, or
+  says what remains.
 
 Nothing derived from the key alone (no fingerprint) is written anywhere.
 
@@ -69,7 +70,9 @@ PLAN_PREFIX = "PP-"
 HEX_DIGITS = 16
 BIRTH_DATE_MODES = ("month", "fiscal-year-start")
 #: Further coarsening, in the order ``coarsen=True`` applies it.
-COARSEN_STEPS = ("setting_group", "birth_fiscal_year")
+COARSEN_STEPS = ("setting_group", "birth_fiscal_year", "setting_family_residential")
+#: Levels of setting detail, finest first (``PseudonymisationReport.setting``).
+SETTING_LEVELS = ("kept", "group", "family_residential")
 QUASI_IDENTIFIERS = ("center", "birth_date", "sex", "setting")
 #: Free-text columns never written to an extract.
 FREE_TEXT = tuple((t.name, c.name) for t in TABLES.values() for c in t.columns if c.kind == "text")
@@ -79,6 +82,16 @@ GROUP_CODE = {
     C.GROUP_INFANT: "infant_home",
     C.GROUP_CHILDRENS: "childrens_home",
     C.GROUP_RES_OTHER: "therapeutic_facility",
+    C.GROUP_FAMILY: "foster_care",
+    C.GROUP_IN_HOME: "in_home_guidance",
+}
+#: The setting code that stands for each group when settings are coarsened to
+#: family-based / residential care (temporary protection and in-home guidance stay apart).
+KIND_CODE = {
+    C.GROUP_TP: "tp_shelter",
+    C.GROUP_INFANT: "childrens_home",
+    C.GROUP_CHILDRENS: "childrens_home",
+    C.GROUP_RES_OTHER: "childrens_home",
     C.GROUP_FAMILY: "foster_care",
     C.GROUP_IN_HOME: "in_home_guidance",
 }
@@ -249,9 +262,24 @@ def coarsen_birth(birth: pd.Series, how: str = "month") -> pd.Series:
     return out.where(b.notna())
 
 
-def coarsen_setting(setting: pd.Series) -> pd.Series:
-    """Replace each setting by the code standing for its group (:data:`GROUP_CODE`)."""
-    mapping = {code: GROUP_CODE[c.group] for code, c in C.SETTINGS.items()}
+def coarsen_setting(setting: pd.Series, level: str = "group") -> pd.Series:
+    """Replace each setting by the code standing for its group or kind.
+
+    ``level="group"``: the code of its setting group (:data:`GROUP_CODE`; the
+    foster-care rate is unchanged). ``level="family_residential"``: family-based
+    care becomes ``foster_care`` and every residential setting (infant home,
+    children's home, other facilities) ``childrens_home`` (:data:`KIND_CODE`);
+    temporary protection and in-home guidance keep their group's code.
+
+    >>> coarsen_setting(pd.Series(["kinship_foster", "infant_home", "tp_entrusted"])).tolist()
+    ['foster_care', 'infant_home', 'tp_shelter']
+    >>> coarsen_setting(pd.Series(["kinship_foster", "infant_home"]), "family_residential").tolist()
+    ['foster_care', 'childrens_home']
+    """
+    if level == "kept":
+        return setting
+    table = GROUP_CODE if level == "group" else KIND_CODE
+    mapping = {code: table[c.group] for code, c in C.SETTINGS.items()}
     return setting.astype(object).map(mapping).astype(setting.dtype)
 
 
@@ -315,7 +343,8 @@ class PseudonymisationReport:
     birth_date : str
         Coarsening of birth dates actually applied (``month`` or ``fiscal-year-start``).
     setting : str
-        ``"kept"`` or ``"group"`` (settings replaced by their group's code).
+        ``"kept"``, ``"group"`` (settings replaced by their group's code) or
+        ``"family_residential"`` (see :func:`coarsen_setting`).
     coarsening : tuple of str
         Further coarsening steps applied by the guard (:data:`COARSEN_STEPS`).
     k : int
@@ -452,7 +481,7 @@ def _sort_keys(name: str) -> list[str]:
     return first + dates + extra
 
 
-def _rewrite(ds: Dataset, key: bytes, birth_date: str, group_settings: bool) -> dict[str, pd.DataFrame]:
+def _rewrite(ds: Dataset, key: bytes, birth_date: str, setting: str) -> dict[str, pd.DataFrame]:
     tables: dict[str, pd.DataFrame] = {}
     for name in TABLE_ORDER:
         df = ds.tables[name].copy()
@@ -463,8 +492,8 @@ def _rewrite(ds: Dataset, key: bytes, birth_date: str, group_settings: bool) -> 
             df["child_id"] = _pseudonyms(key, df["child_id"], "child_id")
         if name == "children":
             df["birth_date"] = coarsen_birth(df["birth_date"], birth_date)
-        if name == "placements" and group_settings:
-            df["setting"] = coarsen_setting(df["setting"])
+        if name == "placements" and setting != "kept":
+            df["setting"] = coarsen_setting(df["setting"], setting)
         for t, c in FREE_TEXT:
             if t == name:
                 df[c] = pd.array([pd.NA] * len(df), dtype=df[c].dtype)
@@ -514,7 +543,8 @@ def pseudonymise(
         shared by fewer than ``k`` children.
     coarsen : bool or sequence of str
         ``True``: apply :data:`COARSEN_STEPS` one after the other (settings to
-        their group, then birth dates to the school year) until the guard is
+        their group, birth dates to the school year, settings to family-based /
+        residential) until the guard is
         satisfied; or a subset of those steps to apply unconditionally.
     allow_invalid, validation_errors : recorded in the report (see the command).
 
@@ -528,9 +558,9 @@ def pseudonymise(
     steps = _check_args(birth_date, k, coarsen)
     auto = coarsen is True
     applied: list[str] = []
-    mode, group = birth_date, False
+    mode, level = birth_date, "kept"
     while True:
-        tables = _rewrite(dataset, bytes(key), mode, group)
+        tables = _rewrite(dataset, bytes(key), mode, level)
         meta = {k_: dataset.meta[k_] for k_ in ("prefecture",) if k_ in dataset.meta}
         meta = {"as_of": str(dataset.as_of.date()), **meta, "schema_version": 1,
                 "pseudonymised": True}
@@ -543,11 +573,13 @@ def pseudonymise(
         nxt = todo[0]
         applied.append(nxt)
         if nxt == "setting_group":
-            group = True
+            level = "group"
+        elif nxt == "setting_family_residential":
+            level = "family_residential"
         else:
             mode = "fiscal-year-start"
     rep = PseudonymisationReport(
-        birth_date=mode, setting="group" if group else "kept", coarsening=tuple(applied),
+        birth_date=mode, setting=level, coarsening=tuple(applied),
         k=int(k), guard={kk: v for kk, v in guard.items() if kk != "table"},
         rows={n: int(len(out.tables[n])) for n in TABLE_ORDER if _written(out, n)},
         dropped_columns=_dropped_columns(dataset), input_sha256=dataset.sha256,
