@@ -22,12 +22,14 @@ from evalkit import __version__
 #: Modules defining subcommands, in the order shown by ``--help``.
 COMMAND_MODULES = (
     "evalkit.data.commands",  # validate
+    "evalkit.data.map_commands",  # map init, map check
     "evalkit.synth.commands",  # synth
     "evalkit.kpi.commands",  # kpi, stagnant, reviews-due
     "evalkit.survival.commands",  # survival
     "evalkit.contacts.commands",  # contacts
     "evalkit.report.commands",  # report, demo
     "evalkit.simulate.commands",  # simulate
+    "evalkit.data.pseudo_commands",  # pseudonymise
 )
 
 

@@ -89,7 +89,12 @@ def run(args) -> int:
         except (ValueError, TypeError) as e:
             raise UsageError(f"--today の日付を読めません / cannot read --today: {args.today}") from e
     try:
-        rep = validate(args.path, today=today)
+        if args.mapping:
+            from evalkit.data.inputs import read_input, validate_input
+
+            rep = validate_input(read_input(args.path, args.mapping), today=today)
+        else:
+            rep = validate(args.path, today=today)
     except DatasetError as e:
         if args.json:
             print(json.dumps([p.to_dict() for p in e.problems], ensure_ascii=False))

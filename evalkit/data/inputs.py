@@ -17,11 +17,14 @@ from evalkit.data.dataset import Dataset
 
 
 def add_input_arguments(p: argparse.ArgumentParser, *, gate: bool = True) -> None:
-    """Add the data options (for analyses, ``--allow-invalid``) to a command's parser.
+    """Add the data options to a command's parser.
 
-    ``--mapping FILE`` (issue 14) is to be added here once :func:`evalkit.load`
-    reads mapping files; :func:`read_input` already passes it through.
+    ``--mapping FILE`` reads a centre's own export through a ``mapping.toml``
+    (docs/mapping.md); for analyses also ``--allow-invalid``.
     """
+    p.add_argument("--mapping", metavar="FILE", default=None,
+                   help="自所のエクスポートを mapping.toml で読む（docs/mapping.md）/ read a "
+                        "centre's own export through a mapping file")
     if gate:
         p.add_argument("--allow-invalid", action="store_true",
                        help="検証エラーがあっても実行する（出力と来歴に記録）/ run even when "
@@ -35,6 +38,28 @@ def read_input(path: Any, mapping: Any = None) -> Dataset:
     if mapping:
         return load(path, mapping=mapping)
     return load(path)
+
+
+def validate_input(ds: Dataset, *, today: Any = None):
+    """:func:`evalkit.validate` of a dataset, with problems in the export's terms when mapped.
+
+    For a dataset read through a mapping, each problem names the export's
+    file, sheet, row and heading, and the mapping's ``today`` is used when
+    ``today`` is not given.
+    """
+    import dataclasses
+
+    from evalkit.data.validate import validate
+
+    mapped = "_mapping_origins" in ds.__dict__
+    if today is None and mapped:
+        today = ds.meta.get("today")
+    rep = validate(ds, today=today)
+    if not mapped:
+        return rep
+    from evalkit.data.mapping.apply import locate
+
+    return dataclasses.replace(rep, problems=tuple(locate(ds, rep.problems)))
 
 
 def print_errors(ds: Dataset, stream=None) -> None:
@@ -75,10 +100,8 @@ def gate(ds: Dataset, *, allow_invalid: bool = False, stream=None) -> Dataset | 
     command exits 1 — unless ``allow_invalid``, when it prints a warning and
     returns the dataset so the analysis runs anyway.
     """
-    from evalkit.data.validate import validate
-
     stream = stream or sys.stderr
-    rep = validate(ds)
+    rep = validate_input(ds)
     if rep.ok:
         return ds
     n = len(rep.errors)

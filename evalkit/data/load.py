@@ -588,8 +588,13 @@ def parse_tables(
     )
 
 
-def load(path: str | os.PathLike) -> Dataset:
+def load(path: str | os.PathLike, mapping: str | os.PathLike | Any = None) -> Dataset:
     """Load a dataset from a folder of CSV/Parquet files or one .xlsx workbook.
+
+    With ``mapping`` (a ``mapping.toml`` path, see ``docs/mapping.md``), ``path``
+    is a centre's own export (a file or a folder of CSV/xlsx files) read
+    through that mapping; problems then name the export's file, sheet, row
+    and heading. Without it, behaviour is exactly as described below.
 
     CSV encoding (UTF-8, UTF-8 with BOM, CP932) is detected; dates may be
     ``YYYY-MM-DD`` or ``YYYY/MM/DD`` (also ``2026年4月1日``, Japanese era dates
@@ -602,7 +607,9 @@ def load(path: str | os.PathLike) -> Dataset:
     Raises
     ------
     DatasetError
-        When the path does not exist or holds no table at all.
+        When the path does not exist or holds no table at all (with a
+        mapping: also a :class:`~evalkit.data.mapping.MappingError` when the
+        mapping file is missing or malformed).
 
     Examples
     --------
@@ -610,6 +617,10 @@ def load(path: str | os.PathLike) -> Dataset:
     >>> ds = evalkit.load("synthetic/data/nagano_default")  # doctest: +SKIP
     >>> ds.placements.head()  # doctest: +SKIP
     """
+    if mapping is not None:
+        from evalkit.data.mapping.apply import load_mapped
+
+        return load_mapped(path, mapping)
     try:
         tables, meta, problems, sha = read_raw(path)
     except OSError as e:  # permissions, a folder vanishing while read, ...
@@ -767,3 +778,7 @@ def write_dataset(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+# the mapping rules (MAPPING_*, MAP_*) belong to the catalogue whether or not a mapping is used
+from evalkit.data.mapping import problems as _mapping_rules  # noqa: E402,F401

@@ -28,6 +28,9 @@ def register(subparsers) -> None:
     )
     p.add_argument("--data", required=True, metavar="PATH",
                    help="データ（CSV/Parquet のフォルダか .xlsx）/ dataset folder or .xlsx")
+    p.add_argument("--mapping", default=None, metavar="FILE",
+                   help="自所のエクスポートを mapping.toml で読む（docs/mapping.md）/ read a "
+                        "centre's own export through a mapping file")
     p.add_argument("--fiscal-year", required=True, type=int, metavar="Y",
                    help="年度（例: 2026 = 令和8年度）/ fiscal year, e.g. 2026 (April 2026–March 2027)")
     p.add_argument("--center", default="all", metavar="all|CODE|each",
@@ -81,14 +84,14 @@ def run(args) -> int:
     _check(args)
     centers = [args.center]
     if args.center == "each":
-        centers = ["all", *centers_of(args.data)]
+        centers = ["all", *centers_of(args.data, mapping=args.mapping)]
     status = 0
     for c in centers:
         try:
             res = build_report(
                 args.data, args.fiscal_year, center=c, lang=args.lang, audience=args.audience,
                 min_cell=args.min_cell, out=args.out, pdf=args.pdf, timeout=args.timeout,
-                progress=not args.quiet,
+                progress=not args.quiet, mapping=args.mapping,
             )
         except ReportError as e:
             print(f"evalkit report ({c}): {e}", file=sys.stderr)

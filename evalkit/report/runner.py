@@ -177,6 +177,7 @@ def build_report(
     timeout: int = 1800,
     progress: bool = True,
     notebook: str | Path | None = None,
+    mapping: str | Path | None = None,
 ) -> ReportResult:
     """Run the annual-report notebook and write the report folder atomically.
 
@@ -193,6 +194,7 @@ def build_report(
     timeout : seconds allowed per notebook cell
     progress : show papermill's progress bar on stderr
     notebook : the notebook to run (default ``notebooks/annual_report.ipynb``)
+    mapping : a ``mapping.toml`` when ``data`` is a centre's own export (docs/mapping.md)
 
     Returns
     -------
@@ -231,6 +233,10 @@ def build_report(
         "audience": str(audience),
         "min_cell": int(min_cell),
     }
+    if mapping:
+        if not Path(mapping).is_file():
+            raise ReportError(f"マッピングファイルが見つかりません / mapping file not found: {mapping}")
+        parameters["mapping"] = str(Path(mapping).resolve())
     final = report_folder(out, fiscal_year, center)
     created: list[Path] = []
     for d in (Path(out), final.parent):
@@ -321,11 +327,11 @@ def _title(lang: str, fy: int, center: str) -> str:
     return f"{t('title', lang)} {fiscal_year_label(fy, lang)} {c}"
 
 
-def centers_of(data: str | Path) -> list[str]:
+def centers_of(data: str | Path, mapping: str | Path | None = None) -> list[str]:
     """Centre codes present in a dataset's children table (sorted)."""
     from evalkit.data.load import load
 
-    ds = load(data)
+    ds = load(data, mapping=mapping) if mapping else load(data)
     return sorted(set(ds.children["center"].dropna().astype(object)))
 
 

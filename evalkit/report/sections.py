@@ -311,8 +311,11 @@ def open_report(
     lang: str = "ja",
     audience: str = "public",
     min_cell: int = 5,
+    mapping: str | None = None,
 ) -> Report:
     """Load the data, check the parameters and return the :class:`Report`.
+
+    ``mapping`` (a ``mapping.toml``) reads a centre's own export (docs/mapping.md).
 
     Raises
     ------
@@ -336,7 +339,7 @@ def open_report(
             f"データが見つかりません: {data_path}", f"data not found: {data_path}"
         )
     try:
-        ds_all = load(data_path)
+        ds_all = load(data_path, mapping=mapping) if mapping else load(data_path)
     except DatasetError as e:
         raise _data_error(list(e.problems)) from None
     if ds_all.has_errors:
@@ -1302,6 +1305,8 @@ def methods(r: Report) -> Section:
         "data_path": Path(r.data_path).name, "fiscal_year": r.fiscal_year, "center": r.center,
         "lang": r.lang, "audience": r.audience, "min_cell": r.min_cell,
     }
+    if r.ds_all.meta.get("mapping"):  # read through a mapping.toml (its SHA-256 is in the data's)
+        params["mapping"] = r.ds_all.meta["mapping"]["file"]
     pol = r.ds.policy
     pol_txt = "; ".join(
         f"{c}: {jdate(d, r.lang)}" for c, d in zip(pol["center"].astype(object), pol["start_date"],
