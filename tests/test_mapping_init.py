@@ -147,7 +147,15 @@ def test_check_lists_exactly_the_values_deliberately_left_unmapped(original, exp
     assert rc == 0 and "問題はありません" in out
 
 
+def _digest(folder) -> dict:
+    import hashlib
+
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*"))
+            if p.is_file()}
+
+
 def test_init_output_whole_or_not_at_all(exports, tmp_path):
+    before = {s: _digest(exports[s]) for s in SHAPES}
     out = tmp_path / "sub" / "mapping.toml"
     rc, _, err = run("map", "init", exports["wide_csv"], "--out", out)
     assert rc == 0 and "要確認" in err
@@ -163,6 +171,8 @@ def test_init_output_whole_or_not_at_all(exports, tmp_path):
     assert rc == 2 and "Traceback" not in err
     rc, _, err = run("map")
     assert rc == 2
+    rc, _, _ = run("map", "check", exports["wide_csv"], "--mapping", out)
+    assert {s: _digest(exports[s]) for s in SHAPES} == before  # the exports are never modified
 
 
 def test_init_is_reproducible(exports, proposals):
