@@ -191,3 +191,20 @@ def test_the_documented_example_reads_the_per_centre_export(original, exports, t
     ds = evalkit.load(exports["per_centre"], mapping=m)
     assert [p for p in ds.problems if p.severity == "error"] == []
     _same_dataset(original, ds)
+
+
+def test_init_on_exports_it_cannot_use(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    rc, _, err = run("map", "init", empty, "--out", tmp_path / "a.toml")
+    assert rc == 2 and "no CSV or xlsx" in err and not (tmp_path / "a.toml").exists()
+    unk = tmp_path / "unk"
+    unk.mkdir()
+    (unk / "x.csv").write_text("a,b\n1,2\n", "utf-8")
+    (unk / "y.xlsx").write_bytes(b"not a workbook")
+    rc, _, err = run("map", "init", unk, "--out", tmp_path / "b.toml")
+    assert rc == 0 and "no table was recognised" in err and "y.xlsx" in err
+    text = (tmp_path / "b.toml").read_text("utf-8")
+    assert "# x.csv: a, b" in text and "# [tables.children]" in text
+    rc, _, err = run("map", "check", unk, "--mapping", tmp_path / "b.toml")
+    assert rc == 2 and "Traceback" not in err  # no table: a mapping-file error, said so
