@@ -23,7 +23,7 @@ SHAPES = tuple(BUILDERS)
 def original():
     from evalkit.synth import generate
 
-    return generate("nagano_default", seed=5, children_scale=0.02).dataset
+    return generate("nagano_default", seed=5, children_scale=0.012).dataset
 
 
 @pytest.fixture(scope="module")
