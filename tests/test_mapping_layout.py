@@ -119,3 +119,14 @@ def test_one_file_as_the_export_and_no_matching_sheet(tmp_path):
     m.write_text('[source]\nfiles = "*.xlsx"\n' + CHILDREN, "utf-8")
     ds = evalkit.load(tmp_path, mapping=m)
     assert "MAP_SOURCE_NONE" in _codes(ds)
+
+
+def test_repeated_headings_are_numbered_not_lost(tmp_path):
+    exp = tmp_path / "e"
+    exp.mkdir()
+    (exp / "c.csv").write_text("児童番号,性別,生年月日,児相,備考,備考\nK1,男,2019-05-01,chuo,a,b\n", "utf-8")
+    m = tmp_path / "m.toml"
+    m.write_text('[source]\nignore = "備考"\n' + CHILDREN, "utf-8")
+    ds = evalkit.load(exp, mapping=m)
+    unused = [p.value for p in ds.problems if p.code == "MAP_HEADING_UNUSED"]
+    assert unused == ["備考(2)"]  # the second 備考 is a column of its own, and not read either
