@@ -130,3 +130,22 @@ def test_repeated_headings_are_numbered_not_lost(tmp_path):
     ds = evalkit.load(exp, mapping=m)
     unused = [p.value for p in ds.problems if p.code == "MAP_HEADING_UNUSED"]
     assert unused == ["備考(2)"]  # the second 備考 is a column of its own, and not read either
+
+
+def test_check_names_files_and_sheets_no_table_reads(tmp_path):
+    from evalkit.data.mapping import check_mapping
+
+    exp = tmp_path / "e"
+    exp.mkdir()
+    wb = openpyxl.Workbook()
+    wb.active.title = "児童"
+    wb.active.append(["児童番号", "性別", "生年月日", "児相"])
+    wb.active.append(["K1", "男", "2019-05-01", "chuo"])
+    wb.create_sheet("メモ").append(["自由記述"])
+    wb.save(exp / "book.xlsx")
+    (exp / "notes.csv").write_text("x\n1\n", "utf-8")
+    m = tmp_path / "m.toml"
+    m.write_text('[source]\nfiles = "*.xlsx"\nsheets = "児童"\n' + CHILDREN, "utf-8")
+    res = check_mapping(exp, m)
+    assert res.ok and res.unread == ("notes.csv", "book.xlsx「メモ」")
+    assert "book.xlsx「メモ」" in res.summary("ja") and res.to_dict()["unread"] == list(res.unread)
