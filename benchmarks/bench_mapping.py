@@ -31,11 +31,12 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     scale = args.scale or (0.03 if args.quick else 0.2)
 
+    from exports.shapes import BUILDERS, MAPPINGS
+
     import evalkit
     from evalkit.data.load import write_dataset
     from evalkit.data.mapping.propose import propose_mapping
     from evalkit.synth import generate
-    from exports.shapes import BUILDERS, MAPPINGS
 
     ds = generate("nagano_default", seed=1, children_scale=scale).dataset
     n = sum(len(t) for t in ds.tables.values())
