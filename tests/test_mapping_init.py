@@ -23,7 +23,7 @@ SHAPES = tuple(BUILDERS)
 def original():
     from evalkit.synth import generate
 
-    return generate("nagano_default", seed=5, children_scale=0.02).dataset
+    return generate("nagano_default", seed=5, children_scale=0.012).dataset
 
 
 @pytest.fixture(scope="module")
@@ -147,7 +147,15 @@ def test_check_lists_exactly_the_values_deliberately_left_unmapped(original, exp
     assert rc == 0 and "問題はありません" in out
 
 
+def _digest(folder) -> dict:
+    import hashlib
+
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*"))
+            if p.is_file()}
+
+
 def test_init_output_whole_or_not_at_all(exports, tmp_path):
+    before = {s: _digest(exports[s]) for s in SHAPES}
     out = tmp_path / "sub" / "mapping.toml"
     rc, _, err = run("map", "init", exports["wide_csv"], "--out", out)
     assert rc == 0 and "要確認" in err
@@ -163,6 +171,8 @@ def test_init_output_whole_or_not_at_all(exports, tmp_path):
     assert rc == 2 and "Traceback" not in err
     rc, _, err = run("map")
     assert rc == 2
+    rc, _, _ = run("map", "check", exports["wide_csv"], "--mapping", out)
+    assert {s: _digest(exports[s]) for s in SHAPES} == before  # the exports are never modified
 
 
 def test_init_is_reproducible(exports, proposals):
@@ -181,3 +191,20 @@ def test_the_documented_example_reads_the_per_centre_export(original, exports, t
     ds = evalkit.load(exports["per_centre"], mapping=m)
     assert [p for p in ds.problems if p.severity == "error"] == []
     _same_dataset(original, ds)
+
+
+def test_init_on_exports_it_cannot_use(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    rc, _, err = run("map", "init", empty, "--out", tmp_path / "a.toml")
+    assert rc == 2 and "no CSV or xlsx" in err and not (tmp_path / "a.toml").exists()
+    unk = tmp_path / "unk"
+    unk.mkdir()
+    (unk / "x.csv").write_text("a,b\n1,2\n", "utf-8")
+    (unk / "y.xlsx").write_bytes(b"not a workbook")
+    rc, _, err = run("map", "init", unk, "--out", tmp_path / "b.toml")
+    assert rc == 0 and "no table was recognised" in err and "y.xlsx" in err
+    text = (tmp_path / "b.toml").read_text("utf-8")
+    assert "# x.csv: a, b" in text and "# [tables.children]" in text
+    rc, _, err = run("map", "check", unk, "--mapping", tmp_path / "b.toml")
+    assert rc == 2 and "Traceback" not in err  # no table: a mapping-file error, said so

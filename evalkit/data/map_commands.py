@@ -95,10 +95,17 @@ def run_init(args) -> int:
         raise UsageError(f"{out} は既にあります（--force で置き換え）/ {out} exists (--force replaces it)")
     if out.exists() and out.is_dir():
         raise UsageError(f"{out} はフォルダです / {out} is a folder")
+    from evalkit.data.mapping.sources import export_files
+
+    if not export_files(export):
+        raise UsageError(f"{export} に CSV・xlsx ファイルがありません / no CSV or xlsx file in {export}")
     text = propose_mapping(export)
     write_whole(out, text)
     n = text.count("# 要確認 / check")
     print(f"{out}: 要確認 {n} 箇所 / {n} guesses to check", file=sys.stderr)
+    for line in text.splitlines():
+        if line.startswith(("# どの表も認識できませんでした", "# 読めないファイル")):
+            print(line.removeprefix("# "), file=sys.stderr)
     return 0
 
 

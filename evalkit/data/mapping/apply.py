@@ -47,6 +47,7 @@ class Applied:
     reported: set[tuple[str, int, str]] = field(default_factory=set)
     used: dict[tuple[str, str], tuple[list[str], set[str]]] = field(default_factory=dict)
     files: list[Path] = field(default_factory=list)
+    unread: list[str] = field(default_factory=list)  # files and sheets no table reads
 
 
 # --------------------------------------------------------------------------- values
@@ -253,6 +254,9 @@ def apply_mapping(path: str | os.PathLike, spec: MappingSpec) -> Applied:
             if h not in used and h not in ignore:
                 ap.problems.append(data_problem("MAP_HEADING_UNUSED", Location(file, sheet), value=h))
     ap.files = reader.read
+    ap.unread = [_rel(reader, f) for f in reader.files if f not in reader.read] + [
+        f"{sh.file}「{sh.sheet}」" for sheets in reader._cache.values() for sh in sheets
+        if sh.sheet and (sh.file, sh.sheet) not in ap.used]
     return ap
 
 

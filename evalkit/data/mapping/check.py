@@ -25,11 +25,14 @@ class MappingCheck:
         Distinct values that map to nothing: ``table, column, heading, value, count``.
     problems : tuple of Problem
         Every ``MAP_*`` problem (headings missing or unused, dates, unmapped values …).
+    unread : tuple of str
+        Files and sheets of the export that no table reads.
     """
 
     columns: pd.DataFrame
     unmapped: pd.DataFrame
     problems: tuple
+    unread: tuple = ()
 
     @property
     def ok(self) -> bool:
@@ -39,7 +42,7 @@ class MappingCheck:
     def to_dict(self) -> dict:
         return {"ok": self.ok, "columns": self.columns.to_dict(orient="records"),
                 "unmapped": self.unmapped.to_dict(orient="records"),
-                "problems": [p.to_dict() for p in self.problems]}
+                "problems": [p.to_dict() for p in self.problems], "unread": list(self.unread)}
 
     def to_json(self, **kw) -> str:
         return json.dumps(self.to_dict(), ensure_ascii=False, **kw)
@@ -54,6 +57,9 @@ class MappingCheck:
             out.append("■ 対応のない値（件数）" if ja else "■ Unmapped values (count)")
             for r in self.unmapped.itertuples():
                 out.append(f"  {r.table}.{r.column} 「{r.heading}」: {r.value} ({r.count})")
+        if self.unread:
+            out.append(("■ 読まなかったファイル・シート / " if ja else "■ Not read: ")
+                       + ", ".join(self.unread))
         other = [p for p in self.problems if p.code != "MAP_VALUE_UNMAPPED"]
         if other:
             out.append("■ その他の問題" if ja else "■ Other problems")
@@ -90,7 +96,7 @@ def check_mapping(path: str | os.PathLike, mapping) -> MappingCheck:
                              ignore_index=True)
                 if un else pd.DataFrame(columns=["table", "column", "heading", "value", "count"]))
     return MappingCheck(pd.DataFrame(cols, columns=["table", "column", "heading", "rows"]),
-                        unmapped, tuple(ap.problems))
+                        unmapped, tuple(ap.problems), tuple(ap.unread))
 
 
 def _model_col(ap, table: str, heading: str) -> str:

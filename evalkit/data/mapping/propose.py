@@ -110,13 +110,15 @@ class Group:
     header_rows: int = 1
 
 
-def _groups(reader: Reader) -> tuple[list[Group], dict[str, str]]:
+def _groups(reader: Reader) -> tuple[list[Group], dict[str, str], list[str]]:
     groups: dict[tuple, Group] = {}
     encodings: dict[str, str] = {}
+    failed: list[str] = []
     for f in reader.files:
         try:
             sheets = reader.sheets(f, "auto")
-        except ReadError:
+        except ReadError as e:
+            failed.append(f"{e.file} ({e.code})")
             continue
         if f.suffix.lower() in (".csv", ".txt"):
             from evalkit.data.load import _detect_encoding
@@ -131,7 +133,7 @@ def _groups(reader: Reader) -> tuple[list[Group], dict[str, str]]:
             g = groups.setdefault(key, Group(sh.sheet, [], headings, header_rows=hr))
             g.files.append(sh.file)
             g.sheets.append(sh)
-    return list(groups.values()), encodings
+    return list(groups.values()), encodings, failed
 
 
 def _assign(groups: list[Group]) -> dict[str, tuple[Group, dict[str, str]]]:
@@ -246,21 +248,46 @@ def _filter_lines(g: Group, headings: list[str], max_values: int = 8) -> list[st
     return out
 
 
+def _skeleton(groups: list[Group]) -> list[str]:
+    """Commented ``[tables.*]`` to fill in when no sheet was recognised as a table."""
+    out = ["# どの表も認識できませんでした。見出しを対応づけてください / no table was recognised: "
+           "map the headings yourself (docs/mapping.md)."]
+    for g in groups:
+        where = f"{', '.join(g.files)}" + (f"「{g.sheet}」" if g.sheet else "")
+        out.append(f"# {where}: {', '.join(g.headings)}")
+    for t in ("children", "placements", "contacts", "reviews"):
+        req = [c.name for c in TABLES[t].columns if c.required]
+        out.append(f"# [tables.{t}]")
+        out.append("# columns = { " + ", ".join(f'{c} = "…"' for c in req) + " }")
+    out.append("")
+    return out
+
+
 def _list(xs) -> str:
     return "[" + ", ".join(_q(x) for x in xs) + "]"
 
 
 def propose_mapping(path: str | os.PathLike) -> str:
-    """The text of a proposed ``mapping.toml`` for the export at ``path``."""
+    """The text of a proposed ``mapping.toml`` for the export at ``path``.
+
+    Raises
+    ------
+    ValueError
+        The export holds no CSV or xlsx file.
+    """
     root = Path(path)
     reader = Reader(root)
-    groups, encodings = _groups(reader)
+    if not reader.files:
+        raise ValueError(f"no CSV/xlsx file in {root}")
+    groups, encodings, failed = _groups(reader)
     assigned = _assign(groups)
     all_files = [rel_name(root, f) for f in reader.files]
     lines = ["# evalkit map init が提案したマッピング / mapping proposed by evalkit map init",
              f"# 元データ / export: {root.name}",
              "# 「要確認 / check」の行はすべて確かめてください / check every line marked 要確認 / check.",
              "# as_of = \"YYYY-MM-DD\"  " + CHECK + ": データ基準日 / data cut-off", ""]
+    if failed:
+        lines.insert(-1, "# 読めないファイル / files that cannot be read: " + ", ".join(failed))
     lines.append("[source]")
     lines.append('files = "*"' if root.is_file() else "files = " + _list(
         sorted({f"*{Path(f).suffix}" for f in all_files})))
@@ -327,6 +354,8 @@ def propose_mapping(path: str | os.PathLike) -> str:
                 prev.update(vals)
             elif col.kind == "date":
                 dates[f"{t}.{c}"] = detect_format(list(vals))
+    if not assigned:
+        lines.extend(_skeleton(groups))
     for col, counts in values.values():
         vl = _value_lines(col, counts)
         if vl:

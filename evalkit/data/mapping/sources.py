@@ -30,7 +30,9 @@ class Sheet:
 
         Headings spread over ``header_rows`` rows (merged cells already filled)
         are joined with ``/``; a part repeated from the row above is kept once.
-        Rows whose every cell is empty are dropped.
+        A heading repeated in the sheet is numbered from its second occurrence
+        (``備考(2)``), so that no column is lost. Rows whose every cell is empty
+        are dropped.
         """
         h0 = layout.header_row - 1
         head = self.cells[h0:h0 + layout.header_rows]
@@ -43,9 +45,14 @@ class Sheet:
                 if v and (not parts or parts[-1] != v):
                     parts.append(v)
             headings.append("/".join(parts))
+        seen: dict[str, int] = {}
+        for j, h in enumerate(headings):  # a repeated heading: 備考, 備考(2), 備考(3) …
+            if h:
+                seen[h] = seen.get(h, 0) + 1
+                headings[j] = h if seen[h] == 1 else f"{h}({seen[h]})"
         first = h0 + layout.header_rows + layout.skip_rows
         body = self.cells[first:]
-        keep = [j for j, h in enumerate(headings) if h and h not in headings[:j]]
+        keep = [j for j, h in enumerate(headings) if h]
         data = {headings[j]: [r[j] if j < len(r) else "" for r in body] for j in keep}
         df = pd.DataFrame(data, dtype=object)
         df.index = pd.RangeIndex(first + 1, first + 1 + len(body), name="row")
