@@ -178,3 +178,15 @@ def test_mapping_mistakes_in_python_are_dataset_errors(export, tmp_path):
 
     with pytest.raises(DatasetError):
         evalkit.load(export, mapping=tmp_path / "none.toml")
+
+
+def test_damaged_workbook_is_map_read_failed(tmp_path):
+    """A file named .xlsx that is not a workbook: MAP_READ_FAILED with the file's name."""
+    from evalkit.data.mapping.sources import ReadError, _xlsx
+
+    bad = tmp_path / "export.xlsx"
+    bad.write_bytes(b"PK\x03\x04 this is not a workbook")
+    with pytest.raises(ReadError) as e:
+        _xlsx(bad, "export.xlsx")
+    assert e.value.code == "MAP_READ_FAILED" and e.value.file == "export.xlsx"
+    assert "MAP_READ_FAILED" in RULES
