@@ -61,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``evalkit`` console script."""
     from evalkit.data.load import DatasetError
+    from evalkit.outputs import OutputRefused
 
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     parser = build_parser()
@@ -74,8 +75,13 @@ def main(argv: list[str] | None = None) -> int:
         for p in e.problems:
             print(f"エラー: {p.message_ja}\nerror: {p.message_en}", file=sys.stderr)
         return 2
-    except UsageError as e:
+    except (UsageError, OutputRefused) as e:
         print(f"evalkit {args.command}: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # read-only folder, disk full, permissions: the user's environment
+        where = e.filename or ""
+        print(f"evalkit {args.command}: 書き込み・読み込みができません / cannot write or read: "
+              f"{where} ({e.strerror or type(e).__name__})", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("中断しました / interrupted", file=sys.stderr)

@@ -18,6 +18,47 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
+class OutputRefused(ValueError):
+    """An output path that would overwrite or sit inside the input (exit status 2)."""
+
+
+def _inside(child: Path, parent: Path) -> bool:
+    try:
+        child.relative_to(parent)
+    except ValueError:
+        return False
+    return True
+
+
+def check_not_input(out: str | os.PathLike | None, inputs: list[str | os.PathLike]) -> None:
+    """Refuse an output path that is an input, or lies inside an input folder.
+
+    Paths are compared after resolving symbolic links, so a link to the data
+    folder is caught too. Raises :class:`OutputRefused` with a bilingual message.
+
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> check_not_input(d / "kpi.csv", [d / "data"])  # beside the data: fine
+    >>> try:
+    ...     check_not_input(d / "data" / "children.csv", [d / "data"])
+    ... except OutputRefused as e:
+    ...     print(type(e).__name__)
+    OutputRefused
+    """
+    if out is None:
+        return
+    o = Path(out).resolve()
+    for i in inputs:
+        if i is None:
+            continue
+        src = Path(i).resolve()
+        if o == src or _inside(o, src):
+            raise OutputRefused(
+                "出力先が入力データの中です（上書きしません）/ the output is inside the input data; "
+                f"refusing to overwrite it: {out}"
+            )
+
+
 @contextmanager
 def atomic_dir(out: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary folder beside ``out``; on success move its files into ``out``.

@@ -155,9 +155,11 @@ def write_table(df: pd.DataFrame, out: str | None, provenance: dict | None = Non
 def _load(args):
     from evalkit.cli import UsageError
     from evalkit.data.inputs import load_input
+    from evalkit.outputs import check_not_input
 
     if not args.path:
         raise UsageError("PATH を指定してください / PATH is required")
+    check_not_input(getattr(args, "out", None), [args.path, getattr(args, "mapping", None)])
     return load_input(args)
 
 

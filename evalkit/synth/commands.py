@@ -60,6 +60,23 @@ def parse_overrides(items: list[str]) -> dict[str, str]:
     return out
 
 
+def _not_synthetic(folder: Path) -> list[str]:
+    """Names in ``folder`` that a previous ``evalkit synth`` run would not have written.
+
+    A folder is replaced only when it holds ``truth.json`` (the synthetic
+    generator's mark: real exports have none) and nothing but the files synth
+    writes (the tables, ``meta.json``, ``truth.json``).
+    """
+    from evalkit.data.schema import TABLE_ORDER
+
+    names = sorted(p.name for p in folder.iterdir())
+    if "truth.json" not in names:
+        return names
+    allowed = {"meta.json", "truth.json"} | {f"{t}.{ext}" for t in TABLE_ORDER
+                                              for ext in ("csv", "parquet")}
+    return [n for n in names if n not in allowed]
+
+
 def run(args: argparse.Namespace) -> int:
     from evalkit.cli import UsageError
     from evalkit.synth.generate import generate
@@ -72,13 +89,20 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} はファイルです / --out {out} is a file, not a folder")
-    if out.is_dir() and any(out.iterdir()) and not (
-        (out / "truth.json").exists() or (out / "meta.json").exists()
-    ):
-        raise UsageError(
-            f"--out {out} は空でなく、データセットでもありません（置き換えません） / "
-            f"--out {out} is a non-empty folder that is not a dataset; refusing to replace it"
-        )
+    if out.is_dir() and any(out.iterdir()):
+        foreign = _not_synthetic(out)
+        if not (out / "truth.json").exists():
+            raise UsageError(
+                f"--out {out} は空でなく、合成データ（truth.json あり）でもありません（置き換えません） / "
+                f"--out {out} is a non-empty folder and not a synthetic dataset (no truth.json): "
+                "refusing to replace it; choose an empty or new folder"
+            )
+        if foreign:
+            raise UsageError(
+                f"--out {out} は evalkit synth の出力ではないファイルを含みます（置き換えません）: "
+                f"{', '.join(foreign[:5])} / --out {out} holds files that evalkit synth did not write; "
+                "refusing to replace it (a real export has meta.json too: choose an empty or new folder)"
+            )
     overrides = parse_overrides(args.overrides)
     try:
         res = generate(args.scenario, seed=args.seed, children_scale=args.children_scale,
