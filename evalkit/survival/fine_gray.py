@@ -1,0 +1,557 @@
+"""Fine–Gray subdistribution hazard model (competing risks), with late entry.
+
+The Fine & Gray (1999) model is a Cox model for the *subdistribution* hazard
+of one cause: subjects who exit by a competing cause stay in the risk set
+after their exit with a time-varying weight, the probability of still being
+under observation (not censored — and, with late entry, already entered) at
+the later time relative to the exit time. We follow the counting-process
+construction of R's ``survival::finegray`` exactly (Therneau, Crowson &
+Atkinson, *Multi-state models and competing risks* vignette):
+
+* censoring distribution ``G``: product-limit estimate of the censoring
+  times (a subject's last row with no exit), censorings at the same time as
+  an exit happening just after it; with delayed entry its risk sets are
+  left-truncated;
+* with delayed entry (a subject whose first row starts after the earliest
+  exit time), the truncation distribution ``H``: product-limit estimate in
+  reversed time of the entry times (Geskus 2011), ``H(t) = P(entry < t)``;
+* a subject with a competing exit at ``T`` carries weight
+  ``w(t) = G(t−) H(t) / (G(T−) H(T))`` at every later time ``t`` of an
+  exit of interest, with the covariates of its last row;
+* everybody else contributes their own rows with weight 1.
+
+``finegray`` + ``coxph(Surv(fgstart, fgstop, fgstatus) ~ x, weights = fgwt,
+cluster = id)`` in R builds this by expanding each competing-exit row into
+one row per censoring interval. We do not expand: the weighted risk-set sum
+at an exit time ``t`` is ``Σ_ordinary r_i + G(t−)H(t) Σ_{T_j < t} r_j /
+(G(T_j−)H(T_j))``, a prefix sum over the competing exits sorted by ``T_j``,
+added to the ordinary Cox risk-set sums of :mod:`evalkit.survival.cox`
+(the same Efron/Breslow partial likelihood, score residuals and robust
+sandwich). The results equal R's to rounding (``tests/test_finegray.py``,
+values made by ``tests/reference/finegray/make_reference.R``).
+
+Robust standard errors are R's ``coxph(..., cluster=id)`` ones (the sandwich
+with the weights treated as fixed); ``cmprsk::crr``'s variance also accounts
+for the estimation of ``G`` and differs slightly.
+
+References
+----------
+Fine JP, Gray RJ (1999). JASA 94:496–509.
+Geskus RB (2011). Biometrics 67:39–49.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from evalkit.results import Results
+from evalkit.survival import cox as _cox
+from evalkit.survival.data import SurvivalInputError
+
+__all__ = ["FineGrayResult", "finegray", "DEFAULT_CENSORED"]
+
+#: Values of the cause column read as "censored" (besides missing values).
+DEFAULT_CENSORED: tuple[Any, ...] = (0, "0", "censor", "censored")
+
+
+# --------------------------------------------------------------------------- result
+@dataclass(frozen=True, repr=False)
+class FineGrayResult(Results):
+    """A fitted Fine–Gray model (immutable; the project's results protocol).
+
+    ``params`` are log subdistribution hazard ratios indexed by covariate;
+    ``summary()`` adds ``subdistribution_hr, exp_lower, exp_upper``.
+
+    Attributes
+    ----------
+    params_, std_errors_, model_std_errors_ : Series
+        Estimates, robust (clustered) and model-based standard errors.
+    variance_matrix_ : DataFrame
+        Covariance used for inference (robust when ``robust``).
+    log_likelihood_ : float
+        Weighted log partial likelihood at the estimate.
+    cause_of_interest : object
+    n_subjects, n_rows, n_events, n_competing, n_censored, n_clusters, n_iter : int
+    ties : str
+    robust, late_entry : bool
+    strata : tuple
+        Stratum labels (``()`` when unstratified).
+    """
+
+    params_: pd.Series
+    std_errors_: pd.Series
+    model_std_errors_: pd.Series
+    variance_matrix_: pd.DataFrame
+    log_likelihood_: float
+    cause_of_interest: Any
+    n_subjects: int
+    n_rows: int
+    n_events: int
+    n_competing: int
+    n_censored: int
+    n_clusters: int
+    n_iter: int
+    ties: str
+    robust: bool
+    late_entry: bool
+    strata: tuple = ()
+    strata_column: tuple[str, ...] = ()
+    _baseline: Mapping[Any, pd.Series] = field(default_factory=dict)
+    _center: pd.Series | None = None
+    log_scale: bool = True
+    exp_name: str = "subdistribution_hr"
+
+    @property
+    def params(self) -> pd.Series:
+        return self.params_
+
+    @property
+    def std_errors(self) -> pd.Series:
+        return self.std_errors_
+
+    @property
+    def subdistribution_hazard_ratios_(self) -> pd.Series:
+        """``exp(params)``."""
+        return np.exp(self.params_).rename("subdistribution_hr")
+
+    def baseline_cumulative_hazard(self, stratum: Any = None) -> pd.Series:
+        """Baseline cumulative subdistribution hazard at the covariate means.
+
+        Indexed by the exit times of interest (Efron- or Breslow-type
+        increments, as R's ``survfit.coxph``); ``stratum`` selects a stratum.
+        """
+        key = self._stratum_key(stratum)
+        return self._baseline[key].copy()
+
+    def _stratum_key(self, stratum: Any) -> Any:
+        if not self.strata:
+            return None
+        if stratum is None:
+            raise ValueError(f"a stratum is needed: one of {list(self.strata)}")
+        if stratum not in self._baseline:
+            raise ValueError(f"unknown stratum {stratum!r}; strata are {list(self.strata)}")
+        return stratum
+
+    def predict_cumulative_incidence(
+        self, covariates: Mapping[str, float] | pd.Series | pd.DataFrame, times: Sequence[float]
+    ) -> pd.DataFrame:
+        """Predicted cumulative incidence ``1 − exp(−Λ₀(t) exp(x'β))`` of the cause.
+
+        Parameters
+        ----------
+        covariates : mapping, Series or DataFrame
+            One covariate profile (mapping/Series) or one per row (DataFrame);
+            with strata, also the stratum column(s).
+        times : sequence of float
+            Times (in the data's units).
+
+        Returns
+        -------
+        DataFrame
+            Index ``time``; one column per profile (the DataFrame's index, or
+            ``0`` for a single profile).
+        """
+        prof = (
+            covariates.copy()
+            if isinstance(covariates, pd.DataFrame)
+            else pd.DataFrame([dict(covariates)])
+        )
+        cov = list(self.params_.index)
+        missing = [c for c in cov if c not in prof.columns]
+        if missing:
+            raise ValueError(f"covariate values missing: {missing}")
+        t = np.asarray(times, dtype=float)
+        eta = (prof[cov].to_numpy(dtype=float) - self._center.to_numpy()) @ self.params_.to_numpy()
+        out = {}
+        for (lab, e), (_, r) in zip(zip(prof.index, eta, strict=True), prof.iterrows(), strict=True):
+            if self.strata:
+                cols = list(self.strata_column)
+                s = r[cols[0]] if len(cols) == 1 else tuple(r[c] for c in cols)
+            else:
+                s = None
+            base = self._baseline[self._stratum_key(s)]
+            pos = np.searchsorted(base.index.to_numpy(), t, side="right")
+            lam = np.concatenate([[0.0], base.to_numpy()])[pos]
+            out[lab] = 1.0 - np.exp(-lam * np.exp(e))
+        return pd.DataFrame(out, index=pd.Index(t, name="time"))
+
+    def _title(self) -> str:
+        return f"Fine–Gray model, cause {self.cause_of_interest!r}"
+
+    def __repr__(self) -> str:
+        return self.__str__()
+
+
+# --------------------------------------------------------------------------- weights
+@dataclass(frozen=True)
+class _Extension:
+    """Competing exits kept in the risk set after their exit time."""
+
+    rows: np.ndarray  # ordinary-row index of each competing subject's last row, sorted by (s, T)
+    a: np.ndarray  # 1 / (G(T−)H(T)) of each
+    lo: np.ndarray  # per event group: slice of extension rows with T < t in the stratum
+    hi: np.ndarray
+    kg: np.ndarray  # per event group: G(t−)H(t)
+    key: np.ndarray  # (s, T) key of each extension row
+
+
+def _observation_prob(st, sp, status, first, last, times) -> np.ndarray:
+    """``G(t−)·H(t)`` at ``times`` for one stratum (integer-ranked times).
+
+    ``G`` is the product-limit estimate of censoring (last rows with status 0;
+    rows ending in an exit leave the risk set just before censorings at the
+    same time), left-truncated at each row's start. ``H(t) = Π_{L ≥ t}
+    (1 − e_L / m_L)`` is the reversed-time product-limit estimate of the entry
+    times ``L`` (first rows' starts): ``e_L`` entries at ``L`` among the
+    ``m_L`` rows with ``start ≤ L < stop`` (Geskus 2011; ≡ 1 without late
+    entry at the times used).
+    """
+    s_start, s_stop = np.sort(st), np.sort(sp)
+    cens = np.sort(sp[last & (status == 0)])
+    c, d = np.unique(cens, return_counts=True)
+    ev_stop = np.sort(sp[status != 0])
+    n_risk = (
+        (len(sp) - np.searchsorted(s_stop, c, "left"))
+        - (len(st) - np.searchsorted(s_start, c, "left"))
+        - (np.searchsorted(ev_stop, c, "right") - np.searchsorted(ev_stop, c, "left"))
+    )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gfac = np.where(n_risk > 0, 1.0 - d / n_risk, 1.0)
+    g = np.concatenate([[1.0], np.cumprod(gfac)])[np.searchsorted(c, times, "left")]
+    L, e = np.unique(st[first], return_counts=True)
+    m = np.searchsorted(s_start, L, "right") - np.searchsorted(s_stop, L, "right")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        hfac = np.where(m > 0, 1.0 - e / m, 1.0)
+    rev = np.concatenate([np.cumprod(hfac[::-1])[::-1], [1.0]])
+    h = rev[np.searchsorted(L, times, "left")]
+    return g * h
+
+
+def _extension(P, st, sp, status, first, last, s_idx, M) -> tuple[_Extension, bool]:
+    """Weights of the competing exits at every exit time of interest."""
+    er = P.ev_rows[P.grp_start]  # one event row per tie group
+    g_s, g_t = s_idx[er], sp[er]
+    comp = np.flatnonzero(last & (status == 2))
+    c_key = s_idx[comp] * M + sp[comp]
+    order = np.argsort(c_key, kind="stable")
+    comp, c_key = comp[order], c_key[order]
+    a = np.zeros(len(comp))
+    kg = np.zeros(len(er))
+    for s in np.unique(s_idx):  # a handful of strata; everything inside is vectorised
+        rows = s_idx == s
+        gm, cm = g_s == s, s_idx[comp] == s
+        times = np.concatenate([g_t[gm], sp[comp[cm]]])
+        prob = _observation_prob(st[rows], sp[rows], status[rows], first[rows], last[rows], times)
+        kg[gm] = prob[: gm.sum()]
+        with np.errstate(divide="ignore"):
+            pc = prob[gm.sum():]
+            a[cm] = np.where(pc > 0, 1.0 / np.where(pc > 0, pc, 1.0), 0.0)
+    gkey = g_s * M + g_t
+    ext = _Extension(
+        rows=comp,
+        a=a,
+        lo=np.searchsorted(c_key, g_s * M, "left"),
+        hi=np.searchsorted(c_key, gkey, "left"),
+        kg=kg,
+        key=c_key,
+    )
+    late = bool(np.any(st[first] > np.min(sp)))
+    return ext, late
+
+
+def _ext_sums(E: _Extension, v: np.ndarray) -> np.ndarray:
+    """Per event group: ``G(t−)H(t) Σ_{T_j < t, same stratum} a_j v_j``."""
+    c = np.concatenate([np.zeros((1,) + v.shape[1:]), np.cumsum(v, axis=0)])
+    out = c[E.hi] - c[E.lo]
+    return out * (E.kg if v.ndim == 1 else E.kg[:, None])
+
+
+# --------------------------------------------------------------------------- likelihood
+def _loglik(P, E: _Extension, beta: np.ndarray, need: int = 2):
+    """Weighted (Fine–Gray) log partial likelihood, score and information."""
+    X = P.X
+    eta = X @ beta
+    r = np.exp(eta)
+    g, f = P.grp, P.frac
+    Xe = X[E.rows]
+    ra = r[E.rows] * E.a
+    S0 = _cox._risk_sums(P, r) + _ext_sums(E, ra)
+    D0 = _cox._tie_sums(P, r)
+    den = S0[g] - f * D0[g]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ll = float(eta[P.ev_rows].sum() - np.log(den).sum())
+    if need == 0:
+        return ll, None, None, None
+    rx = r[:, None] * X
+    S1 = _cox._risk_sums(P, rx) + _ext_sums(E, ra[:, None] * Xe)
+    D1 = _cox._tie_sums(P, rx)
+    xbar = (S1[g] - f[:, None] * D1[g]) / den[:, None]
+    grad = X[P.ev_rows].sum(axis=0) - xbar.sum(axis=0)
+    if need < 2:
+        return ll, grad, None, (r, den, xbar)
+    p = X.shape[1]
+    iu, ju = np.triu_indices(p)
+    S2 = _cox._risk_sums(P, rx[:, iu] * X[:, ju]) + _ext_sums(E, (ra[:, None] * Xe[:, iu]) * Xe[:, ju])
+    D2 = _cox._tie_sums(P, rx[:, iu] * X[:, ju])
+    tri = ((S2[g] - f[:, None] * D2[g]) / den[:, None]).sum(axis=0)
+    m2 = np.zeros((p, p))
+    m2[iu, ju] = tri
+    m2[ju, iu] = tri
+    return ll, grad, m2 - xbar.T @ xbar, (r, den, xbar)
+
+
+def _group_increments(P, den, xbar):
+    """Per tie group: ``A = Σ_l 1/den_l`` (hazard increment), ``B = Σ_l xbar_l/den_l``."""
+    G = len(P.gkey)
+    inv = 1.0 / den
+    A = np.bincount(P.grp, weights=inv, minlength=G)
+    B = np.zeros((G, xbar.shape[1]))
+    np.add.at(B, P.grp, xbar * inv[:, None])
+    return A, B
+
+
+def _ext_residuals(P, E: _Extension, r, den, xbar) -> np.ndarray:
+    """Score residuals of the competing exits' weighted time after their exit."""
+    A, B = _group_increments(P, den, xbar)
+    wa, wb = E.kg * A, E.kg[:, None] * B
+    CA = np.concatenate([[0.0], np.cumsum(wa)])
+    CB = np.concatenate([np.zeros((1, B.shape[1])), np.cumsum(wb, axis=0)])
+    # groups after T_j in the stratum: those whose extension slice [lo, hi) contains j
+    # ⇔ group index in [first group with hi > j, last group of the stratum]; use the
+    # group keys: group g counts j iff lo_g ≤ j < hi_g.
+    j = np.arange(len(E.rows))
+    g_first = np.searchsorted(E.hi, j, "right")  # hi is non-decreasing within a stratum…
+    g_end = np.maximum(np.searchsorted(E.lo, j, "right"), g_first)  # …and lo too
+    sa = CA[g_end] - CA[g_first]
+    sb = CB[g_end] - CB[g_first]
+    Xe = P.X[E.rows]
+    return -(r[E.rows] * E.a)[:, None] * (Xe * sa[:, None] - sb)
+
+
+# --------------------------------------------------------------------------- input
+def _fail(code: str, ja: str, en: str):
+    raise SurvivalInputError(code, ja, en)
+
+
+def _status(values: pd.Series, cause_of_interest, censored) -> np.ndarray:
+    cens = set(DEFAULT_CENSORED if censored is None else np.atleast_1d(censored).tolist())
+    v = values.astype(object)
+    is_cens = v.isna().to_numpy() | v.isin(list(cens)).to_numpy()
+    is_int = (v == cause_of_interest).to_numpy() & ~is_cens
+    if cause_of_interest in cens:
+        _fail("FG004", f"関心のある事象 {cause_of_interest!r} が打ち切りの値です",
+              f"cause_of_interest {cause_of_interest!r} is a censoring value")
+    return np.where(is_cens, 0, np.where(is_int, 1, 2)).astype(np.int8)
+
+
+def _check_columns(df: pd.DataFrame, cols: Sequence[str]) -> None:
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        _fail("FG001", f"列がありません: {missing}", f"columns not found: {missing}")
+
+
+def _prepare_input(df, duration, start, stop, entry, id_col, cluster, strata, covariates):
+    if (duration is None) == (stop is None):
+        _fail("FG002", "duration か start/stop のどちらか一方を指定してください",
+              "give either duration (one row per subject) or start/stop (counting-process rows)")
+    strata_cols = [] if strata is None else ([strata] if isinstance(strata, str) else list(strata))
+    cov = list(covariates)
+    time_cols = [duration] if duration is not None else [stop] + ([start] if start else [])
+    if entry is not None:
+        time_cols.append(entry)
+    need = time_cols + cov + strata_cols + [c for c in (id_col, cluster) if c]
+    _check_columns(df, need)
+    if duration is not None:
+        sp = df[duration].to_numpy(dtype=float)
+        st = df[entry].to_numpy(dtype=float) if entry is not None else np.zeros(len(df))
+    else:
+        sp = df[stop].to_numpy(dtype=float)
+        st = df[start].to_numpy(dtype=float) if start is not None else np.zeros(len(df))
+    X = df[cov].to_numpy(dtype=float)
+    bad = ~np.isfinite(st) | ~np.isfinite(sp) | ~np.all(np.isfinite(X), axis=1)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        _fail("FG003", f"時間または共変量が欠測・非数です（{int(bad.sum())}行、最初は{i}行目）",
+              f"missing or non-finite time/covariate in {int(bad.sum())} rows (first: row {i})")
+    if np.any(sp <= st):
+        i = int(np.flatnonzero(sp <= st)[0])
+        _fail("FG005", f"終了時刻が開始時刻以下の行があります（{i}行目）",
+              f"every row needs stop > start (row {i})")
+    return st, sp, X, strata_cols, cov
+
+
+# --------------------------------------------------------------------------- fit
+def finegray(
+    df: pd.DataFrame,
+    *,
+    duration: str | None = None,
+    start: str | None = None,
+    stop: str | None = None,
+    entry: str | None = None,
+    cause: str,
+    cause_of_interest: Any,
+    covariates: Sequence[str],
+    id: str | None = None,  # noqa: A002 - the natural name, as R's finegray(id=)
+    cluster: str | None = None,
+    strata: str | Sequence[str] | None = None,
+    censored: Any = None,
+    ties: str = "efron",
+    robust: bool = True,
+    tol: float = 1e-10,
+    max_iter: int = 50,
+) -> FineGrayResult:
+    """Fit the Fine–Gray subdistribution hazard model of one cause.
+
+    Parameters
+    ----------
+    df : DataFrame
+        One row per subject (``duration``, optional ``entry`` for late entry)
+        or counting-process rows ``(start, stop]`` (several per subject for
+        time-varying covariates, e.g. the policy split at its start date;
+        ``start`` > 0 on a subject's first row is late entry).
+    duration, start, stop, entry : str, optional
+        Time columns: ``duration`` (+ ``entry``) or ``stop`` (+ ``start``).
+    cause : str
+        Column with the cause of exit at the subject's last ``stop``; missing
+        values and the values in ``censored`` mean censored. Only the last
+        row of each subject is read (earlier rows are followed further).
+    cause_of_interest : object
+        The value of ``cause`` whose cumulative incidence is modelled; every
+        other non-censored value is a competing exit.
+    covariates : sequence of str
+        Numeric covariate columns (dummy-code categories beforehand). For a
+        competing exit, the covariates of its last row are carried forward
+        after the exit (as R's ``finegray``).
+    id : str, optional
+        Subject column (needed when subjects have several rows; default
+        ``cluster`` if given, else each row is a subject).
+    cluster : str, optional
+        Column for the robust sandwich variance (default: the subject).
+    strata : str or list of str, optional
+        Separate baseline hazards *and* separate censoring/truncation
+        distributions per stratum (R: ``finegray(... + strata(s))`` followed
+        by ``coxph(... + strata(s))``).
+    censored : value or sequence, optional
+        Values of ``cause`` meaning censored (default ``0, "0", "censor",
+        "censored"``; missing values always are).
+    ties : {"efron", "breslow"}
+        Efron is R ``coxph``'s default; ``cmprsk::crr`` corresponds to Breslow.
+    robust : bool
+        Clustered sandwich SEs (default); else model-based.
+
+    Returns
+    -------
+    FineGrayResult
+    """
+    if ties not in ("efron", "breslow"):
+        raise ValueError("ties must be 'efron' or 'breslow'")
+    id_col = id if id is not None else cluster
+    st, sp, X, strata_cols, cov = _prepare_input(
+        df, duration, start, stop, entry, id_col, cluster, strata, covariates
+    )
+    _check_columns(df, [cause])
+    n = len(df)
+    subj = (
+        pd.factorize(df[id_col], sort=True)[0] if id_col is not None else np.arange(n)
+    )
+    if strata_cols:
+        s_codes, s_labels = pd.MultiIndex.from_frame(df[strata_cols]).factorize(sort=True)
+        s_labels = tuple(s_labels if len(strata_cols) > 1 else [x[0] for x in s_labels])
+    else:
+        s_codes, s_labels = np.zeros(n, np.int64), ()
+    # deterministic order: stratum, subject, time
+    order = np.lexsort((st, sp, subj, s_codes))
+    st, sp, X, subj, s_idx = st[order], sp[order], X[order], subj[order], s_codes[order].astype(np.int64)
+    status = _status(df[cause].iloc[order].reset_index(drop=True), cause_of_interest, censored)
+    last = np.r_[subj[1:] != subj[:-1], True]
+    first = np.r_[True, subj[1:] != subj[:-1]]
+    if np.any(~first & (s_idx != np.r_[-1, s_idx[:-1]])):
+        _fail("FG006", "同じ対象者の行が複数の層にまたがっています",
+              "a subject's rows lie in more than one stratum")
+    gap = ~last & (np.r_[st[1:], 0.0] != sp)
+    if gap.any():
+        _fail("FG007", "同じ対象者の行の間に隙間か重なりがあります（stop と次の start が不一致）",
+              f"{int(gap.sum())} rows of a subject are not contiguous (next start ≠ stop)")
+    status = np.where(last, status, 0).astype(np.int8)
+    # integer-ranked times: exact ties, as R's finegray index times
+    utime = np.unique(np.concatenate([st, sp]))
+    rs = np.searchsorted(utime, st).astype(float)
+    rp = np.searchsorted(utime, sp).astype(float)
+    center = X.mean(axis=0)
+    Xc = X - center
+    ev = status == 1
+    if not ev.any():
+        _fail("FG008", f"関心のある事象 {cause_of_interest!r} が一件もありません",
+              f"no exits of cause {cause_of_interest!r}")
+    P = _cox._prepare(rs, rp, ev, Xc, s_idx if strata_cols else None, ties)
+    M = float(len(utime) + 2)
+    E, late = _extension(P, rs, rp, status, first, last, s_idx, M)
+    beta, it, ll, info, (r, den, xbar) = _newton(P, E, len(cov), tol, max_iter)
+    inv_info = np.linalg.inv(info)
+    clus = subj if cluster is None else pd.factorize(df[cluster].iloc[order], sort=True)[0]
+    if robust:
+        U = _cox._score_residuals(P, r, den, xbar)
+        Uc = np.zeros((clus.max() + 1, len(cov)))
+        np.add.at(Uc, clus, U)
+        np.add.at(Uc, clus[E.rows], _ext_residuals(P, E, r, den, xbar))
+        V = inv_info @ (Uc.T @ Uc) @ inv_info
+    else:
+        V = inv_info
+    A, _ = _group_increments(P, den, xbar)
+    er = P.ev_rows[P.grp_start]
+    baseline = {}
+    for k in np.unique(s_idx[er]):
+        m = s_idx[er] == k
+        lab = s_labels[k] if strata_cols else None
+        baseline[lab] = pd.Series(np.cumsum(A[m]), index=pd.Index(utime[rp[er][m].astype(int)],
+                                                                  name="time"), name="cumhaz")
+    idx = pd.Index(cov, name="term")
+    return FineGrayResult(
+        params_=pd.Series(beta, index=idx, name="estimate"),
+        std_errors_=pd.Series(np.sqrt(np.diag(V)), index=idx, name="std_error"),
+        model_std_errors_=pd.Series(np.sqrt(np.diag(inv_info)), index=idx, name="se_model"),
+        variance_matrix_=pd.DataFrame(V, index=idx, columns=idx),
+        log_likelihood_=ll,
+        cause_of_interest=cause_of_interest,
+        n_subjects=int(last.sum()),
+        n_rows=n,
+        n_events=int(ev.sum()),
+        n_competing=int((status == 2).sum()),
+        n_censored=int((last & (status == 0)).sum()),
+        n_clusters=int(clus.max() + 1),
+        n_iter=it,
+        ties=ties,
+        robust=robust,
+        late_entry=late,
+        strata=s_labels,
+        strata_column=tuple(strata_cols),
+        _baseline=baseline,
+        _center=pd.Series(center, index=idx),
+    )
+
+
+def _newton(P, E, p, tol, max_iter):
+    beta = np.zeros(p)
+    ll, grad, info, extra = _loglik(P, E, beta)
+    for it in range(1, max_iter + 1):
+        step = np.linalg.solve(info, grad)
+        halve = 0
+        while True:  # step halving on the cheap log likelihood
+            nb = beta + step
+            nll = _loglik(P, E, nb, need=0)[0]
+            if np.isfinite(nll) and nll >= ll - 1e-9 * max(1.0, abs(ll)):
+                break
+            step /= 2
+            halve += 1
+            if halve > 30:
+                raise _cox.ConvergenceError("step halving failed")
+        beta = nb
+        ll, grad, info, extra = _loglik(P, E, beta)
+        if np.max(np.abs(step), initial=0.0) < tol:
+            return beta, it, ll, info, extra
+    raise _cox.ConvergenceError(f"no convergence in {max_iter} iterations")
