@@ -104,8 +104,12 @@ def _cluster_index(cluster: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndar
     return order, starts, counts
 
 
-def bootstrap_rows(cluster, n_boot: int, seed: int):
-    """Yield row indices of ``n_boot`` cluster-bootstrap samples (children drawn with replacement)."""
+def bootstrap_rows(cluster, n_boot: int, seed: int, blocks: bool = False):
+    """Yield row indices of ``n_boot`` cluster-bootstrap samples (children drawn with replacement).
+
+    With ``blocks=True`` yield ``(rows, draw)``: ``draw`` numbers the drawn
+    clusters 0..k−1, so a child drawn twice becomes two clusters.
+    """
     order, starts, counts = _cluster_index(np.asarray(cluster, dtype=object))
     rng = np.random.default_rng(seed)
     k = len(counts)
@@ -113,7 +117,8 @@ def bootstrap_rows(cluster, n_boot: int, seed: int):
         pick = rng.integers(0, k, k)
         ln = counts[pick]
         base = np.repeat(starts[pick] - np.concatenate([[0], np.cumsum(ln)[:-1]]), ln)
-        yield order[base + np.arange(ln.sum())]
+        rows = order[base + np.arange(ln.sum())]
+        yield (rows, np.repeat(np.arange(k), ln)) if blocks else rows
 
 
 def _boot_se(stat: Callable[[np.ndarray], np.ndarray], cluster, n_boot: int, seed: int) -> np.ndarray:

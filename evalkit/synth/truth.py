@@ -22,6 +22,9 @@ episodes that reached care; "stay" = care start to discharge):
   and ``difference`` = post − pre. These are the estimands of the period
   analysis (``policy_pre`` / ``policy_post``) when hazards do not drift in
   calendar time apart from the policy.
+- ``population``: the same incidences and the true subdistribution hazard
+  ratio of the policy from a very large uncensored sample of the scenario
+  (:mod:`evalkit.synth.population`), or null when not stored for it.
 - ``reentry_12m``: of care episodes discharged to reunification or kinship
   in a FY, the share whose child starts a new care episode within 365 days.
 - ``point_in_time``: children in care on ``as_of`` and on each FY's last
@@ -119,6 +122,10 @@ def oracle(h: Histories, sc: dict[str, Any]) -> dict[str, Any]:
     out["permanency_within_by_period"] = per
     out["incidence_by_period"] = _incidence_by_period(h, care & (fy >= fy0), permanent, cs, end,
                                                       as_of)
+    from evalkit.synth.population import lookup
+
+    # population values (very large uncensored sample) of this exact scenario, when stored
+    out["population"] = lookup(sc)
     # re-entry within 12 months
     df = pd.DataFrame({"child": h.ep_child, "start": h.ep_start, "cs": np.where(care, cs, np.nan)})
     df = df.sort_values(["child", "start"], kind="mergesort")

@@ -30,3 +30,17 @@ for (h in c(12, 36)) {
 }
 write.csv(out, "rmst_reference.csv", row.names = FALSE)
 writeLines(capture.output(sessionInfo()), "sessionInfo.txt")
+
+# Cumulative incidence by period (id %% 2: 0 = "pre", 1 = "post") with delayed
+# entry, for evalkit.survival.incidence (tests/test_incidence.py): pstate and
+# std.err (survfit's infinitesimal-jackknife SE) at days 6, 12, 24.
+d$period <- ifelse(d$id %% 2 == 0, "pre", "post")
+fit <- survfit(Surv(entry, time, state) ~ period, data = d, id = id)
+s <- summary(fit, times = c(6, 12, 24), extend = TRUE)
+states <- s$states
+cif <- NULL
+for (j in seq_along(states)) {
+  cif <- rbind(cif, data.frame(period = sub("period=", "", as.character(s$strata)), time = s$time,
+                               state = states[j], pstate = s$pstate[, j], std_err = s$std.err[, j]))
+}
+write.csv(cif, "cif_by_period_reference.csv", row.names = FALSE)
