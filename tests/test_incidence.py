@@ -175,3 +175,22 @@ def test_simulation_analysis(synth):
     assert d.scale == "linear" and d.null == 0.0 and d.ci_lower < d.estimate < d.ci_upper
     s = ests["survival.finegray_policy_shr"]
     assert s.truth == pytest.approx(pop["subdistribution_hr"]) and s.ci_lower < s.estimate
+
+
+# ------------------------------------------------------------------ report lead
+def test_report_lead_ja_en(synth, tmp_path):
+    from evalkit.report import sections as S
+    from evalkit.report.incidence_section import incidence_section, lead_sentence
+
+    data = tmp_path / "ds"
+    synth.write(data)
+    ja = "\n".join(incidence_section(S.open_report(str(data), 2026, lang="ja")).blocks)
+    en = "\n".join(incidence_section(S.open_report(str(data), 2026, lang="en")).blocks)
+    assert "12か月以内に永続的な家庭へ: 導入前" in ja and "部分分布ハザード比" in ja
+    assert "Permanent home within 12 months:" in en and "Subdistribution HR" in en
+    assert "C0" not in ja + en
+    row = pd.Series({"cif_pre": 0.3, "cif_post": 0.45, "difference": 0.15, "ci_lower": 0.05,
+                     "ci_upper": 0.25})
+    assert lead_sentence(row, "en") == ("Permanent home within 12 months: 30.0% before, 45.0% "
+                                        "after (difference +15.0 points, 95% CI +5.0 to +25.0).")
+    assert "not enough follow-up" in lead_sentence(None, "en")
