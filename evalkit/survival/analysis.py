@@ -246,7 +246,7 @@ def fit_policy_cox(
 
 def _fg_data(rows: pd.DataFrame, calendar: str) -> tuple[pd.DataFrame, list[str]]:
     X, cov, _ = design(rows, calendar=calendar)
-    keep = ["start", "stop", "cause", "center", "child_id", "episode_id"]
+    keep = ["start", "stop", "cause", "center", "child_id", "episode_id", "policy_day"]
     data = pd.concat([rows[keep].reset_index(drop=True), X.reset_index(drop=True)], axis=1)
     c = data["cause"].astype(object)
     data["fg_cause"] = np.where(c.isin(PERMANENT_CAUSES), ANY_PERMANENCY, c)
@@ -260,7 +260,9 @@ def fit_policy_finegray(rows: pd.DataFrame, *, calendar: str = "linear"):
     (transfers too when the frame was built with ``transfers="compete"``,
     else they are censored); same covariates as the Cox model, strata =
     centre (own baseline and own censoring/truncation weights), robust SEs
-    clustered by child. ``None`` when the policy term is not estimable.
+    clustered by child. The policy is ``external``: after a competing exit
+    it follows its known path (switching on at the centre's policy start)
+    instead of being carried forward (docs/survival.md §7). ``None`` when the policy term is not estimable.
     """
     from evalkit.survival import finegray
 
@@ -271,6 +273,7 @@ def fit_policy_finegray(rows: pd.DataFrame, *, calendar: str = "linear"):
     return finegray(
         data, start="start", stop="stop", cause="fg_cause", cause_of_interest=ANY_PERMANENCY,
         covariates=cov, id="episode_id", cluster="child_id", strata="center",
+        external={"policy": "policy_day"},
     )
 
 

@@ -17,22 +17,25 @@ Atkinson, *Multi-state models and competing risks* vignette):
   reversed time of the entry times (Geskus 2011), ``H(t) = P(entry < t)``;
 * a subject with a competing exit at ``T`` carries weight
   ``w(t) = G(t−) H(t) / (G(T−) H(T))`` at every later time ``t`` of an
-  exit of interest, with the covariates of its last row;
+  exit of interest, with the covariates of its last row — or, for the
+  covariates named in ``external`` (e.g. the policy), their known path;
 * everybody else contributes their own rows with weight 1.
 
 ``finegray`` + ``coxph(Surv(fgstart, fgstop, fgstatus) ~ x, weights = fgwt,
 cluster = id)`` in R builds this by expanding each competing-exit row into
 one row per censoring interval. We do not expand: the weighted risk-set sum
 at an exit time ``t`` is ``Σ_ordinary r_i + G(t−)H(t) Σ_{T_j < t} r_j /
-(G(T_j−)H(T_j))``, a prefix sum over the competing exits sorted by ``T_j``,
-added to the ordinary Cox risk-set sums of :mod:`evalkit.survival.cox`
+(G(T_j−)H(T_j))``, a prefix sum over the competing exits sorted by ``T_j``
+(over their pieces ``(start, end]`` when external covariates switch), added to the ordinary Cox risk-set sums of :mod:`evalkit.survival.cox`
 (the same Efron/Breslow partial likelihood, score residuals and robust
 sandwich). The results equal R's to rounding (``tests/test_finegray.py``,
 values made by ``tests/reference/finegray/make_reference.R``).
 
 Robust standard errors are R's ``coxph(..., cluster=id)`` ones (the sandwich
-with the weights treated as fixed); ``cmprsk::crr``'s variance also accounts
-for the estimation of ``G`` and differs slightly.
+with the weights treated as fixed). ``variance="finegray"`` adds Fine &
+Gray's term for the estimation of ``G``; with ``censoring="cmprsk"`` and
+``ties="breslow"`` the fit is ``cmprsk::crr``'s (estimates and variance).
+See ``docs/survival.md`` §7.
 
 References
 ----------
@@ -44,6 +47,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -79,6 +83,8 @@ class FineGrayResult(Results):
     n_subjects, n_rows, n_events, n_competing, n_censored, n_clusters, n_iter : int
     ties : str
     robust, late_entry : bool
+    variance : str
+        ``"robust"``, ``"finegray"`` or ``"model"`` (see :func:`finegray`).
     strata : tuple
         Stratum labels (``()`` when unstratified).
     """
@@ -99,6 +105,7 @@ class FineGrayResult(Results):
     ties: str
     robust: bool
     late_entry: bool
+    variance: str = "robust"
     strata: tuple = ()
     strata_column: tuple[str, ...] = ()
     _baseline: Mapping[Any, pd.Series] = field(default_factory=dict)
@@ -162,23 +169,27 @@ class FineGrayResult(Results):
             else pd.DataFrame([dict(covariates)])
         )
         cov = list(self.params_.index)
-        missing = [c for c in cov if c not in prof.columns]
+        scols = list(self.strata_column)
+        missing = [c for c in cov + scols if c not in prof.columns]
         if missing:
-            raise ValueError(f"covariate values missing: {missing}")
+            raise ValueError(f"covariate or stratum values missing: {missing}")
         t = np.asarray(times, dtype=float)
         eta = (prof[cov].to_numpy(dtype=float) - self._center.to_numpy()) @ self.params_.to_numpy()
-        out = {}
-        for (lab, e), (_, r) in zip(zip(prof.index, eta, strict=True), prof.iterrows(), strict=True):
-            if self.strata:
-                cols = list(self.strata_column)
-                s = r[cols[0]] if len(cols) == 1 else tuple(r[c] for c in cols)
-            else:
-                s = None
-            base = self._baseline[self._stratum_key(s)]
+        if not scols:
+            codes, uniq = np.zeros(len(prof), np.int64), [None]
+        elif len(scols) == 1:
+            codes, uniq = pd.factorize(prof[scols[0]], use_na_sentinel=False)
+        else:
+            codes, uniq = pd.factorize(pd.Series(list(prof[scols].itertuples(index=False,
+                                                                            name=None))))
+        out = np.empty((len(t), len(prof)))
+        for k, key in enumerate(uniq):  # one baseline per stratum; profiles vectorised
+            cols = np.flatnonzero(codes == k)
+            base = self._baseline[self._stratum_key(key)]
             pos = np.searchsorted(base.index.to_numpy(), t, side="right")
             lam = np.concatenate([[0.0], base.to_numpy()])[pos]
-            out[lab] = 1.0 - np.exp(-lam * np.exp(e))
-        return pd.DataFrame(out, index=pd.Index(t, name="time"))
+            out[:, cols] = 1.0 - np.exp(-np.outer(lam, np.exp(eta[cols])))
+        return pd.DataFrame(out, index=pd.Index(t, name="time"), columns=prof.index)
 
     def _title(self) -> str:
         return f"Fine–Gray model, cause {self.cause_of_interest!r}"
@@ -190,39 +201,63 @@ class FineGrayResult(Results):
 # --------------------------------------------------------------------------- weights
 @dataclass(frozen=True)
 class _Extension:
-    """Competing exits kept in the risk set after their exit time."""
+    """Competing exits kept in the risk set after their exit time.
 
-    rows: np.ndarray  # ordinary-row index of each competing subject's last row, sorted by (s, T)
-    a: np.ndarray  # 1 / (G(T−)H(T)) of each
-    lo: np.ndarray  # per event group: slice of extension rows with T < t in the stratum
-    hi: np.ndarray
+    One *piece* ``(start, end]`` per competing exit (``end`` = ∞), or several
+    when external covariates change after the exit; keys are
+    ``stratum·M + ranked time``.
+    """
+
+    rows: np.ndarray  # row index of the subject's last row, per piece
+    x: np.ndarray  # centred covariates of each piece
+    a: np.ndarray  # 1 / (G(T−)H(T)) of the piece's subject
+    kstart: np.ndarray
+    kend: np.ndarray
+    ord_s: np.ndarray  # pieces sorted by kstart / kend
+    ord_e: np.ndarray
+    s_lo: np.ndarray  # per event group: prefix bounds over sorted kstart / kend
+    s_hi: np.ndarray
+    e_lo: np.ndarray
+    e_hi: np.ndarray
     kg: np.ndarray  # per event group: G(t−)H(t)
-    key: np.ndarray  # (s, T) key of each extension row
+    gkey: np.ndarray  # per event group: stratum·M + ranked time
+    single: bool  # one open-ended piece per competing exit (no external covariates)
 
 
-def _observation_prob(st, sp, status, first, last, times) -> np.ndarray:
-    """``G(t−)·H(t)`` at ``times`` for one stratum (integer-ranked times).
+def _censor_grid(st, sp, status, last, exits_first: bool = True):
+    """Censoring times ``c``, censorings ``d`` and risk sets ``n`` of one stratum.
 
-    ``G`` is the product-limit estimate of censoring (last rows with status 0;
-    rows ending in an exit leave the risk set just before censorings at the
-    same time), left-truncated at each row's start. ``H(t) = Π_{L ≥ t}
-    (1 − e_L / m_L)`` is the reversed-time product-limit estimate of the entry
-    times ``L`` (first rows' starts): ``e_L`` entries at ``L`` among the
-    ``m_L`` rows with ``start ≤ L < stop`` (Geskus 2011; ≡ 1 without late
-    entry at the times used).
+    Censorings are last rows with status 0; the risk set at ``c`` is the rows
+    with ``start < c ≤ stop``, less (``exits_first``) the rows ending in an
+    exit at ``c`` (they leave just before the censorings at the same time).
     """
     s_start, s_stop = np.sort(st), np.sort(sp)
-    cens = np.sort(sp[last & (status == 0)])
-    c, d = np.unique(cens, return_counts=True)
-    ev_stop = np.sort(sp[status != 0])
+    c, d = np.unique(sp[last & (status == 0)], return_counts=True)
+    ev_stop = np.sort(sp[status != 0]) if exits_first else np.zeros(0)
     n_risk = (
         (len(sp) - np.searchsorted(s_stop, c, "left"))
         - (len(st) - np.searchsorted(s_start, c, "left"))
         - (np.searchsorted(ev_stop, c, "right") - np.searchsorted(ev_stop, c, "left"))
     )
+    return c, d, n_risk
+
+
+def _observation_prob(st, sp, status, first, last, times, exits_first: bool = True) -> np.ndarray:
+    """``G(t−)·H(t)`` at ``times`` for one stratum (integer-ranked times).
+
+    ``G`` is the product-limit estimate of censoring (:func:`_censor_grid`),
+    left-truncated at each row's start. ``H(t) = Π_{L ≥ t} (1 − e_L / m_L)``
+    is the reversed-time product-limit estimate of the entry times ``L``
+    (first rows' starts): ``e_L`` entries at ``L`` among the ``m_L`` rows with
+    ``start ≤ L < stop`` (Geskus 2011; ≡ 1 without late entry at the times
+    used). With ``exits_first=False`` rows ending in an exit at a censoring
+    time stay in its risk set (``cmprsk::crr``'s Kaplan–Meier of censoring).
+    """
+    c, d, n_risk = _censor_grid(st, sp, status, last, exits_first)
     with np.errstate(divide="ignore", invalid="ignore"):
         gfac = np.where(n_risk > 0, 1.0 - d / n_risk, 1.0)
     g = np.concatenate([[1.0], np.cumprod(gfac)])[np.searchsorted(c, times, "left")]
+    s_start, s_stop = np.sort(st), np.sort(sp)
     L, e = np.unique(st[first], return_counts=True)
     m = np.searchsorted(s_start, L, "right") - np.searchsorted(s_stop, L, "right")
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -232,42 +267,80 @@ def _observation_prob(st, sp, status, first, last, times) -> np.ndarray:
     return g * h
 
 
-def _extension(P, st, sp, status, first, last, s_idx, M) -> tuple[_Extension, bool]:
-    """Weights of the competing exits at every exit time of interest."""
+def _subject_weights(P, st, sp, status, first, last, s_idx, exits_first):
+    """``G(t−)H(t)`` at each exit group and ``1/(G(T−)H(T))`` of each competing exit."""
     er = P.ev_rows[P.grp_start]  # one event row per tie group
     g_s, g_t = s_idx[er], sp[er]
     comp = np.flatnonzero(last & (status == 2))
-    c_key = s_idx[comp] * M + sp[comp]
-    order = np.argsort(c_key, kind="stable")
-    comp, c_key = comp[order], c_key[order]
     a = np.zeros(len(comp))
     kg = np.zeros(len(er))
     for s in np.unique(s_idx):  # a handful of strata; everything inside is vectorised
         rows = s_idx == s
         gm, cm = g_s == s, s_idx[comp] == s
         times = np.concatenate([g_t[gm], sp[comp[cm]]])
-        prob = _observation_prob(st[rows], sp[rows], status[rows], first[rows], last[rows], times)
+        prob = _observation_prob(st[rows], sp[rows], status[rows], first[rows], last[rows], times,
+                                 exits_first)
         kg[gm] = prob[: gm.sum()]
-        with np.errstate(divide="ignore"):
-            pc = prob[gm.sum():]
-            a[cm] = np.where(pc > 0, 1.0 / np.where(pc > 0, pc, 1.0), 0.0)
-    gkey = g_s * M + g_t
+        pc = prob[gm.sum():]
+        a[cm] = np.where(pc > 0, 1.0 / np.where(pc > 0, pc, 1.0), 0.0)
+    return comp, a, kg, g_s, g_t
+
+
+def _pieces(comp, Xc, sp, switch, ext_cols, center):
+    """Pieces after each competing exit: external 0/1 covariates switch on at ``switch``.
+
+    ``switch`` (competing exits × external covariates) holds ranked switch
+    times (the covariate is 1 at exit times > switch); returns piece rows,
+    starts, ends (∞ = open) and centred covariates.
+    """
+    T = sp[comp]
+    if not ext_cols:
+        return comp, T, np.full(len(comp), np.inf), Xc[comp]
+    k = len(ext_cols)
+    br = np.sort(np.where(switch > T[:, None], switch, np.inf), axis=1)  # later switches only
+    starts = np.concatenate([T[:, None], br], axis=1)  # (n, k+1)
+    ends = np.concatenate([br, np.full((len(T), 1), np.inf)], axis=1)
+    keep = starts < ends  # drop empty pieces (switches at ∞ or tied)
+    sub = np.repeat(np.arange(len(comp)), k + 1).reshape(-1, k + 1)[keep]
+    pst, pen = starts[keep], ends[keep]
+    x = Xc[comp[sub]].copy()
+    for i, col in enumerate(ext_cols):  # on in a piece iff switched on by its start
+        x[:, col] = (switch[sub, i] <= pst).astype(float) - center[col]
+    return comp[sub], pst, pen, x
+
+
+def _extension(P, st, sp, status, first, last, s_idx, M, exits_first=True,
+               switch=None, ext_cols=(), center=None) -> tuple[_Extension, bool]:
+    """Weights and pieces of the competing exits at every exit time of interest."""
+    comp, a, kg, g_s, g_t = _subject_weights(P, st, sp, status, first, last, s_idx, exits_first)
+    sw = None if switch is None else switch[comp]
+    rows, pst, pen, x = _pieces(comp, P.X, sp, sw, list(ext_cols), center)
+    pa = a[np.searchsorted(comp, rows)] if len(comp) else a
+    ps = s_idx[rows]
+    kstart = ps * M + pst
+    kend = ps * M + np.minimum(pen, M - 1)
+    ord_s = np.argsort(kstart, kind="stable")
+    ord_e = np.argsort(kend, kind="stable")
+    gkey, gbase = g_s * M + g_t, g_s * M
+    ks, ke = kstart[ord_s], kend[ord_e]
     ext = _Extension(
-        rows=comp,
-        a=a,
-        lo=np.searchsorted(c_key, g_s * M, "left"),
-        hi=np.searchsorted(c_key, gkey, "left"),
-        kg=kg,
-        key=c_key,
+        rows=rows, x=x, a=pa, kstart=kstart, kend=kend, ord_s=ord_s, ord_e=ord_e,
+        s_lo=np.searchsorted(ks, gbase, "left"), s_hi=np.searchsorted(ks, gkey, "left"),
+        e_lo=np.searchsorted(ke, gbase, "left"), e_hi=np.searchsorted(ke, gkey, "left"),
+        kg=kg, gkey=gkey, single=not ext_cols,
     )
     late = bool(np.any(st[first] > np.min(sp)))
     return ext, late
 
 
 def _ext_sums(E: _Extension, v: np.ndarray) -> np.ndarray:
-    """Per event group: ``G(t−)H(t) Σ_{T_j < t, same stratum} a_j v_j``."""
-    c = np.concatenate([np.zeros((1,) + v.shape[1:]), np.cumsum(v, axis=0)])
-    out = c[E.hi] - c[E.lo]
+    """Per event group: ``G(t−)H(t) Σ_{pieces at risk at t, same stratum} a_j v_j``."""
+    z = np.zeros((1,) + v.shape[1:])
+    cs = np.concatenate([z, np.cumsum(v[E.ord_s], axis=0)])
+    out = cs[E.s_hi] - cs[E.s_lo]
+    if not E.single:
+        ce = np.concatenate([z, np.cumsum(v[E.ord_e], axis=0)])
+        out = out - (ce[E.e_hi] - ce[E.e_lo])
     return out * (E.kg if v.ndim == 1 else E.kg[:, None])
 
 
@@ -278,8 +351,8 @@ def _loglik(P, E: _Extension, beta: np.ndarray, need: int = 2):
     eta = X @ beta
     r = np.exp(eta)
     g, f = P.grp, P.frac
-    Xe = X[E.rows]
-    ra = r[E.rows] * E.a
+    Xe = E.x
+    ra = np.exp(Xe @ beta) * E.a
     S0 = _cox._risk_sums(P, r) + _ext_sums(E, ra)
     D0 = _cox._tie_sums(P, r)
     den = S0[g] - f * D0[g]
@@ -296,8 +369,9 @@ def _loglik(P, E: _Extension, beta: np.ndarray, need: int = 2):
         return ll, grad, None, (r, den, xbar)
     p = X.shape[1]
     iu, ju = np.triu_indices(p)
-    S2 = _cox._risk_sums(P, rx[:, iu] * X[:, ju]) + _ext_sums(E, (ra[:, None] * Xe[:, iu]) * Xe[:, ju])
-    D2 = _cox._tie_sums(P, rx[:, iu] * X[:, ju])
+    rxx = rx[:, iu] * X[:, ju]  # upper triangle of r·x·xᵀ
+    S2 = _cox._risk_sums(P, rxx) + _ext_sums(E, (ra[:, None] * Xe[:, iu]) * Xe[:, ju])
+    D2 = _cox._tie_sums(P, rxx)
     tri = ((S2[g] - f[:, None] * D2[g]) / den[:, None]).sum(axis=0)
     m2 = np.zeros((p, p))
     m2[iu, ju] = tri
@@ -315,22 +389,70 @@ def _group_increments(P, den, xbar):
     return A, B
 
 
-def _ext_residuals(P, E: _Extension, r, den, xbar) -> np.ndarray:
-    """Score residuals of the competing exits' weighted time after their exit."""
+def _ext_residuals(P, E: _Extension, beta, den, xbar) -> np.ndarray:
+    """Score residuals of the competing exits' weighted pieces after their exit."""
     A, B = _group_increments(P, den, xbar)
-    wa, wb = E.kg * A, E.kg[:, None] * B
-    CA = np.concatenate([[0.0], np.cumsum(wa)])
-    CB = np.concatenate([np.zeros((1, B.shape[1])), np.cumsum(wb, axis=0)])
-    # groups after T_j in the stratum: those whose extension slice [lo, hi) contains j
-    # ⇔ group index in [first group with hi > j, last group of the stratum]; use the
-    # group keys: group g counts j iff lo_g ≤ j < hi_g.
-    j = np.arange(len(E.rows))
-    g_first = np.searchsorted(E.hi, j, "right")  # hi is non-decreasing within a stratum…
-    g_end = np.maximum(np.searchsorted(E.lo, j, "right"), g_first)  # …and lo too
-    sa = CA[g_end] - CA[g_first]
-    sb = CB[g_end] - CB[g_first]
-    Xe = P.X[E.rows]
-    return -(r[E.rows] * E.a)[:, None] * (Xe * sa[:, None] - sb)
+    CA = np.concatenate([[0.0], np.cumsum(E.kg * A)])
+    CB = np.concatenate([np.zeros((1, B.shape[1])), np.cumsum(E.kg[:, None] * B, axis=0)])
+    # event groups with key in (kstart, kend] (keys carry the stratum)
+    lo = np.searchsorted(E.gkey, E.kstart, "right")
+    hi = np.searchsorted(E.gkey, E.kend, "right")
+    sa, sb = CA[hi] - CA[lo], CB[hi] - CB[lo]
+    return -(np.exp(E.x @ beta) * E.a)[:, None] * (E.x * sa[:, None] - sb)
+
+
+def _censoring_term(P, E, beta, den, xbar, st, sp, status, last, s_idx, exits_first) -> tuple:
+    """Fine & Gray's (1999) ψ_i: the variance due to estimating ``G`` (as ``crr``).
+
+    ``q(u) = Σ_{t ∈ T₁, t ≥ u} G(t−) dΛ(t) Σ_{competing j, T_j < u} r_j (x_j − x̄(t)) / G(T_j−)``
+    at each censoring time ``u``, and ``ψ_i = Σ_u q(u)/n(u) · (dN^c_i(u) −
+    Y^c_i(u) d(u)/n(u))``. With ``exits_first`` (the ``survival`` convention)
+    the discrete derivative is used instead: ``T_j ≤ u < t`` and exits at
+    ``u`` not at risk of censoring at ``u``.
+
+    Returns
+    -------
+    (row indices of subjects' last rows, ψ values)
+    """
+    A, B = _group_increments(P, den, xbar)
+    er = P.ev_rows[P.grp_start]
+    g_s, g_t = s_idx[er], sp[er]
+    KA, KB = E.kg * A, E.kg[:, None] * B
+    t_side, j_side = ("right", "right") if exits_first else ("left", "left")
+    p = P.X.shape[1]
+    out_rows, out_psi = [], []
+    ce_s, ce_t = s_idx[E.rows], sp[E.rows]
+    re = np.exp(E.x @ beta)
+    for s in np.unique(s_idx):
+        rows = np.flatnonzero(s_idx == s)
+        c, d, n = _censor_grid(st[rows], sp[rows], status[rows], last[rows], exits_first)
+        gm = g_s == s
+        tg = g_t[gm]
+        sa = np.concatenate([np.cumsum(KA[gm][::-1])[::-1], [0.0]])
+        sb = np.concatenate([np.cumsum(KB[gm][::-1], axis=0)[::-1], np.zeros((1, p))])
+        ig = np.searchsorted(tg, c, t_side)
+        cm = ce_s == s
+        w0 = re[cm] * E.a[cm]
+        srt = np.argsort(ce_t[cm], kind="stable")
+        w0, xe, tj = w0[srt], E.x[cm][srt], ce_t[cm][srt]
+        e0 = np.concatenate([[0.0], np.cumsum(w0)])
+        e1 = np.concatenate([np.zeros((1, p)), np.cumsum(w0[:, None] * xe, axis=0)])
+        ij = np.searchsorted(tj, c, j_side)
+        q = e1[ij] * sa[ig][:, None] - e0[ij][:, None] * sb[ig]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            qn = np.where(n[:, None] > 0, q / n[:, None], 0.0)
+            cq = np.concatenate([np.zeros((1, p)), np.cumsum(qn * (d / np.where(n > 0, n, 1))[:, None],
+                                                                axis=0)])
+        li = rows[last[rows]]
+        x, cens = sp[li], status[li] == 0
+        side = np.where(cens | (not exits_first), "right", "left")
+        upto = np.where(side == "right", np.searchsorted(c, x, "right"), np.searchsorted(c, x, "left"))
+        psi = -cq[upto]
+        pos = np.searchsorted(c, x, "left")
+        psi[cens] += qn[pos[cens]]
+        out_rows.append(li)
+        out_psi.append(psi)
+    return np.concatenate(out_rows), np.concatenate(out_psi)
 
 
 # --------------------------------------------------------------------------- input
@@ -386,6 +508,76 @@ def _prepare_input(df, duration, start, stop, entry, id_col, cluster, strata, co
 
 
 # --------------------------------------------------------------------------- fit
+def _design(df, *, duration, start, stop, entry, cause, cause_of_interest, covariates, id_col,
+            cluster, strata, censored, ties, exits_first, external=None) -> SimpleNamespace:
+    """Validated, sorted arrays, the Cox risk-set index and the competing-exit weights."""
+    id_col = id_col if id_col is not None else cluster
+    st, sp, X, strata_cols, cov = _prepare_input(
+        df, duration, start, stop, entry, id_col, cluster, strata, covariates
+    )
+    _check_columns(df, [cause])
+    n = len(df)
+    for col in [c for c in (id_col, cluster) if c] + strata_cols:
+        if df[col].isna().any():
+            _fail("FG010", f"列 {col} に欠測値があります", f"column {col} has missing values")
+    subj = (
+        pd.factorize(df[id_col], sort=True)[0] if id_col is not None else np.arange(n)
+    )
+    if strata_cols:
+        s_codes, s_labels = pd.MultiIndex.from_frame(df[strata_cols]).factorize(sort=True)
+        s_labels = tuple(s_labels if len(strata_cols) > 1 else [x[0] for x in s_labels])
+    else:
+        s_codes, s_labels = np.zeros(n, np.int64), ()
+    # deterministic order: stratum, subject, time
+    order = np.lexsort((st, sp, subj, s_codes))
+    st, sp, X, subj, s_idx = st[order], sp[order], X[order], subj[order], s_codes[order].astype(np.int64)
+    status = _status(df[cause].iloc[order].reset_index(drop=True), cause_of_interest, censored)
+    last = np.r_[subj[1:] != subj[:-1], True]
+    first = np.r_[True, subj[1:] != subj[:-1]]
+    if strata_cols and len(np.unique(subj * (s_idx.max() + 1) + s_idx)) != len(np.unique(subj)):
+        _fail("FG006", "同じ対象者の行が複数の層にまたがっています",
+              "a subject's rows lie in more than one stratum")
+    gap = ~last & (np.r_[st[1:], 0.0] != sp)
+    if gap.any():
+        _fail("FG007", "同じ対象者の行の間に隙間か重なりがあります（stop と次の start が不一致）",
+              f"{int(gap.sum())} rows of a subject are not contiguous (next start ≠ stop)")
+    status = np.where(last, status, 0).astype(np.int8)
+    # integer-ranked times: exact ties, as R's finegray index times
+    utime = np.unique(np.concatenate([st, sp]))
+    rs = np.searchsorted(utime, st).astype(float)
+    rp = np.searchsorted(utime, sp).astype(float)
+    # rows by (stratum, stop): the Cox prefix sums then need no gather
+    by_stop = np.lexsort((subj, rs, rp, s_idx))
+    order = order[by_stop]
+    st, sp, X, subj, s_idx, rs, rp, status, first, last = (
+        v[by_stop] for v in (st, sp, X, subj, s_idx, rs, rp, status, first, last)
+    )
+    center = X.mean(axis=0)
+    Xc = X - center
+    ev = status == 1
+    if not ev.any():
+        _fail("FG008", f"関心のある事象 {cause_of_interest!r} が一件もありません",
+              f"no exits of cause {cause_of_interest!r}")
+    P = _cox._prepare(rs, rp, ev, Xc, s_idx if strata_cols else None, ties)
+    M = float(len(utime) + 2)
+    ext = dict(external or {})
+    bad = [k for k in ext if k not in cov]
+    if bad:
+        _fail("FG011", f"external のキーが共変量にありません: {bad}",
+              f"external keys must be covariates: {bad}")
+    _check_columns(df, list(ext.values()))
+    switch, ext_cols = None, [cov.index(k) for k in ext]
+    if ext:
+        tau = df[list(ext.values())].to_numpy(dtype=float)[order]
+        tau = np.where(np.isnan(tau), np.inf, tau)
+        # ranked: the covariate is 1 at exit ranks > switch (exit times > tau)
+        switch = np.where(np.isinf(tau), np.inf, np.searchsorted(utime, tau, "right") - 0.5)
+    E, late = _extension(P, rs, rp, status, first, last, s_idx, M, exits_first,
+                         switch=switch, ext_cols=ext_cols, center=center)
+    return SimpleNamespace(**{k: v for k, v in locals().items() if k != "df"})
+
+
+
 def finegray(
     df: pd.DataFrame,
     *,
@@ -401,7 +593,10 @@ def finegray(
     strata: str | Sequence[str] | None = None,
     censored: Any = None,
     ties: str = "efron",
-    robust: bool = True,
+    censoring: str = "survival",
+    variance: str = "robust",
+    external: Mapping[str, str] | None = None,
+    robust: bool | None = None,
     tol: float = 1e-10,
     max_iter: int = 50,
 ) -> FineGrayResult:
@@ -441,64 +636,101 @@ def finegray(
         "censored"``; missing values always are).
     ties : {"efron", "breslow"}
         Efron is R ``coxph``'s default; ``cmprsk::crr`` corresponds to Breslow.
-    robust : bool
-        Clustered sandwich SEs (default); else model-based.
+    censoring : {"survival", "cmprsk"}
+        Tie convention of the censoring distribution ``G``: ``"survival"``
+        (default, R ``survival::finegray``) removes exits at a time from the
+        risk set before the censorings at that time; ``"cmprsk"`` keeps them
+        (the ordinary Kaplan–Meier of censoring used by ``cmprsk::crr``;
+        with ``ties="breslow"`` this reproduces ``crr``'s estimates). The two
+        differ only when exits and censorings share a time.
+    external : mapping, optional
+        ``{covariate: switch-time column}`` for external 0/1 covariates that
+        switch on at a known time (e.g. ``{"policy": "policy_day"}``: the
+        policy start on the subject's time scale; missing = never). After a
+        competing exit such a covariate follows its known path (0 until the
+        switch, 1 after) instead of being carried forward from the last row.
+        The observed rows are used as given (split them at the switch).
+    variance : {"robust", "finegray", "model"}
+        ``"robust"`` (default): the sandwich clustered by ``cluster``, the
+        weights treated as known (R ``coxph(..., cluster=id)`` on
+        ``finegray`` data); ``"finegray"``: adds Fine & Gray's (1999) term
+        for the estimated censoring distribution (``cmprsk::crr``'s
+        variance; not with late entry); ``"model"``: inverse information.
+    robust : bool, optional
+        Kept for the first version's signature: ``False`` means
+        ``variance="model"``.
 
     Returns
     -------
     FineGrayResult
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from evalkit.survival import finegray
+    >>> df = pd.DataFrame({
+    ...     "months": [2, 3, 4, 5, 6, 7, 8, 9],
+    ...     "exit": ["independence", None, "reunification", None, "reunification",
+    ...              "independence", "reunification", None],
+    ...     "policy": [0, 1, 0, 1, 1, 0, 0, 1]})
+    >>> fit = finegray(df, duration="months", cause="exit",
+    ...                cause_of_interest="reunification", covariates=["policy"])
+    >>> fit.summary()[["estimate", "std_error", "subdistribution_hr"]].round(3)
+    ... # doctest: +NORMALIZE_WHITESPACE
+            estimate  std_error  subdistribution_hr
+    term
+    policy    -0.202      1.093               0.817
+    >>> fit.predict_cumulative_incidence({"policy": 1}, [6, 9]).round(3)
+    ... # doctest: +NORMALIZE_WHITESPACE
+              0
+    time
+    6.0   0.273
+    9.0   0.424
     """
-    if ties not in ("efron", "breslow"):
-        raise ValueError("ties must be 'efron' or 'breslow'")
-    id_col = id if id is not None else cluster
-    st, sp, X, strata_cols, cov = _prepare_input(
-        df, duration, start, stop, entry, id_col, cluster, strata, covariates
+    if robust is False:
+        variance = "model"
+    for name, value, allowed in (("ties", ties, ("efron", "breslow")),
+                                 ("censoring", censoring, ("survival", "cmprsk")),
+                                 ("variance", variance, ("robust", "finegray", "model"))):
+        if value not in allowed:
+            _fail("FG013", f"{name} は {allowed} のいずれかです: {value!r}",
+                  f"{name} must be one of {allowed}: {value!r}")
+    robust = variance != "model"
+    D = _design(df, duration=duration, start=start, stop=stop, entry=entry, cause=cause,
+                cause_of_interest=cause_of_interest, covariates=covariates, id_col=id,
+                cluster=cluster, strata=strata, censored=censored, ties=ties,
+                exits_first=censoring == "survival", external=external)
+    P, E, late, cov = D.P, D.E, D.late, D.cov
+    rs, rp, status, last, s_idx, subj, order = D.rs, D.rp, D.status, D.last, D.s_idx, D.subj, D.order
+    utime, center, s_labels, strata_cols, n, ev = (
+        D.utime, D.center, D.s_labels, D.strata_cols, D.n, D.ev
     )
-    _check_columns(df, [cause])
-    n = len(df)
-    subj = (
-        pd.factorize(df[id_col], sort=True)[0] if id_col is not None else np.arange(n)
-    )
-    if strata_cols:
-        s_codes, s_labels = pd.MultiIndex.from_frame(df[strata_cols]).factorize(sort=True)
-        s_labels = tuple(s_labels if len(strata_cols) > 1 else [x[0] for x in s_labels])
-    else:
-        s_codes, s_labels = np.zeros(n, np.int64), ()
-    # deterministic order: stratum, subject, time
-    order = np.lexsort((st, sp, subj, s_codes))
-    st, sp, X, subj, s_idx = st[order], sp[order], X[order], subj[order], s_codes[order].astype(np.int64)
-    status = _status(df[cause].iloc[order].reset_index(drop=True), cause_of_interest, censored)
-    last = np.r_[subj[1:] != subj[:-1], True]
-    first = np.r_[True, subj[1:] != subj[:-1]]
-    if np.any(~first & (s_idx != np.r_[-1, s_idx[:-1]])):
-        _fail("FG006", "同じ対象者の行が複数の層にまたがっています",
-              "a subject's rows lie in more than one stratum")
-    gap = ~last & (np.r_[st[1:], 0.0] != sp)
-    if gap.any():
-        _fail("FG007", "同じ対象者の行の間に隙間か重なりがあります（stop と次の start が不一致）",
-              f"{int(gap.sum())} rows of a subject are not contiguous (next start ≠ stop)")
-    status = np.where(last, status, 0).astype(np.int8)
-    # integer-ranked times: exact ties, as R's finegray index times
-    utime = np.unique(np.concatenate([st, sp]))
-    rs = np.searchsorted(utime, st).astype(float)
-    rp = np.searchsorted(utime, sp).astype(float)
-    center = X.mean(axis=0)
-    Xc = X - center
-    ev = status == 1
-    if not ev.any():
-        _fail("FG008", f"関心のある事象 {cause_of_interest!r} が一件もありません",
-              f"no exits of cause {cause_of_interest!r}")
-    P = _cox._prepare(rs, rp, ev, Xc, s_idx if strata_cols else None, ties)
-    M = float(len(utime) + 2)
-    E, late = _extension(P, rs, rp, status, first, last, s_idx, M)
-    beta, it, ll, info, (r, den, xbar) = _newton(P, E, len(cov), tol, max_iter)
-    inv_info = np.linalg.inv(info)
+    const = [c for c, v in zip(cov, np.ptp(D.X, axis=0), strict=True) if v == 0]
+    if const:
+        _fail("FG014", f"共変量が一定です（推定できません）: {const}",
+              f"covariates constant in the data (not estimable): {const}")
+    try:
+        beta, it, ll, info, (r, den, xbar) = _newton(P, E, len(cov), tol, max_iter)
+        inv_info = np.linalg.inv(info)
+    except (_cox.ConvergenceError, np.linalg.LinAlgError) as e:
+        _fail("FG015", f"推定が収束しません（共変量が事象をほぼ完全に分けている等）: {e}",
+              f"the fit did not converge (e.g. a covariate nearly separates the exits): {e}")
     clus = subj if cluster is None else pd.factorize(df[cluster].iloc[order], sort=True)[0]
     if robust:
         U = _cox._score_residuals(P, r, den, xbar)
         Uc = np.zeros((clus.max() + 1, len(cov)))
         np.add.at(Uc, clus, U)
-        np.add.at(Uc, clus[E.rows], _ext_residuals(P, E, r, den, xbar))
+        np.add.at(Uc, clus[E.rows], _ext_residuals(P, E, beta, den, xbar))
+        if variance == "finegray":
+            if external:
+                _fail("FG012", "variance='finegray' は external と併用できません",
+                      "variance='finegray' is not available with external covariates")
+            if late:
+                _fail("FG009", "variance='finegray' は遅延エントリーに未対応です（robust を使用）",
+                      "variance='finegray' does not handle late entry; use variance='robust'")
+            li, psi = _censoring_term(P, E, beta, den, xbar, rs, rp, status, last, s_idx,
+                                      censoring == "survival")
+            np.add.at(Uc, clus[li], psi)
         V = inv_info @ (Uc.T @ Uc) @ inv_info
     else:
         V = inv_info
@@ -528,6 +760,7 @@ def finegray(
         ties=ties,
         robust=robust,
         late_entry=late,
+        variance=variance,
         strata=s_labels,
         strata_column=tuple(strata_cols),
         _baseline=baseline,

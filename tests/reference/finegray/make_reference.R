@@ -37,6 +37,23 @@ cr <- crr(d$etime, d$code, cov1 = cbind(age = d$age, male = d$male), failcode = 
 out[[length(out) + 1]] <- data.frame(case = "mgus2_crr", ties = "breslow", term = c("age", "male"),
   coef = unname(cr$coef), se_robust = unname(sqrt(diag(cr$var))), se_model = NA)
 
+## 1a. crr on tie-free times (etime + id/10^4): both tie conventions then agree
+tf <- d$etime + d$id / 1e4
+cr2 <- crr(tf, d$code, cov1 = cbind(age = d$age, male = d$male), failcode = 1, cencode = 0)
+out[[length(out) + 1]] <- data.frame(case = "mgus2_crr_untied", ties = "breslow",
+  term = c("age", "male"), coef = unname(cr2$coef), se_robust = unname(sqrt(diag(cr2$var))),
+  se_model = NA)
+
+## 1b. stratified: censoring distribution and baseline by sex, covariate age
+d$sex <- d$male   # finegray() drops its strata columns from the output
+fgs <- finegray(Surv(etime, event) ~ age + strata(male) + id + sex,
+                data = d[, c("id", "age", "male", "sex", "etime", "event")], etype = "pcm")
+for (ties in c("efron", "breslow")) {
+  fit <- coxph(Surv(fgstart, fgstop, fgstatus) ~ age + strata(sex), weights = fgwt,
+               data = fgs, cluster = id, ties = ties)
+  add("mgus2_strata", fit, ties)
+}
+
 ## 2. time-varying external covariate: z switches from 0 to 1 at a subject-specific
 ##    time sw = 12 * (1 + id %% 10) months (a staggered "policy" start)
 d$sw <- 12 * (1 + d$id %% 10)
@@ -52,6 +69,22 @@ for (ties in c("efron", "breslow")) {
   fit <- coxph(Surv(fgstart, fgstop, fgstatus) ~ age + male + z, weights = fgwt, data = fgt,
                cluster = id, ties = ties)
   add("mgus2_tv", fit, ties)
+}
+
+## 2b. the same, but after a death the external z follows its known path (0 until sw,
+##     1 after) instead of being carried forward: split finegray's rows at sw
+fgc <- fgt
+fgc$sw <- 12 * (1 + fgc$id %% 10)
+dead <- d$id[d$event == "death"]
+cut <- fgc$id %in% dead & fgc$fgstart < fgc$sw & fgc$fgstop > fgc$sw
+a1 <- fgc[cut, ]; a1$fgstop <- a1$sw
+a2 <- fgc[cut, ]; a2$fgstart <- a2$sw
+fgc <- rbind(fgc[!cut, ], a1, a2)
+fgc$z <- ifelse(fgc$id %in% dead & fgc$fgstart >= fgc$sw, 1, fgc$z)
+for (ties in c("efron", "breslow")) {
+  fit <- coxph(Surv(fgstart, fgstop, fgstatus) ~ age + male + z, weights = fgwt, data = fgc,
+               cluster = id, ties = ties)
+  add("mgus2_tv_external", fit, ties)
 }
 
 ## 3. late entry: age as the time scale (months of age), entry = age at diagnosis
@@ -70,6 +103,25 @@ sa <- summary(sfa, times = ta, extend = TRUE)
 write.csv(data.frame(time = rep(ta, 2), male = rep(0:1, each = length(ta)),
                      cif = 1 - c(sa$surv[, 1], sa$surv[, 2])), "predict_mgus2_age.csv",
           row.names = FALSE)
+
+## 3a. late entry + time-varying external z + strata(male): tv rows on the age scale
+tva <- tv
+tva$a0 <- tva$age * 12 + tva$tstart; tva$a1 <- tva$age * 12 + tva$tstop
+tva$asw <- tva$age * 12 + 12 * (1 + tva$id %% 10)
+tva$sex <- tva$male
+fga <- finegray(Surv(a0, a1, event) ~ z + id + sex + asw + strata(male),
+                data = tva[, c("id", "z", "male", "sex", "asw", "a0", "a1", "event")],
+                etype = "pcm", id = id)
+cut <- fga$id %in% dead & fga$fgstart < fga$asw & fga$fgstop > fga$asw
+a1 <- fga[cut, ]; a1$fgstop <- a1$asw
+a2 <- fga[cut, ]; a2$fgstart <- a2$asw
+fga <- rbind(fga[!cut, ], a1, a2)
+fga$z <- ifelse(fga$id %in% dead & fga$fgstart >= fga$asw, 1, fga$z)
+for (ties in c("efron", "breslow")) {
+  fit <- coxph(Surv(fgstart, fgstop, fgstatus) ~ z + strata(sex), weights = fgwt, data = fga,
+               cluster = id, ties = ties)
+  add("mgus2_age_tv_external_strata", fit, ties)
+}
 
 ## 3b. independent computation of the Geskus (2011) weights, without finegray():
 ##     w_j(t) = G(t-) H(t) / (G(T_j-) H(T_j)) for a competing exit at T_j, t > T_j,
