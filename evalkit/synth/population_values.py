@@ -24,8 +24,8 @@ VALUES = {
                 "cif_24m": 0.12679
             }
         },
-        "subdistribution_hr": 1.768336,
-        "subdistribution_log_hr_se": 0.019988,
+        "subdistribution_hr": 1.377401,
+        "subdistribution_log_hr_se": 0.020316,
         "method": "children_scale x uncensored histories; see evalkit.synth.population",
         "scenario": "nagano_default"
     },
@@ -51,8 +51,8 @@ VALUES = {
                 "cif_24m": -0.009601
             }
         },
-        "subdistribution_hr": 1.245347,
-        "subdistribution_log_hr_se": 0.02085,
+        "subdistribution_hr": 0.972384,
+        "subdistribution_log_hr_se": 0.021355,
         "method": "children_scale x uncensored histories; see evalkit.synth.population",
         "scenario": "None_effect"
     },
@@ -78,8 +78,8 @@ VALUES = {
                 "cif_24m": 0.106779
             }
         },
-        "subdistribution_hr": 1.729687,
-        "subdistribution_log_hr_se": 0.019809,
+        "subdistribution_hr": 1.358739,
+        "subdistribution_log_hr_se": 0.020074,
         "method": "children_scale x uncensored histories; see evalkit.synth.population",
         "scenario": "nagano_staggered"
     }
