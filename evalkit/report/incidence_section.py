@@ -22,12 +22,12 @@ READ_CSH = (
     "home, at the same time in care, once the policy is in force.",
 )
 READ_SHR = (
-    "部分分布ハザード比（Fine–Gray）: 永続的解決の累積発生率（割合）の側の比。ほかの退所（自立・移管等）が"
-    "減っても増えても変わる。導入日が暦時間で一つの場合は効果がなくても 1 にならないことがあるため、"
-    "上の割合の差で判断する。",
+    "部分分布ハザード比（Fine–Gray）: 永続的解決に至る割合（累積発生率）の側の比。ほかの退所"
+    "（自立・移管等）が変わっても動く。データ期間末の打ち切りのため現状では低めに偏るので、"
+    "導入効果は上の割合の差で読む。",
     "Subdistribution HR (Fine–Gray): a ratio on the scale of the share reaching permanency, "
-    "which also moves when other exits (independence, transfers) change. With one calendar "
-    "policy date it need not be 1 even without an effect: judge by the difference in shares above.",
+    "which also moves when other exits (independence, transfers) change. It is currently "
+    "biased low by the end-of-data censoring: judge the policy by the difference above.",
 )
 
 

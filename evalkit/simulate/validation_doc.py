@@ -87,8 +87,8 @@ See [simulate.md](simulate.md) for the definitions.
   histories; linear scale, null 0).
 - **survival.finegray_policy_shr** — Fine–Gray subdistribution HR of the
   policy; truth = the SHR fitted to 20× uncensored histories
-  (`oracle.population.subdistribution_hr`), which is *not* 1 under
-  `null_effect` (see survival.md).
+  (`oracle.population.subdistribution_hr`; the policy is an external
+  covariate of the fit, see survival.md §7–8).
 - **contacts.&lt;model&gt;.&lt;outcome&gt;** — rate ratio of interviews or family
   exchanges under the policy; truth = `interviews_rr` / `family_exchanges_rr`.
   `its` estimates the level change of the aggregate monthly rate, `did` needs
