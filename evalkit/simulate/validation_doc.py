@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--replications", type=int, default=200)
     ap.add_argument("--workers", type=int, default=None)
-    ap.add_argument("--analyses", default="survival,contacts")
+    ap.add_argument("--analyses", default="survival,incidence,contacts")
     ap.add_argument("--scenarios", default="nagano_default,nagano_staggered,null_effect",
                     help="comma-separated scenarios (default: default, staggered, null effect)")
     ap.add_argument("--out", default=str(ROOT / "build" / "validation"))
@@ -80,6 +80,15 @@ See [simulate.md](simulate.md) for the definitions.
 - **survival.cox_policy_hr** — cause-specific Cox hazard ratio of the policy
   (time-varying) for any permanent exit, robust SEs clustered by child;
   truth = `permanency_hr`.
+- **survival.cif_difference_12m** — difference (post − pre, period analysis,
+  transfers competing) in the 12-month cumulative incidence of a permanent
+  exit, Aalen–Johansen with delta-method SEs; truth = the population value
+  (`truth.json` → `oracle.population.incidence_by_period`, 20× uncensored
+  histories; linear scale, null 0).
+- **survival.finegray_policy_shr** — Fine–Gray subdistribution HR of the
+  policy; truth = the SHR fitted to 20× uncensored histories
+  (`oracle.population.subdistribution_hr`; the policy is an external
+  covariate of the fit, see survival.md §7–8).
 - **contacts.&lt;model&gt;.&lt;outcome&gt;** — rate ratio of interviews or family
   exchanges under the policy; truth = `interviews_rr` / `family_exchanges_rr`.
   `its` estimates the level change of the aggregate monthly rate, `did` needs

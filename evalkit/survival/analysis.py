@@ -16,6 +16,13 @@ Steps
    start), adjusted for age group at care start and first setting group,
    stratified by centre, with a linear calendar-time trend (``entry_year``),
    robust SEs clustered by child.
+4. (issue #15) The Fine–Gray model for permanent exit on the same rows and
+   covariates (``finegray_table``); differences in the cumulative incidence
+   of permanency, post − pre, at 6/12/24 months: unadjusted (period analysis
+   and entry cohorts vs a reference cohort) and standardised to the case mix
+   of the pre-policy entrants from the Fine–Gray model (``cif_difference``);
+   restricted mean time in care and lost to each exit up to 36 months, pre
+   vs post (``rmst``).
 
 Policy periods for incidence ("period analysis"): ``policy_pre`` follows
 every episode from care start and censors it at the centre's policy start;
@@ -39,6 +46,8 @@ from evalkit import __version__
 from evalkit.results import Results
 from evalkit.survival import aalen_johansen as aj
 from evalkit.survival import coxph as cox
+from evalkit.survival import incidence as inc
+from evalkit.survival import rmst as rm
 from evalkit.survival.data import (
     ALL_CAUSES,
     ANY_PERMANENCY,
@@ -53,6 +62,9 @@ from evalkit.survival.tracking import TRACKING_MONTHS, tracking_table
 REPORT_MONTHS = (6, 12, 24, 36)
 CIF_COLUMNS = ["cohort", "cause", "month", "estimate", "ci_lower", "ci_upper"]
 COX_COLUMNS = ["term", "hazard_ratio", "ci_lower", "ci_upper", "p_value"]
+FINEGRAY_COLUMNS = ["term", "subdistribution_hr", "ci_lower", "ci_upper", "p_value"]
+DIFFERENCE_MONTHS = (6, 12, 24)
+RMST_HORIZON = 36.0
 CAUSES_OUT = PERMANENT_CAUSES + (ANY_PERMANENCY,) + tuple(
     c for c in ALL_CAUSES if c not in PERMANENT_CAUSES
 )
@@ -99,6 +111,14 @@ class SurvivalAnalysis(Results):
         Long entry-cohort tracking table (any permanency).
     counts : DataFrame
         Episodes, exits by cause and censored, per cohort.
+    finegray_ : FineGrayResult or None
+        Fine–Gray model for permanent exit (same rows and covariates as Cox).
+    finegray_table : DataFrame
+        ``term, subdistribution_hr, ci_lower, ci_upper, p_value``.
+    cif_difference : DataFrame
+        :data:`evalkit.survival.incidence.TABLE_COLUMNS` (``cif_difference.csv``).
+    rmst : DataFrame
+        :data:`evalkit.survival.rmst.DIFF_COLUMNS` (``rmst.csv``).
     parameters : mapping
         Parameters and provenance.
     notes : tuple of str
@@ -112,8 +132,20 @@ class SurvivalAnalysis(Results):
     cox_table: pd.DataFrame
     tracking: pd.DataFrame
     counts: pd.DataFrame
+    finegray_: Any = None
+    finegray_table: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=FINEGRAY_COLUMNS))
+    cif_difference: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=list(inc.TABLE_COLUMNS)))
+    rmst: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(rm.DIFF_COLUMNS)))
     parameters: Mapping[str, Any] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+
+    @property
+    def permanency_12m(self) -> pd.Series | None:
+        """Period analysis at 12 months: ``cif_pre, cif_post, difference, ci_lower, ci_upper, p_value``."""
+        d = self.cif_difference
+        sel = (d["comparison"] == "policy_post - policy_pre") & (d["month"] == 12)
+        return d.loc[sel].iloc[0] if sel.any() else None
 
     @property
     def policy_hr(self) -> tuple[float, float, float]:
@@ -158,6 +190,20 @@ class SurvivalAnalysis(Results):
             f"{int(self.frame['event'].sum())}",
             f"導入効果 policy HR = {hr:.3f} (95% CI {lo:.3f}–{hi:.3f})",
         ]
+        r12 = self.permanency_12m
+        if r12 is not None and np.isfinite(r12["difference"]):
+            lines.insert(1, (
+                f"12か月以内の永続的解決 permanent home within 12 months: 導入前 before "
+                f"{r12['cif_pre']:.1%}, 導入後 after {r12['cif_post']:.1%} (差 difference "
+                f"{100 * r12['difference']:+.1f} pt, 95% CI {100 * r12['ci_lower']:+.1f} to "
+                f"{100 * r12['ci_upper']:+.1f})"
+            ))
+        if self.finegray_ is not None:
+            f = self.finegray_table.set_index("term").loc["policy"]
+            lines.append(
+                f"導入効果 policy subdistribution HR (Fine–Gray) = {f['subdistribution_hr']:.3f} "
+                f"(95% CI {f['ci_lower']:.3f}–{f['ci_upper']:.3f})"
+            )
         a = self.cif.loc[(self.cif["cohort"] == "all") & (self.cif["cause"] == ANY_PERMANENCY)]
         for _, r in a.iterrows():
             lines.append(
@@ -225,6 +271,90 @@ def fit_policy_cox(
     return res, cov, notes
 
 
+def _fg_data(rows: pd.DataFrame, calendar: str) -> tuple[pd.DataFrame, list[str]]:
+    X, cov, _ = design(rows, calendar=calendar)
+    keep = ["start", "stop", "cause", "center", "child_id", "episode_id", "policy_day"]
+    data = pd.concat([rows[keep].reset_index(drop=True), X.reset_index(drop=True)], axis=1)
+    c = data["cause"].astype(object)
+    data["fg_cause"] = np.where(c.isin(PERMANENT_CAUSES), ANY_PERMANENCY, c)
+    return data, cov
+
+
+def fit_policy_finegray(rows: pd.DataFrame, *, calendar: str = "linear"):
+    """Fine–Gray model for permanent exit on policy-split rows (as :func:`fit_policy_cox`).
+
+    Subdistribution hazard of any permanent route; every other exit competes
+    (transfers too when the frame was built with ``transfers="compete"``,
+    else they are censored); same covariates as the Cox model, strata =
+    centre (own baseline and own censoring/truncation weights), robust SEs
+    clustered by child. The policy is ``external``: after a competing exit
+    it follows its known path (switching on at the centre's policy start)
+    instead of being carried forward (docs/survival.md §7). ``None`` when the policy term is not estimable.
+    """
+    from evalkit.survival import finegray
+
+    data, cov = _fg_data(rows, calendar)
+    n_ev = int((data["fg_cause"] == ANY_PERMANENCY).sum())
+    if "policy" not in cov or n_ev <= len(cov) or data["policy"].nunique() < 2:
+        return None
+    return finegray(
+        data, start="start", stop="stop", cause="fg_cause", cause_of_interest=ANY_PERMANENCY,
+        covariates=cov, id="episode_id", cluster="child_id", strata="center",
+        external={"policy": "policy_day"},
+    )
+
+
+def _finegray_table(fg) -> pd.DataFrame:
+    if fg is None:
+        return pd.DataFrame([{"term": "policy"}], columns=FINEGRAY_COLUMNS)
+    sm = fg.summary()
+    return pd.DataFrame({
+        "term": sm.index.astype(str),
+        "subdistribution_hr": sm["subdistribution_hr"].to_numpy(),
+        "ci_lower": sm["exp_lower"].to_numpy(),
+        "ci_upper": sm["exp_upper"].to_numpy(),
+        "p_value": sm["p_value"].to_numpy(),
+    })[FINEGRAY_COLUMNS]
+
+
+def _pre_entrant_profiles(rows: pd.DataFrame, calendar: str) -> pd.DataFrame:
+    """Covariates (and centre) of episodes observed from care start before the policy."""
+    X, cov, _ = design(rows, calendar=calendar)
+    first = (rows["start"] == 0) & (rows["policy"] == 0)
+    prof = X.loc[first, cov].copy()
+    prof["center"] = rows.loc[first, "center"].to_numpy()
+    return prof.reset_index(drop=True)
+
+
+def _incidence_outputs(fr, rows, fg, *, calendar, months, horizon, n_boot, n_boot_std, alpha,
+                       cohorts):
+    """``cif_difference`` and ``rmst`` tables."""
+    causes = [c for c in ALL_CAUSES if (fr["cause"] == c).any()]
+    comb = {ANY_PERMANENCY: [c for c in PERMANENT_CAUSES if c in causes]}
+    pf = period_frames(fr)
+    diff = inc.difference_table(fr, pf, months=months, cause=ANY_PERMANENCY, causes=causes,
+                                combine=comb, cohorts=cohorts, alpha=alpha)
+    if fg is not None:
+        def refit(r):
+            return fit_policy_finegray(r, calendar=calendar)
+
+        std = inc.standardised_difference(
+            refit, rows, _pre_entrant_profiles(rows, calendar), months=months,
+            cause=ANY_PERMANENCY, n_boot=n_boot_std, alpha=alpha,
+        )
+        diff = pd.concat([diff, std], ignore_index=True) if len(diff) else std
+    pre, post = pf["policy_pre"], pf["policy_post"]
+    if len(pre) and len(post):
+        both = pd.concat([pre.assign(_p="pre"), post.assign(_p="post")], ignore_index=True)
+        rt = rm.rmst_difference(
+            both["time"], both["cause"], both["_p"], entry=both["entry"], cluster=both["child_id"],
+            horizon=horizon, causes=causes, combine=comb, n_boot=n_boot, alpha=alpha,
+        )
+    else:
+        rt = pd.DataFrame(columns=list(rm.DIFF_COLUMNS))
+    return diff.reset_index(drop=True), rt
+
+
 def analyse(
     ds,
     *,
@@ -236,6 +366,12 @@ def analyse(
     cohorts: bool = True,
     transfers: str = "censor",
     alpha: float = 0.05,
+    finegray: bool = True,
+    difference_months: Sequence[float] = DIFFERENCE_MONTHS,
+    rmst_horizon: float = RMST_HORIZON,
+    n_boot: int = 200,
+    n_boot_standardised: int = 50,
+    standardised: bool = True,
 ) -> SurvivalAnalysis:
     """Run the whole analysis.
 
@@ -259,6 +395,22 @@ def analyse(
         ``transfer_out`` as censoring (default) or as a competing cause.
     alpha : float
         1 − confidence level.
+    finegray : bool
+        Fit the Fine–Gray model and compute the incidence differences and
+        restricted mean times (issue #15).
+    difference_months : sequence of float
+        Horizons of ``cif_difference`` (default 6, 12, 24).
+    rmst_horizon : float
+        Horizon (months) of the restricted mean times (default 36).
+    n_boot : int
+        Bootstrap replications (children resampled, fixed seed) for the
+        restricted mean times; 0 skips their intervals.
+    n_boot_standardised : int
+        Bootstrap replications for the standardised difference (each refits
+        the Fine–Gray model; default 50); 0 skips its interval.
+    standardised : bool
+        Compute the standardised difference at all (``False`` saves a
+        Fine–Gray fit, e.g. in simulation studies).
     """
     notes: list[str] = []
     window_mode = "given"
@@ -313,6 +465,13 @@ def analyse(
         )
         ct = pd.DataFrame([{"term": "policy"}], columns=COX_COLUMNS)
     counts = _counts(fr, rows)
+    fg, diff, rt = None, None, None
+    if finegray:
+        fg = fit_policy_finegray(rows, calendar=calendar)
+        diff, rt = _incidence_outputs(
+            fr, rows, fg if standardised else None, calendar=calendar, months=difference_months, horizon=rmst_horizon,
+            n_boot=n_boot, n_boot_std=n_boot_standardised, alpha=alpha, cohorts=cohorts,
+        )
     tr = pd.DataFrame()
     if cohorts:
         tr = tracking_table(fr.loc[fr["entry_fy"].isin(fr.loc[fr["entry"] == 0, "entry_fy"])],
@@ -335,6 +494,14 @@ def analyse(
         "cox": "cause-specific Cox (permanent exit), Efron ties, strata=center, "
         "robust SE clustered by child",
         "covariates": cov,
+        "finegray": "Fine-Gray (permanent exit; other exits compete), same covariates, "
+        "strata=center, Geskus weights for late entry, robust SE clustered by child"
+        if finegray else None,
+        "cif_difference": "Aalen-Johansen difference, delta-method SE (independent periods); "
+        f"standardised: Fine-Gray g-computation, bootstrap of children (B={n_boot_standardised}, "
+        f"seed {rm.DEFAULT_SEED})" if finegray else None,
+        "rmst": f"RMST/RMTL to {rmst_horizon:g} months, bootstrap of children "
+        f"(B={n_boot}, seed {rm.DEFAULT_SEED})" if finegray else None,
     }
     return SurvivalAnalysis(
         frame=fr,
@@ -345,6 +512,10 @@ def analyse(
         cox_table=ct[COX_COLUMNS].reset_index(drop=True),
         tracking=tr,
         counts=counts,
+        finegray_=fg,
+        finegray_table=_finegray_table(fg) if finegray else pd.DataFrame(columns=FINEGRAY_COLUMNS),
+        cif_difference=diff if diff is not None else pd.DataFrame(columns=list(inc.TABLE_COLUMNS)),
+        rmst=rt if rt is not None else pd.DataFrame(columns=list(rm.DIFF_COLUMNS)),
         parameters=params,
         notes=tuple(notes),
     )

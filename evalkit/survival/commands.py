@@ -14,13 +14,20 @@ DESCRIPTION = """\
   6/12/24/36か月時点 → cif.csv
 - 原因別 Cox 回帰（永続的解決、導入を時間依存共変量、年齢区分・最初の措置先・
   暦時間トレンドで調整、児童相談所で層別、児童単位のロバスト標準誤差）→ cox.csv
+- Fine–Gray（部分分布ハザード）モデル → finegray.csv
+- 12か月以内等の永続的解決の累積発生率の導入前後の差（未調整・標準化）→ cif_difference.csv
+- 36か月までの制限付き平均在所期間・各退所理由による損失期間 → rmst.csv
 - 入所年度別トラッキング表 → tracking.csv、図（PNG）、summary.txt、provenance.json
 移管（transfer_out）と措置中のケースは打ち切りとして扱います。
 
 Competing-risks survival analysis of time from care start to a permanent exit.
 Writes cif.csv (cohort, cause, month, estimate, ci_lower, ci_upper), cox.csv
 (term, hazard_ratio, ci_lower, ci_upper, p_value; the policy term is `policy`),
-tracking.csv, counts.csv, figures, summary.txt and provenance.json into --out.
+finegray.csv (term, subdistribution_hr, ci_lower, ci_upper, p_value),
+cif_difference.csv (post − pre cumulative incidence of permanency at 6/12/24
+months, unadjusted and standardised), rmst.csv (restricted mean time in care
+and lost to each exit, 36 months), tracking.csv, counts.csv, figures,
+summary.txt and provenance.json into --out.
 """
 
 EPILOG = """\
@@ -60,6 +67,10 @@ def register(subparsers) -> None:
     p.add_argument("--calendar", choices=("linear", "none"), default="linear",
                    help="暦時間の調整（既定 linear）/ calendar-time adjustment (default linear)")
     p.add_argument("--no-plots", action="store_true", help="図を出力しない / skip figures")
+    p.add_argument("--bootstrap", type=int, default=200, metavar="B",
+                   help="制限付き平均時間のブートストラップ回数（既定 200、標準化差は B/4）/ "
+                        "bootstrap replications for rmst.csv (default 200; standardised "
+                        "difference B/4)")
     add_input_arguments(p)
     p.set_defaults(func=run)
 
@@ -93,7 +104,10 @@ def run(args) -> int:
     if ds is None:
         return 1
     try:
-        res = analyse(ds, policy_start=policy, window_start=window, calendar=args.calendar)
+        if args.bootstrap < 0:
+            raise UsageError("--bootstrap は 0 以上 / --bootstrap must be ≥ 0")
+        res = analyse(ds, policy_start=policy, window_start=window, calendar=args.calendar,
+                      n_boot=args.bootstrap, n_boot_standardised=args.bootstrap // 4)
     except SurvivalInputError as e:
         raise UsageError(f"{e.message_ja}\n{e.message_en} [{e.code}]") from e
 
@@ -102,6 +116,10 @@ def run(args) -> int:
         fmt = "%.10g"
         res.cif.to_csv(tmp / "cif.csv", index=False, float_format=fmt, na_rep="")
         res.cox_table.to_csv(tmp / "cox.csv", index=False, float_format=fmt, na_rep="")
+        res.finegray_table.to_csv(tmp / "finegray.csv", index=False, float_format=fmt, na_rep="")
+        res.cif_difference.to_csv(tmp / "cif_difference.csv", index=False, float_format=fmt,
+                                  na_rep="")
+        res.rmst.to_csv(tmp / "rmst.csv", index=False, float_format=fmt, na_rep="")
         if not res.tracking.empty:
             from evalkit.survival.tracking import tracking_wide
 

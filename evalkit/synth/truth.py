@@ -12,6 +12,19 @@ episodes that reached care; "stay" = care start to discharge):
   discharge date ≤ care start + 12 (24) calendar months, by entry FY and
   by policy period (``pre``: care start before the centre's policy start;
   ``post``: on or after it).
+- ``incidence_by_period`` (issue #15): the cumulative incidence of a permanent
+  exit within 6/12/24 months of care start (1 month = 365.25/12 days, as the
+  survival analysis reports; every other exit, transfers included, competes)
+  of care episodes whose first 24 months lie wholly before the centre's
+  policy start (``pre``: care start in the window and at least 24 months
+  before the policy start) and of episodes starting on or after it up to
+  ``as_of`` (``post``; followed past ``as_of`` in the uncensored histories),
+  and ``difference`` = post − pre. These are the estimands of the period
+  analysis (``policy_pre`` / ``policy_post``) when hazards do not drift in
+  calendar time apart from the policy.
+- ``population``: the same incidences and the true subdistribution hazard
+  ratio of the policy from a very large uncensored sample of the scenario
+  (:mod:`evalkit.synth.population`), or null when not stored for it.
 - ``reentry_12m``: of care episodes discharged to reunification or kinship
   in a FY, the share whose child starts a new care episode within 365 days.
 - ``point_in_time``: children in care on ``as_of`` and on each FY's last
@@ -107,6 +120,12 @@ def oracle(h: Histories, sc: dict[str, Any]) -> dict[str, Any]:
         per[name] = {"n": n, "share_12m": _r(p12[m].mean()) if n else None,
                      "share_24m": _r(p24[m].mean()) if n else None}
     out["permanency_within_by_period"] = per
+    out["incidence_by_period"] = _incidence_by_period(h, care & (fy >= fy0), permanent, cs, end,
+                                                      as_of)
+    from evalkit.synth.population import lookup
+
+    # population values (very large uncensored sample) of this exact scenario, when stored
+    out["population"] = lookup(sc)
     # re-entry within 12 months
     df = pd.DataFrame({"child": h.ep_child, "start": h.ep_start, "cs": np.where(care, cs, np.nan)})
     df = df.sort_values(["child", "start"], kind="mergesort")
@@ -156,6 +175,33 @@ def oracle(h: Histories, sc: dict[str, Any]) -> dict[str, Any]:
     allm = in_window
     out["entry_cohort_mean_stay_days"] = _r(stay[allm].mean()) if allm.any() else None
     out["entry_cohort_median_stay_days"] = _r(float(np.median(stay[allm]))) if allm.any() else None
+    return out
+
+
+#: Horizons (months) of ``oracle["incidence_by_period"]``.
+INCIDENCE_MONTHS = (6, 12, 24)
+
+
+def _incidence_by_period(h: Histories, care: np.ndarray, permanent: np.ndarray, cs: np.ndarray,
+                         end: np.ndarray, as_of: int) -> dict[str, Any]:
+    """Share permanent within 6/12/24 months: entrants wholly pre-policy vs post-policy."""
+    pday = h.policy_day[h.ep_child].astype(float)
+    month = 365.25 / 12
+    pre = care & (cs + 24 * month <= pday)
+    post = care & (cs >= pday) & (cs <= as_of)
+    stay = (end - cs).astype(float)
+    out: dict[str, Any] = {}
+    for name, m in (("pre", pre), ("post", post)):
+        n = int(m.sum())
+        rec: dict[str, Any] = {"n": n}
+        for k in INCIDENCE_MONTHS:
+            rec[f"cif_{k}m"] = _r((permanent[m] & (stay[m] <= k * month)).mean()) if n else None
+        out[name] = rec
+    out["difference"] = {
+        f"cif_{k}m": (_r(out["post"][f"cif_{k}m"] - out["pre"][f"cif_{k}m"])
+                      if out["pre"]["n"] and out["post"]["n"] else None)
+        for k in INCIDENCE_MONTHS
+    }
     return out
 
 
