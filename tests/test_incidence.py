@@ -115,7 +115,7 @@ def test_analysis_tables(analysed):
     fg = analysed.finegray_table
     assert list(fg.columns) == ["term", "subdistribution_hr", "ci_lower", "ci_upper", "p_value"]
     assert fg["term"].iloc[0] == "policy"
-    s = analysed.summary()
+    s = analysed.report()
     assert "permanent home within 12 months" in s and "subdistribution HR" in s
 
 
