@@ -59,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``evalkit`` console script."""
     from evalkit.data.load import DatasetError
+    from evalkit.outputs import OutputRefused
 
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     parser = build_parser()
@@ -74,6 +75,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except UsageError as e:
         print(f"evalkit {args.command}: {e}", file=sys.stderr)
+        return 2
+    except OutputRefused as e:
+        print(f"出力を拒否しました / output refused: {e.path}\n"
+              f"エラー: {e.message_ja}\nerror: {e.message_en}", file=sys.stderr)
+        return 2
+    except OSError as e:  # write failures: read-only, disk full, permission
+        where = e.filename or ""
+        print(f"書き込めません / cannot write: {where} ({e.strerror or e})", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("中断しました / interrupted", file=sys.stderr)

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from evalkit.outputs import check_output
+
 KPI_DESCRIPTION = """\
 KPI_DEFINITIONS.md の KPI（主定義と各バリアント）を計算し、長い形式の表
 （kpi, variant, period, period_start, period_end, center, group, numerator,
@@ -197,6 +199,7 @@ def run_kpi(args) -> int:
     except KeyError as e:
         raise UsageError(f"不明な KPI / unknown KPI or variant: {e.args[0]} "
                          "(evalkit kpi --list)") from e
+    check_output(args.out, inputs=[args.path])
     ds = _load(args)
     if ds is None:
         return 1
@@ -218,6 +221,7 @@ def run_list(args) -> int:
     day = _date(args.as_of, "--as-of")
     if args.out and Path(args.out).suffix.lower() not in (".csv", ".xlsx", ".json"):
         raise UsageError(f"--out は .csv / .xlsx / .json / --out must end in .csv, .xlsx or .json: {args.out}")
+    check_output(args.out, inputs=[args.path])
     ds = _load(args)
     if ds is None:
         return 1
