@@ -64,3 +64,12 @@ def test_disk_full_is_bilingual_exit_2(data_dir, tmp_path, monkeypatch):
     rc, _, err = run("kpi", data_dir, "--fiscal-year", "2026", "--out", tmp_path / "k.csv")
     assert rc == 2
     assert "書き込めません / cannot write" in err and "k.csv" in err and "内部エラー" not in err
+
+
+@pytest.mark.parametrize("cmd", ["survival", "contacts"])
+def test_folder_outputs_refuse_input_and_inside(data_dir, cmd):
+    before = _hashes(data_dir)
+    for out in (data_dir, data_dir / "res", data_dir.parent):
+        rc, _, err = run(cmd, data_dir, "--out", out)
+        assert rc == 2 and "output refused" in err and "Traceback" not in err
+    assert _hashes(data_dir) == before
