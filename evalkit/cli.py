@@ -75,13 +75,16 @@ def main(argv: list[str] | None = None) -> int:
         for p in e.problems:
             print(f"エラー: {p.message_ja}\nerror: {p.message_en}", file=sys.stderr)
         return 2
-    except (UsageError, OutputRefused) as e:
+    except UsageError as e:
         print(f"evalkit {args.command}: {e}", file=sys.stderr)
         return 2
-    except OSError as e:  # read-only folder, disk full, permissions: the user's environment
+    except OutputRefused as e:
+        print(f"出力を拒否しました / output refused: {e.path}\n"
+              f"エラー: {e.message_ja}\nerror: {e.message_en}", file=sys.stderr)
+        return 2
+    except OSError as e:  # write failures: read-only, disk full, permission
         where = e.filename or ""
-        print(f"evalkit {args.command}: 書き込み・読み込みができません / cannot write or read: "
-              f"{where} ({e.strerror or type(e).__name__})", file=sys.stderr)
+        print(f"書き込めません / cannot write: {where} ({e.strerror or e})", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("中断しました / interrupted", file=sys.stderr)

@@ -18,47 +18,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
-class OutputRefused(ValueError):
-    """An output path that would overwrite or sit inside the input (exit status 2)."""
-
-
-def _inside(child: Path, parent: Path) -> bool:
-    try:
-        child.relative_to(parent)
-    except ValueError:
-        return False
-    return True
-
-
-def check_not_input(out: str | os.PathLike | None, inputs: list[str | os.PathLike]) -> None:
-    """Refuse an output path that is an input, or lies inside an input folder.
-
-    Paths are compared after resolving symbolic links, so a link to the data
-    folder is caught too. Raises :class:`OutputRefused` with a bilingual message.
-
-    >>> import tempfile, pathlib
-    >>> d = pathlib.Path(tempfile.mkdtemp())
-    >>> check_not_input(d / "kpi.csv", [d / "data"])  # beside the data: fine
-    >>> try:
-    ...     check_not_input(d / "data" / "children.csv", [d / "data"])
-    ... except OutputRefused as e:
-    ...     print(type(e).__name__)
-    OutputRefused
-    """
-    if out is None:
-        return
-    o = Path(out).resolve()
-    for i in inputs:
-        if i is None:
-            continue
-        src = Path(i).resolve()
-        if o == src or _inside(o, src):
-            raise OutputRefused(
-                "出力先が入力データの中です（上書きしません）/ the output is inside the input data; "
-                f"refusing to overwrite it: {out}"
-            )
-
-
 @contextmanager
 def atomic_dir(out: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary folder beside ``out``; on success move its files into ``out``.
@@ -114,3 +73,57 @@ def defuse_formulas(writer) -> int:
                     c.data_type = "s"
                     n += 1
     return n
+
+
+class OutputRefused(Exception):
+    """An output path evalkit will not write to (the CLI exits 2).
+
+    Parameters
+    ----------
+    message_ja, message_en : str
+        The reason, in Japanese and in English.
+    path : str
+        The refused path.
+    """
+
+    def __init__(self, message_ja: str, message_en: str, path: str | os.PathLike) -> None:
+        self.message_ja = message_ja
+        self.message_en = message_en
+        self.path = str(path)
+        super().__init__(f"{message_en}: {self.path}")
+
+
+def _inside(a: Path, b: Path) -> bool:
+    """Whether ``a`` is ``b`` or lies inside ``b`` (both resolved)."""
+    return a == b or b in a.parents
+
+
+def check_output(out: str | os.PathLike | None,
+                 inputs: list[str | os.PathLike | None] | tuple = ()) -> None:
+    """Refuse an output that is, or lies inside, an input, or that holds an input.
+
+    Symlinks are resolved. ``None`` entries are ignored (stdout output or no
+    input). Raises :class:`OutputRefused`.
+
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> check_output(d / "out.csv", inputs=[d / "data"])
+    >>> try:
+    ...     check_output(d / "data" / "children.csv", inputs=[d / "data"])
+    ... except OutputRefused as e:
+    ...     print(e.message_en)
+    the output would overwrite or lie inside an input
+    """
+    if out is None:
+        return
+    o = Path(out).expanduser().resolve()
+    for i in inputs:
+        if i is None:
+            continue
+        p = Path(i).expanduser().resolve()
+        if _inside(o, p):
+            raise OutputRefused("出力先が入力と同じか入力の中にあります",
+                                "the output would overwrite or lie inside an input", out)
+        if _inside(p, o):
+            raise OutputRefused("入力が出力先フォルダの中にあります",
+                                "an input lies inside the output folder", out)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from evalkit.outputs import atomic_dir
+from evalkit.outputs import atomic_dir, check_output
 
 DESCRIPTION = """\
 措置中の子ども・家族等との面接回数と親子・家族交流の回数が、パーマネンシー
@@ -98,6 +98,7 @@ def run(args) -> int:
     from evalkit.data.inputs import load_input
 
     start, pre_months = _parse_args(args)
+    check_output(args.out, inputs=[args.path])
     ds = load_input(args)
     if ds is None:
         return 1

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from evalkit.outputs import check_output
+
 KPI_DESCRIPTION = """\
 KPI_DEFINITIONS.md の KPI（主定義と各バリアント）を計算し、長い形式の表
 （kpi, variant, period, period_start, period_end, center, group, numerator,
@@ -155,11 +157,8 @@ def write_table(df: pd.DataFrame, out: str | None, provenance: dict | None = Non
 def _load(args):
     from evalkit.cli import UsageError
     from evalkit.data.inputs import load_input
-    from evalkit.outputs import check_not_input
-
     if not args.path:
         raise UsageError("PATH を指定してください / PATH is required")
-    check_not_input(getattr(args, "out", None), [args.path, getattr(args, "mapping", None)])
     return load_input(args)
 
 
@@ -199,6 +198,7 @@ def run_kpi(args) -> int:
     except KeyError as e:
         raise UsageError(f"不明な KPI / unknown KPI or variant: {e.args[0]} "
                          "(evalkit kpi --list)") from e
+    check_output(args.out, inputs=[args.path, getattr(args, "mapping", None)])
     ds = _load(args)
     if ds is None:
         return 1
@@ -220,6 +220,7 @@ def run_list(args) -> int:
     day = _date(args.as_of, "--as-of")
     if args.out and Path(args.out).suffix.lower() not in (".csv", ".xlsx", ".json"):
         raise UsageError(f"--out は .csv / .xlsx / .json / --out must end in .csv, .xlsx or .json: {args.out}")
+    check_output(args.out, inputs=[args.path, getattr(args, "mapping", None)])
     ds = _load(args)
     if ds is None:
         return 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from evalkit.outputs import atomic_dir
+from evalkit.outputs import atomic_dir, check_output
 
 DESCRIPTION = """\
 措置開始から永続的解決（家庭復帰・親族等・養子縁組・未成年後見）までの期間を
@@ -100,6 +100,7 @@ def run(args) -> int:
     if isinstance(policy, str):
         raise UsageError("--policy-start は日付です / --policy-start must be a date")
     window = _date_arg(args.window_start, "--window-start")
+    check_output(args.out, inputs=[args.path])
     ds = load_input(args)
     if ds is None:
         return 1
