@@ -7,7 +7,9 @@ consistent with the published cells, the displayed claims (``<5`` means
 :func:`scipy.optimize.linprog`. A cell **leaks** when that interval meets
 1..min_cell−1 but does not contain all of it (the reader narrows a possibly
 small count more tightly than "suppressed" says), which includes every
-suppressed cell whose value is determined and small.
+suppressed cell whose value is determined and small. For an ``x`` cell (a
+secondary suppression: 0 or at least min_cell) only being shown to be small
+counts as a leak (see :func:`is_leak`).
 
 Examples
 --------
@@ -49,22 +51,22 @@ class Leak:
                 f" by the published cells (min_cell={min_cell})")
 
 
-def _bounds(reg: DisclosureRegistry, keys: list, prim: set) -> list[tuple[float, float]]:
-    out = []
+def _bounds(reg: DisclosureRegistry, keys: list) -> list[tuple[float, float | None]]:
+    out: list[tuple[float, float | None]] = []
     for k in keys:
         if k not in reg.suppressed:
             v = float(reg.values[k])
             out.append((v, v))
-        elif k in prim:
+        elif reg.claim(k).startswith("<"):
             out.append((1.0, float(reg.min_cell - 1)))
         else:
             out.append((0.0, None))
     return out
 
 
-def _rows(reg: DisclosureRegistry, index: dict) -> tuple:
+def _rows(relations: list, index: dict) -> tuple:
     a_ub, b_ub, a_eq, b_eq = [], [], [], []
-    for r in reg.relations:
+    for r in relations:
         row = np.zeros(len(index))
         for k, c in r.coefs.items():
             row[index[k]] += c
@@ -90,34 +92,67 @@ def _extreme(c: np.ndarray, a: tuple, bounds: list) -> float | None:
     return float(res.fun)
 
 
-def audit_registry(reg: DisclosureRegistry) -> list[Leak]:
-    """Suppressed cells narrowed inside 1..min_cell−1 by the published cells.
+def is_leak(claim: str, lo: int, hi: int, min_cell: int) -> bool:
+    """Whether the interval ``lo..hi`` of a suppressed cell says more than its claim.
 
-    Only cells that share a relation chain with a published cell can leak;
-    cells in no relation are left as their claim says.
+    A ``<min_cell`` cell must keep the whole range 1..min_cell−1. An ``x`` cell
+    (a count that may be 0 or large) leaks when it is shown to be at most
+    min_cell−1 without the whole range 0/1..min_cell−1 left open: the reader
+    would then know a small count more precisely than ``<min_cell`` says.
     """
-    if reg.min_cell <= 1 or not reg.suppressed:
-        return []
-    keys = sorted(reg.values, key=str)
-    for r in reg.relations:
-        for k in r.coefs:
-            if k not in reg.values:
-                raise KeyError(f"relation {r.label!r} names unregistered cell {k!r}")
+    top = min_cell - 1
+    if claim.startswith("<"):
+        return lo > 1 or hi < top
+    return 1 <= hi <= top and not (lo <= 1 and hi == top)
+
+
+def _audit_component(reg: DisclosureRegistry, comp: set, relations: list) -> list[Leak]:
+    keys = sorted(comp, key=str)
     index = {k: i for i, k in enumerate(keys)}
-    prim = reg.primary() & reg.suppressed
-    bounds = _bounds(reg, keys, prim)
-    a = _rows(reg, index)
-    lo_small, hi_small = 1, reg.min_cell - 1
+    bounds = _bounds(reg, keys)
+    a = _rows(relations, index)
     leaks = []
-    for k in sorted(reg.suppressed, key=str):
+    for k in keys:
+        if k not in reg.suppressed:
+            continue
         c = np.zeros(len(keys))
         c[index[k]] = 1.0
         lo = _extreme(c, a, bounds)
         hi = _extreme(-c, a, bounds)
         lo_i = math.ceil(lo - 1e-7)
         hi_i = _BIG if hi is None else math.floor(-hi + 1e-7)
-        meets = lo_i <= hi_small and hi_i >= lo_small
-        covers = lo_i <= lo_small and hi_i >= hi_small
-        if meets and not covers:
+        if is_leak(reg.claim(k), lo_i, int(hi_i), reg.min_cell):
             leaks.append(Leak(k, int(lo_i), int(hi_i)))
     return leaks
+
+
+def audit_registry(reg: DisclosureRegistry, only: set | None = None) -> list[Leak]:
+    """Suppressed cells narrowed inside 1..min_cell−1 by the published cells.
+
+    Only cells that share a relation chain with a published cell can leak;
+    cells in no relation are left as their claim says. Each connected component
+    of the relations is solved on its own (``only``: just the component of
+    those cells).
+    """
+    from evalkit.report.disclosure import components
+
+    if reg.min_cell <= 1 or not reg.suppressed:
+        return []
+    for r in reg.relations:
+        for k in r.coefs:
+            if k not in reg.values:
+                raise KeyError(f"relation {r.label!r} names unregistered cell {k!r}")
+    comps = [only] if only is not None else components(reg)
+    leaks: list[Leak] = []
+    for comp in comps:
+        if not comp & reg.suppressed:
+            continue
+        rels = [r for r in reg.relations if next(iter(r.coefs), None) in comp]
+        leaks.extend(_audit_component(reg, comp, rels))
+    return sorted(leaks, key=lambda x: str(x.key))
+
+
+def audit_document(doc) -> tuple[DisclosureRegistry, list[Leak]]:
+    """Audit a disclosure file's content (:meth:`DisclosureRegistry.document`)."""
+    reg = DisclosureRegistry.from_document(doc)
+    return reg, audit_registry(reg)
