@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "evalkit.survival.commands",  # survival
     "evalkit.contacts.commands",  # contacts
     "evalkit.report.commands",  # report, demo
+    "evalkit.report.audit_command",  # audit
     "evalkit.simulate.commands",  # simulate
 )
 

@@ -156,3 +156,52 @@ def audit_document(doc) -> tuple[DisclosureRegistry, list[Leak]]:
     """Audit a disclosure file's content (:meth:`DisclosureRegistry.document`)."""
     reg = DisclosureRegistry.from_document(doc)
     return reg, audit_registry(reg)
+
+
+#: The disclosure file written beside a public report.
+DISCLOSURE_FILE = "disclosure.json"
+
+
+class DisclosureFileError(ValueError):
+    """A disclosure file that cannot be read (message in Japanese and English)."""
+
+
+def read_document(path) -> dict:
+    """Read a disclosure file (``disclosure.json``), checking its format.
+
+    Raises
+    ------
+    DisclosureFileError
+        Unreadable file, not JSON, or not an ``evalkit-disclosure/1`` document.
+    """
+    import json
+    from pathlib import Path
+
+    p = Path(path)
+    try:
+        doc = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise DisclosureFileError(f"秘匿情報ファイルを読めません / cannot read the disclosure "
+                                  f"file {p.name}: {type(e).__name__}") from None
+    if not isinstance(doc, dict) or doc.get("format") != "evalkit-disclosure/1" \
+            or not {"min_cell", "cells", "relations"} <= set(doc):
+        raise DisclosureFileError(f"秘匿情報ファイルの形式が違います / {p.name} is not an "
+                                  "evalkit disclosure file (format evalkit-disclosure/1)")
+    return doc
+
+
+def write_document(doc: dict, folder) -> None:
+    """Write ``folder/disclosure.json`` (sorted keys, UTF-8: same report → same bytes)."""
+    import json
+    from pathlib import Path
+
+    (Path(folder) / DISCLOSURE_FILE).write_text(
+        json.dumps(doc, ensure_ascii=False, sort_keys=True, indent=1) + "\n", encoding="utf-8")
+
+
+def leak_report(leaks: list[Leak], min_cell: int, limit: int = 20) -> str:
+    """The bilingual list of leaks (at most ``limit`` lines, then a count of the rest)."""
+    lines = [x.message(min_cell) for x in leaks[:limit]]
+    if len(leaks) > limit:
+        lines.append(f"…ほか {len(leaks) - limit} 件 / … and {len(leaks) - limit} more")
+    return "\n".join(lines)
