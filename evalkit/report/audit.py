@@ -51,13 +51,13 @@ class Leak:
                 f" by the published cells (min_cell={min_cell})")
 
 
-def _bounds(reg: DisclosureRegistry, keys: list) -> list[tuple[float, float | None]]:
+def _bounds(reg: DisclosureRegistry, keys: list, claims: dict) -> list[tuple[float, float | None]]:
     out: list[tuple[float, float | None]] = []
     for k in keys:
         if k not in reg.suppressed:
             v = float(reg.values[k])
             out.append((v, v))
-        elif reg.claim(k).startswith("<"):
+        elif claims[k].startswith("<"):
             out.append((1.0, float(reg.min_cell - 1)))
         else:
             out.append((0.0, None))
@@ -83,13 +83,14 @@ def _rows(relations: list, index: dict) -> tuple:
     return tuple(np.array(a) if a else None for a in (a_ub, b_ub, a_eq, b_eq))
 
 
-def _extreme(c: np.ndarray, a: tuple, bounds: list) -> float | None:
+def _solve(c: np.ndarray, a: tuple, bounds: list) -> tuple[float | None, np.ndarray | None]:
+    """Minimise ``c @ x``: (optimum or None when unbounded, the optimal point)."""
     res = linprog(c, A_ub=a[0], b_ub=a[1], A_eq=a[2], b_eq=a[3], bounds=bounds, method="highs")
     if res.status == 3:  # unbounded
-        return None
+        return None, None
     if res.status != 0:
         raise RuntimeError(f"published cells are inconsistent: {res.message}")
-    return float(res.fun)
+    return float(res.fun), res.x
 
 
 def is_leak(claim: str, lo: int, hi: int, min_cell: int) -> bool:
@@ -106,22 +107,67 @@ def is_leak(claim: str, lo: int, hi: int, min_cell: int) -> bool:
     return 1 <= hi <= top and not (lo <= 1 and hi == top)
 
 
+class _Witness:
+    """Cells already shown by a feasible point to reach the ends of their claim.
+
+    Any feasible point of the LP is a witness: a suppressed ``<min_cell`` cell
+    at most 1 there has lower bound ≤ 1, one at least min_cell−1 has upper
+    bound ≥ min_cell−1; an ``x`` cell at least min_cell cannot leak. Two LPs
+    (minimise and maximise the sum of the suppressed cells, ``x`` cells capped)
+    usually settle most cells, so only the rest need their own two LPs. The
+    verdicts are those of the exact bounds.
+    """
+
+    def __init__(self, reg: DisclosureRegistry, sup: list, index: dict, claims: dict):
+        self.reg, self.sup, self.index = reg, sup, index
+        self.small = {k for k in sup if claims[k].startswith("<")}
+        self.low: set = set()
+        self.high: set = set()
+
+    def mark(self, x: np.ndarray | None) -> None:
+        if x is None:
+            return
+        m = self.reg.min_cell
+        for k in self.sup:
+            v = x[self.index[k]]
+            if v <= 1 + 1e-7:
+                self.low.add(k)
+            if v >= (m - 1 if k in self.small else m) - 1e-7:
+                self.high.add(k)
+
+    def settled(self, k) -> bool:
+        if k in self.small:
+            return k in self.low and k in self.high
+        return k in self.high
+
+
 def _audit_component(reg: DisclosureRegistry, comp: set, relations: list) -> list[Leak]:
     keys = sorted(comp, key=str)
     index = {k: i for i, k in enumerate(keys)}
-    bounds = _bounds(reg, keys)
+    sup = [k for k in keys if k in reg.suppressed]
+    claims = reg.claims(sup)
+    bounds = _bounds(reg, keys, claims)
     a = _rows(relations, index)
+    wit = _Witness(reg, sup, index, claims)
+    if len(sup) > 2:
+        cap = [(lo, _BIG if hi is None else hi) for lo, hi in bounds]
+        for sign in (1.0, -1.0):
+            c = np.zeros(len(keys))
+            c[[index[k] for k in sup]] = sign
+            wit.mark(_solve(c, a, cap)[1])
     leaks = []
-    for k in keys:
-        if k not in reg.suppressed:
+    for k in sup:
+        if wit.settled(k):
             continue
         c = np.zeros(len(keys))
         c[index[k]] = 1.0
-        lo = _extreme(c, a, bounds)
-        hi = _extreme(-c, a, bounds)
+        lo, x_lo = _solve(c, a, bounds)
+        wit.mark(x_lo)
+        hi, x_hi = _solve(-c, a, bounds)
+        wit.mark(x_hi)
         lo_i = math.ceil(lo - 1e-7)
         hi_i = _BIG if hi is None else math.floor(-hi + 1e-7)
-        if is_leak(reg.claim(k), lo_i, int(hi_i), reg.min_cell):
+        if is_leak(claims[k], lo_i, int(hi_i), reg.min_cell):
             leaks.append(Leak(k, int(lo_i), int(hi_i)))
     return leaks
 

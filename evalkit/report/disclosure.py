@@ -130,6 +130,12 @@ class DisclosureRegistry:
         small = key in self.primary() and key not in self.as_x
         return f"<{self.min_cell}" if small else "x"
 
+    def claims(self, keys: Iterable[Key]) -> dict[Key, str]:
+        """:meth:`claim` of many suppressed cells at once (one pass over the counts)."""
+        prim = self.primary()
+        small = f"<{self.min_cell}"
+        return {k: small if k in prim and k not in self.as_x else "x" for k in keys}
+
     def add_le(self, small: Key, big: Key, values: Mapping[Key, int] | None = None) -> None:
         """``small <= big`` (a numerator and its denominator, a subgroup and its group)."""
         self.add_relation({small: 1.0, big: -1.0}, float("-inf"), 0.0, "at most", values)

@@ -374,6 +374,8 @@ class Section:
         self.report = report
         self.key = key
         self.blocks: list[str] = []
+        #: the section's tables once rendered by :meth:`finish` (for tests and audits)
+        self.tables: list[T.TableBlock] = []
         if key is not None:
             self.blocks.append(
                 f'<h2 class="ek-section" id="{key}">{html.escape(report.tr("sec." + key))}</h2>'
@@ -501,6 +503,7 @@ class Section:
         for b in blocks:
             if isinstance(b, T.TableBlock):
                 shown = b.render(reg)
+                self.tables.append(b)
                 T.publish(b.name, shown, b.caption)
                 self.raw(T.table_html(shown, b.caption))
             elif isinstance(b, _Later):
@@ -536,7 +539,7 @@ class _Later:
     fn: Callable[[], Any]
 
 
-def compose(r: Report) -> dict[str, Section]:
+def compose(r: Report, control: bool = True) -> dict[str, Section]:
     """Build every section, protect the registry once, then render and publish.
 
     This is the one disclosure-control step of a report: all tables register
@@ -546,6 +549,13 @@ def compose(r: Report) -> dict[str, Section]:
     suppression. The disclosure document (:meth:`DisclosureRegistry.document`)
     is left for the runner, which audits it and writes ``disclosure.json``.
 
+    Parameters
+    ----------
+    r : the report (:func:`open_report`)
+    control : False applies only the per-cell rule (counts 1..min_cell−1 shown
+        ``<min_cell``), as reports did before the cross-table step; for the
+        auditor's regression tests, never for a published report.
+
     Returns
     -------
     dict
@@ -554,7 +564,10 @@ def compose(r: Report) -> dict[str, Section]:
     out = {"header": r.header()}
     for key, fn in zip(SECTION_KEYS, SECTIONS, strict=True):
         out[key] = fn(r)
-    protect(r.registry)
+    if control:
+        protect(r.registry)
+    else:
+        r.registry.suppressed |= r.registry.primary()
     for sec in out.values():
         sec.finish()
     T.write_disclosure(r.registry.document())
