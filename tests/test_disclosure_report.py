@@ -14,42 +14,14 @@ checks that this changes nothing in the registry.
 from __future__ import annotations
 
 import copy
-import warnings
 
 import pytest
+from _disclosure import build, no_contacts, synth
 
-from evalkit.report import sections as S
 from evalkit.report.audit import audit_registry
 from evalkit.report.disclosure import DisclosureRegistry, protect
 
-FY = 2026
 CENTRES = ("all", "chuo", "iida", "suwa", "saku", "matsumoto")
-
-
-def synth(out, seed: int, scale: float):
-    from evalkit.cli import main
-
-    assert main(["synth", "--seed", str(seed), "--children-scale", str(scale),
-                 "--out", str(out)]) == 0
-    return out
-
-
-def no_contacts(monkeypatch) -> None:
-    import evalkit.contacts.analysis as ca
-
-    def skipped(*_a, **_k):
-        raise RuntimeError("contacts analysis skipped in this test")
-
-    monkeypatch.setattr(ca, "analyse", skipped)
-
-
-def build(data, center: str, control: bool = True, fy: int = FY):
-    """The report's sections and registry, as the notebook builds them (no figures)."""
-    warnings.filterwarnings("ignore")
-    r = S.open_report(str(data), fy, center=center, audience="public", min_cell=5)
-    r.figures = False
-    secs = S.compose(r, control=control)
-    return r, secs
 
 
 @pytest.fixture(scope="module")
