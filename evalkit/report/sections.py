@@ -991,7 +991,12 @@ def _kpi_plot(r: Report, long: pd.DataFrame, k: str, v, policy):
     g = _main_group(k, L["group"])
     L = L.loc[L["group"] == g].sort_values("period_end")
     d = _kpi_display(r, L)
-    ok = ~d["hidden"].to_numpy() & d["value"].notna().to_numpy()
+    sup = r.registry.suppressed  # the tables' cells hidden by the cross-table step, too
+    fys = d["fy"].astype(int) if "fy" in d.columns else [None] * len(d)
+    hid = [any(("kpi", k, str(g_), per, f) in sup for f in ("numerator", "denominator")
+               for per in (str(p_), f"FY{y_}"))  # the point's own cells, or its year's sum
+           for g_, p_, y_ in zip(d["group"], d["period"], fys, strict=True)]
+    ok = ~d["hidden"].to_numpy() & d["value"].notna().to_numpy() & ~np.array(hid, dtype=bool)
     x = pd.to_datetime(d["period_end"]).to_numpy()
     if v.cadence == "year":  # a yearly value sits in the middle of its fiscal year
         x = (pd.to_datetime(d["period_start"]) + pd.Timedelta(days=182)).to_numpy()
