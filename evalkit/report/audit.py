@@ -141,7 +141,8 @@ class _Witness:
         return k in self.high
 
 
-def _audit_component(reg: DisclosureRegistry, comp: set, relations: list) -> list[Leak]:
+def _audit_component(reg: DisclosureRegistry, comp: set, relations: list,
+                     first: bool = False) -> list[Leak]:
     keys = sorted(comp, key=str)
     index = {k: i for i, k in enumerate(keys)}
     sup = [k for k in keys if k in reg.suppressed]
@@ -169,16 +170,20 @@ def _audit_component(reg: DisclosureRegistry, comp: set, relations: list) -> lis
         hi_i = _BIG if hi is None else math.floor(-hi + 1e-7)
         if is_leak(claims[k], lo_i, int(hi_i), reg.min_cell):
             leaks.append(Leak(k, int(lo_i), int(hi_i)))
+            if first:
+                break
     return leaks
 
 
-def audit_registry(reg: DisclosureRegistry, only: set | None = None) -> list[Leak]:
+def audit_registry(reg: DisclosureRegistry, only: set | None = None,
+                   first: bool = False) -> list[Leak]:
     """Suppressed cells narrowed inside 1..min_cell−1 by the published cells.
 
     Only cells that share a relation chain with a published cell can leak;
     cells in no relation are left as their claim says. Each connected component
     of the relations is solved on its own (``only``: just the component of
-    those cells).
+    those cells). ``first``: stop at the first leak of each component (in key
+    order — the leak :func:`~evalkit.report.disclosure.protect` closes next).
     """
     from evalkit.report.disclosure import components
 
@@ -194,7 +199,7 @@ def audit_registry(reg: DisclosureRegistry, only: set | None = None) -> list[Lea
         if not comp & reg.suppressed:
             continue
         rels = [r for r in reg.relations if next(iter(r.coefs), None) in comp]
-        leaks.extend(_audit_component(reg, comp, rels))
+        leaks.extend(_audit_component(reg, comp, rels, first))
     return sorted(leaks, key=lambda x: str(x.key))
 
 

@@ -288,7 +288,7 @@ def protect(reg: DisclosureRegistry, max_rounds: int = 10_000) -> DisclosureRegi
         if not comp & reg.suppressed:
             continue
         for _ in range(max_rounds):
-            leaks = audit_registry(reg, only=comp)
+            leaks = audit_registry(reg, only=comp, first=True)
             if not leaks:
                 break
             if not _close(reg, leaks[0].key, comp):
