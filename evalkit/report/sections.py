@@ -605,7 +605,11 @@ def glance(r: Report) -> Section:
     fy = fiscal_year_label(r.fiscal_year, r.lang)
     s.p(r.tr("glance.intro", fy=fy))
     ep = r.episodes
-    start_stock = in_care_on(r.ds, r.fy_start)
+    # the stock before the year's first events: children in care on the previous year's last
+    # day (= the previous report's year-end), so start + entries - discharges = end exactly
+    # (a placement row covers [start, end): events dated April 1 are the year's)
+    eve = r.fy_start - pd.Timedelta(days=1)
+    start_stock = in_care_on(r.ds, eve)
     end_stock = in_care_on(r.ds, r.last_day)
     cs = ep["care_start"]
     entries = ep.loc[(cs >= r.fy_start) & (cs <= r.fy_end)]
@@ -615,7 +619,7 @@ def glance(r: Report) -> Section:
     df = pd.DataFrame(
         {
             item: [
-                r.tr("glance.stock_start", d=jdate(r.fy_start, r.lang)),
+                r.tr("glance.stock_start", d=jdate(eve, r.lang)),
                 r.tr("glance.entries"),
                 r.tr("glance.discharges"),
                 r.tr("glance.stock_end", d=jdate(r.last_day, r.lang)),
