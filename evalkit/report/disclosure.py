@@ -252,9 +252,34 @@ def _neighbours(reg: DisclosureRegistry, leak: Key) -> list[Key]:
     return sorted(out, key=lambda k: (reg.values[k] == 0, reg.values[k], str(k)))
 
 
+def _frontier(reg: DisclosureRegistry, leak: Key) -> list[Key]:
+    """Published cells of the relations around the suppressed cells linked to ``leak``.
+
+    The suppressed cells reachable from ``leak`` through relations (passing only
+    through suppressed cells) form its cluster; the published cells sharing a
+    relation with the cluster are what pins it down. Ordered as
+    :func:`_neighbours` (smallest positive first, zeros last).
+    """
+    cluster, todo, out = {leak}, [leak], set()
+    by_cell: dict[Key, list[Relation]] = {}
+    for r in reg.relations:
+        for k in r.coefs:
+            by_cell.setdefault(k, []).append(r)
+    while todo:
+        k = todo.pop()
+        for r in by_cell.get(k, []):
+            for j in r.coefs:
+                if j not in reg.suppressed:
+                    out.add(j)
+                elif j not in cluster:
+                    cluster.add(j)
+                    todo.append(j)
+    return sorted(out, key=lambda k: (reg.values[k] == 0, reg.values[k], str(k)))
+
+
 def _close(reg: DisclosureRegistry, leak: Key, comp: set[Key]) -> bool:
     """One step against a leak: returns False when nothing is left to do."""
-    cands = _neighbours(reg, leak)
+    cands = _neighbours(reg, leak) or _frontier(reg, leak)
     if cands:
         reg.suppressed.add(cands[0])
         return True
@@ -274,7 +299,9 @@ def protect(reg: DisclosureRegistry, max_rounds: int = 10_000) -> DisclosureRegi
 
     Primary suppression first; then, while :func:`evalkit.report.audit.audit_registry`
     finds a leaking cell, the smallest positive published cell sharing a relation
-    with it is suppressed (zeros last). When no such cell is left, the whole linked
+    with it is suppressed (zeros last); when it has no published neighbour left, the
+    smallest positive published cell around the suppressed cells linked to it
+    (:func:`_frontier`). When no such cell is left, the whole linked
     component is suppressed, and as a last resort its primary cells are shown as
     ``x`` instead of ``<min_cell`` (a claim of "≥ 0"). With relations whose
     constant is 0 (every relation the report registers) the last step always
