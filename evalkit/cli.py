@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     "evalkit.survival.commands",  # survival
     "evalkit.contacts.commands",  # contacts
     "evalkit.report.commands",  # report, demo
+    "evalkit.report.audit_command",  # audit
     "evalkit.simulate.commands",  # simulate
     "evalkit.data.pseudo_commands",  # pseudonymise
 )

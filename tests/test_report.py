@@ -118,7 +118,8 @@ def test_files_written_whole(public):
     folder = public.folder
     assert folder.name == "all" and folder.parent.name == f"FY{FY}"
     names = sorted(p.name for p in folder.iterdir())
-    assert names == ["annual_report.html", "annual_report.ipynb", "annual_report.xlsx"]
+    assert names == ["annual_report.html", "annual_report.ipynb", "annual_report.xlsx",
+                     "disclosure.json"]  # #11: the public report's disclosure file
     leftovers = [p.name for p in folder.parent.iterdir() if p.name.startswith(".")]
     assert leftovers == []
 

@@ -7,7 +7,9 @@ consistent with the published cells, the displayed claims (``<5`` means
 :func:`scipy.optimize.linprog`. A cell **leaks** when that interval meets
 1..min_cell−1 but does not contain all of it (the reader narrows a possibly
 small count more tightly than "suppressed" says), which includes every
-suppressed cell whose value is determined and small.
+suppressed cell whose value is determined and small. For an ``x`` cell (a
+secondary suppression: 0 or at least min_cell) only being shown to be small
+counts as a leak (see :func:`is_leak`).
 
 Examples
 --------
@@ -49,22 +51,22 @@ class Leak:
                 f" by the published cells (min_cell={min_cell})")
 
 
-def _bounds(reg: DisclosureRegistry, keys: list, prim: set) -> list[tuple[float, float]]:
-    out = []
+def _bounds(reg: DisclosureRegistry, keys: list, claims: dict) -> list[tuple[float, float | None]]:
+    out: list[tuple[float, float | None]] = []
     for k in keys:
         if k not in reg.suppressed:
             v = float(reg.values[k])
             out.append((v, v))
-        elif k in prim:
+        elif claims[k].startswith("<"):
             out.append((1.0, float(reg.min_cell - 1)))
         else:
             out.append((0.0, None))
     return out
 
 
-def _rows(reg: DisclosureRegistry, index: dict) -> tuple:
+def _rows(relations: list, index: dict) -> tuple:
     a_ub, b_ub, a_eq, b_eq = [], [], [], []
-    for r in reg.relations:
+    for r in relations:
         row = np.zeros(len(index))
         for k, c in r.coefs.items():
             row[index[k]] += c
@@ -81,43 +83,176 @@ def _rows(reg: DisclosureRegistry, index: dict) -> tuple:
     return tuple(np.array(a) if a else None for a in (a_ub, b_ub, a_eq, b_eq))
 
 
-def _extreme(c: np.ndarray, a: tuple, bounds: list) -> float | None:
+def _solve(c: np.ndarray, a: tuple, bounds: list) -> tuple[float | None, np.ndarray | None]:
+    """Minimise ``c @ x``: (optimum or None when unbounded, the optimal point)."""
     res = linprog(c, A_ub=a[0], b_ub=a[1], A_eq=a[2], b_eq=a[3], bounds=bounds, method="highs")
     if res.status == 3:  # unbounded
-        return None
+        return None, None
     if res.status != 0:
         raise RuntimeError(f"published cells are inconsistent: {res.message}")
-    return float(res.fun)
+    return float(res.fun), res.x
 
 
-def audit_registry(reg: DisclosureRegistry) -> list[Leak]:
+def is_leak(claim: str, lo: int, hi: int, min_cell: int) -> bool:
+    """Whether the interval ``lo..hi`` of a suppressed cell says more than its claim.
+
+    A ``<min_cell`` cell must keep the whole range 1..min_cell−1. An ``x`` cell
+    (a count that may be 0 or large) leaks when it is shown to be at most
+    min_cell−1 without the whole range 0/1..min_cell−1 left open: the reader
+    would then know a small count more precisely than ``<min_cell`` says.
+    """
+    top = min_cell - 1
+    if claim.startswith("<"):
+        return lo > 1 or hi < top
+    return 1 <= hi <= top and not (lo <= 1 and hi == top)
+
+
+class _Witness:
+    """Cells already shown by a feasible point to reach the ends of their claim.
+
+    Any feasible point of the LP is a witness: a suppressed ``<min_cell`` cell
+    at most 1 there has lower bound ≤ 1, one at least min_cell−1 has upper
+    bound ≥ min_cell−1; an ``x`` cell at least min_cell cannot leak. Two LPs
+    (minimise and maximise the sum of the suppressed cells, ``x`` cells capped)
+    usually settle most cells, so only the rest need their own two LPs. The
+    verdicts are those of the exact bounds.
+    """
+
+    def __init__(self, reg: DisclosureRegistry, sup: list, index: dict, claims: dict):
+        self.reg, self.sup, self.index = reg, sup, index
+        self.small = {k for k in sup if claims[k].startswith("<")}
+        self.low: set = set()
+        self.high: set = set()
+
+    def mark(self, x: np.ndarray | None) -> None:
+        if x is None:
+            return
+        m = self.reg.min_cell
+        for k in self.sup:
+            v = x[self.index[k]]
+            if v <= 1 + 1e-7:
+                self.low.add(k)
+            if v >= (m - 1 if k in self.small else m) - 1e-7:
+                self.high.add(k)
+
+    def settled(self, k) -> bool:
+        if k in self.small:
+            return k in self.low and k in self.high
+        return k in self.high
+
+
+def _audit_component(reg: DisclosureRegistry, comp: set, relations: list,
+                     first: bool = False) -> list[Leak]:
+    keys = sorted(comp, key=str)
+    index = {k: i for i, k in enumerate(keys)}
+    sup = [k for k in keys if k in reg.suppressed]
+    claims = reg.claims(sup)
+    bounds = _bounds(reg, keys, claims)
+    a = _rows(relations, index)
+    wit = _Witness(reg, sup, index, claims)
+    if len(sup) > 2:
+        cap = [(lo, _BIG if hi is None else hi) for lo, hi in bounds]
+        for sign in (1.0, -1.0):
+            c = np.zeros(len(keys))
+            c[[index[k] for k in sup]] = sign
+            wit.mark(_solve(c, a, cap)[1])
+    leaks = []
+    for k in sup:
+        if wit.settled(k):
+            continue
+        c = np.zeros(len(keys))
+        c[index[k]] = 1.0
+        lo, x_lo = _solve(c, a, bounds)
+        wit.mark(x_lo)
+        hi, x_hi = _solve(-c, a, bounds)
+        wit.mark(x_hi)
+        lo_i = math.ceil(lo - 1e-7)
+        hi_i = _BIG if hi is None else math.floor(-hi + 1e-7)
+        if is_leak(claims[k], lo_i, int(hi_i), reg.min_cell):
+            leaks.append(Leak(k, int(lo_i), int(hi_i)))
+            if first:
+                break
+    return leaks
+
+
+def audit_registry(reg: DisclosureRegistry, only: set | None = None,
+                   first: bool = False) -> list[Leak]:
     """Suppressed cells narrowed inside 1..min_cell−1 by the published cells.
 
     Only cells that share a relation chain with a published cell can leak;
-    cells in no relation are left as their claim says.
+    cells in no relation are left as their claim says. Each connected component
+    of the relations is solved on its own (``only``: just the component of
+    those cells). ``first``: stop at the first leak of each component (in key
+    order — the leak :func:`~evalkit.report.disclosure.protect` closes next).
     """
+    from evalkit.report.disclosure import components
+
     if reg.min_cell <= 1 or not reg.suppressed:
         return []
-    keys = sorted(reg.values, key=str)
     for r in reg.relations:
         for k in r.coefs:
             if k not in reg.values:
                 raise KeyError(f"relation {r.label!r} names unregistered cell {k!r}")
-    index = {k: i for i, k in enumerate(keys)}
-    prim = reg.primary() & reg.suppressed
-    bounds = _bounds(reg, keys, prim)
-    a = _rows(reg, index)
-    lo_small, hi_small = 1, reg.min_cell - 1
-    leaks = []
-    for k in sorted(reg.suppressed, key=str):
-        c = np.zeros(len(keys))
-        c[index[k]] = 1.0
-        lo = _extreme(c, a, bounds)
-        hi = _extreme(-c, a, bounds)
-        lo_i = math.ceil(lo - 1e-7)
-        hi_i = _BIG if hi is None else math.floor(-hi + 1e-7)
-        meets = lo_i <= hi_small and hi_i >= lo_small
-        covers = lo_i <= lo_small and hi_i >= hi_small
-        if meets and not covers:
-            leaks.append(Leak(k, int(lo_i), int(hi_i)))
-    return leaks
+    comps = [only] if only is not None else components(reg)
+    leaks: list[Leak] = []
+    for comp in comps:
+        if not comp & reg.suppressed:
+            continue
+        rels = [r for r in reg.relations if next(iter(r.coefs), None) in comp]
+        leaks.extend(_audit_component(reg, comp, rels, first))
+    return sorted(leaks, key=lambda x: str(x.key))
+
+
+def audit_document(doc) -> tuple[DisclosureRegistry, list[Leak]]:
+    """Audit a disclosure file's content (:meth:`DisclosureRegistry.document`)."""
+    reg = DisclosureRegistry.from_document(doc)
+    return reg, audit_registry(reg)
+
+
+#: The disclosure file written beside a public report.
+DISCLOSURE_FILE = "disclosure.json"
+
+
+class DisclosureFileError(ValueError):
+    """A disclosure file that cannot be read (message in Japanese and English)."""
+
+
+def read_document(path) -> dict:
+    """Read a disclosure file (``disclosure.json``), checking its format.
+
+    Raises
+    ------
+    DisclosureFileError
+        Unreadable file, not JSON, or not an ``evalkit-disclosure/1`` document.
+    """
+    import json
+    from pathlib import Path
+
+    p = Path(path)
+    try:
+        doc = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise DisclosureFileError(f"秘匿情報ファイルを読めません / cannot read the disclosure "
+                                  f"file {p.name}: {type(e).__name__}") from None
+    if not isinstance(doc, dict) or doc.get("format") != "evalkit-disclosure/1" \
+            or not {"min_cell", "cells", "relations"} <= set(doc):
+        raise DisclosureFileError(f"秘匿情報ファイルの形式が違います / {p.name} is not an "
+                                  "evalkit disclosure file (format evalkit-disclosure/1)")
+    return doc
+
+
+def write_document(doc: dict, folder) -> None:
+    """Write ``folder/disclosure.json`` (sorted keys, UTF-8: same report → same bytes)."""
+    import json
+    from pathlib import Path
+
+    (Path(folder) / DISCLOSURE_FILE).write_text(
+        json.dumps(doc, ensure_ascii=False, sort_keys=True, indent=1) + "\n", encoding="utf-8")
+
+
+def leak_report(leaks: list[Leak], min_cell: int, limit: int = 20) -> str:
+    """The bilingual list of leaks (at most ``limit`` lines, then a count of the rest)."""
+    lines = [x.message(min_cell) for x in leaks[:limit]]
+    if len(leaks) > limit:
+        lines.append(f"…ほか {len(leaks) - limit} 件 / … and {len(leaks) - limit} more")
+    return "\n".join(lines)

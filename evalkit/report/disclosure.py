@@ -20,6 +20,7 @@ Examples
 
 from __future__ import annotations
 
+import math
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -51,6 +52,8 @@ class DisclosureRegistry:
     relations: list[Relation] = field(default_factory=list)
     suppressed: set[Key] = field(default_factory=set)
     derived: dict[Key, set[Key]] = field(default_factory=dict)
+    as_x: set[Key] = field(default_factory=set)
+    skipped: list[str] = field(default_factory=list)
 
     # -- registration -------------------------------------------------
     def add_cell(self, key: Key, value: int) -> None:
@@ -120,51 +123,207 @@ class DisclosureRegistry:
         """Display string of a registered cell: the count, ``<min_cell`` or ``x``."""
         if key not in self.suppressed:
             return str(self.values[key])
-        return f"<{self.min_cell}" if key in self.primary() else "x"
+        return self.claim(key)
+
+    def claim(self, key: Key) -> str:
+        """What the report says of a suppressed cell: ``<min_cell`` (1..min_cell−1) or ``x`` (≥ 0)."""
+        small = key in self.primary() and key not in self.as_x
+        return f"<{self.min_cell}" if small else "x"
+
+    def claims(self, keys: Iterable[Key]) -> dict[Key, str]:
+        """:meth:`claim` of many suppressed cells at once (one pass over the counts)."""
+        prim = self.primary()
+        small = f"<{self.min_cell}"
+        return {k: small if k in prim and k not in self.as_x else "x" for k in keys}
+
+    def add_le(self, small: Key, big: Key, values: Mapping[Key, int] | None = None) -> None:
+        """``small <= big`` (a numerator and its denominator, a subgroup and its group)."""
+        self.add_relation({small: 1.0, big: -1.0}, float("-inf"), 0.0, "at most", values)
+
+    def check(self, coefs: Mapping[Key, float], lower: float, upper: float) -> bool:
+        """Whether ``lower <= sum(coefs * true values) <= upper`` holds."""
+        s = sum(c * self.values[k] for k, c in coefs.items())
+        return lower - 1e-9 <= s <= upper + 1e-9
+
+    def relate(self, coefs: Mapping[Key, float], lower: float = 0.0, upper: float | None = None,
+               label: str = "") -> bool:
+        """Register a relation the definitions imply, after checking it on the true values.
+
+        A relation that does not hold (a definition differs from what the report
+        assumes) is not registered; its label is kept in :attr:`skipped` so that
+        tests can insist on none.
+        """
+        up = lower if upper is None else upper
+        if not all(k in self.values for k in coefs):
+            return False
+        if not self.check(coefs, lower, up):
+            self.skipped.append(label)
+            return False
+        self.add_relation(coefs, lower, up, label)
+        return True
+
+    # -- the disclosure file -------------------------------------------------
+    def document(self) -> dict:
+        """The machine-readable disclosure file: published values, claims, relations.
+
+        Suppressed values are never in it: a suppressed cell has ``"value":
+        "suppressed"`` and its displayed claim (``<5`` or ``x``).
+        """
+        cells = []
+        for k in sorted(self.values, key=str):
+            if k in self.suppressed:
+                cells.append({"key": _jkey(k), "value": "suppressed", "shown": self.claim(k)})
+            else:
+                cells.append({"key": _jkey(k), "value": int(self.values[k])})
+        rels = [{"label": r.label, "coefs": [[_jkey(k), c] for k, c in r.coefs.items()],
+                 "lower": _jnum(r.lower), "upper": _jnum(r.upper)} for r in self.relations]
+        return {"format": "evalkit-disclosure/1", "min_cell": int(self.min_cell),
+                "cells": cells, "relations": rels}
+
+    @classmethod
+    def from_document(cls, doc: Mapping) -> DisclosureRegistry:
+        """A registry equivalent, for the auditor, to the one that wrote ``doc``.
+
+        Suppressed cells get stand-in values (1 for ``<min_cell``, ``min_cell``
+        for ``x``): the auditor only uses their claims.
+        """
+        m = int(doc["min_cell"])
+        reg = cls(min_cell=m)
+        for c in doc["cells"]:
+            k = _tkey(c["key"])
+            if c["value"] == "suppressed":
+                reg.values[k] = 1 if str(c.get("shown", "x")).startswith("<") else max(m, 1)
+                reg.suppressed.add(k)
+            else:
+                reg.values[k] = int(c["value"])
+        for r in doc["relations"]:
+            reg.relations.append(Relation({_tkey(k): float(c) for k, c in r["coefs"]},
+                                          _fnum(r["lower"]), _fnum(r["upper"]),
+                                          str(r.get("label", ""))))
+        return reg
 
 
-def _candidates(reg: DisclosureRegistry, leak: Key) -> list[Key]:
-    """Published cells sharing a relation with ``leak``, smallest positive first.
+def _jkey(k: Key):
+    return [_jkey(x) for x in k] if isinstance(k, tuple) else k
 
-    When every cell of those relations is already suppressed, the search widens
-    to relations touching any suppressed cell.
-    """
+
+def _tkey(k) -> Key:
+    return tuple(_tkey(x) for x in k) if isinstance(k, list) else k
+
+
+def _jnum(x: float):
+    return x if math.isfinite(x) else ("inf" if x > 0 else "-inf")
+
+
+def _fnum(x) -> float:
+    return float(x)
+
+
+def components(reg: DisclosureRegistry) -> list[set[Key]]:
+    """Cells linked by relations (connected components; cells in no relation are left out)."""
+    parent: dict[Key, Key] = {}
+
+    def find(k: Key) -> Key:
+        while parent.setdefault(k, k) != k:
+            parent[k] = parent[parent[k]]
+            k = parent[k]
+        return k
+
+    for r in reg.relations:
+        ks = list(r.coefs)
+        for k in ks[1:]:
+            a, b = find(ks[0]), find(k)
+            if a != b:
+                parent[a] = b
+        if ks:
+            find(ks[0])
+    groups: dict[Key, set[Key]] = {}
+    for k in parent:
+        groups.setdefault(find(k), set()).add(k)
+    return sorted(groups.values(), key=lambda g: sorted(map(str, g)))
+
+
+def _neighbours(reg: DisclosureRegistry, leak: Key) -> list[Key]:
+    """Published cells sharing a relation with ``leak``, smallest positive first, zeros last."""
     out: set[Key] = set()
     for r in reg.relations:
         if leak in r.coefs:
             out.update(k for k in r.coefs if k not in reg.suppressed and k != leak)
-    if not out:
-        for r in reg.relations:
-            if reg.suppressed & set(r.coefs):
-                out.update(k for k in r.coefs if k not in reg.suppressed)
     return sorted(out, key=lambda k: (reg.values[k] == 0, reg.values[k], str(k)))
+
+
+def _frontier(reg: DisclosureRegistry, leak: Key) -> list[Key]:
+    """Published cells of the relations around the suppressed cells linked to ``leak``.
+
+    The suppressed cells reachable from ``leak`` through relations (passing only
+    through suppressed cells) form its cluster; the published cells sharing a
+    relation with the cluster are what pins it down. Ordered as
+    :func:`_neighbours` (smallest positive first, zeros last).
+    """
+    cluster, todo, out = {leak}, [leak], set()
+    by_cell: dict[Key, list[Relation]] = {}
+    for r in reg.relations:
+        for k in r.coefs:
+            by_cell.setdefault(k, []).append(r)
+    while todo:
+        k = todo.pop()
+        for r in by_cell.get(k, []):
+            for j in r.coefs:
+                if j not in reg.suppressed:
+                    out.add(j)
+                elif j not in cluster:
+                    cluster.add(j)
+                    todo.append(j)
+    return sorted(out, key=lambda k: (reg.values[k] == 0, reg.values[k], str(k)))
+
+
+def _close(reg: DisclosureRegistry, leak: Key, comp: set[Key]) -> bool:
+    """One step against a leak: returns False when nothing is left to do."""
+    cands = _neighbours(reg, leak) or _frontier(reg, leak)
+    if cands:
+        reg.suppressed.add(cands[0])
+        return True
+    rest = {k for k in comp if k not in reg.suppressed}
+    if rest:  # fallback 1: the whole linked margin (component) is suppressed
+        reg.suppressed |= rest
+        return True
+    small = {k for k in comp if k in reg.primary()} - reg.as_x
+    if small:  # fallback 2: primary cells of the component shown as "x" (claim ≥ 0)
+        reg.as_x |= small
+        return True
+    return False
 
 
 def protect(reg: DisclosureRegistry, max_rounds: int = 10_000) -> DisclosureRegistry:
     """Suppress until the auditor finds no leak; returns ``reg`` (modified in place).
 
-    Primary suppression first, then, while :func:`evalkit.report.audit.audit_registry`
-    finds a leaking cell, the smallest positive published cell that shares a
-    relation with it is suppressed (zeros only when nothing else is left).
+    Primary suppression first; then, while :func:`evalkit.report.audit.audit_registry`
+    finds a leaking cell, the smallest positive published cell sharing a relation
+    with it is suppressed (zeros last); when it has no published neighbour left, the
+    smallest positive published cell around the suppressed cells linked to it
+    (:func:`_frontier`). When no such cell is left, the whole linked
+    component is suppressed, and as a last resort its primary cells are shown as
+    ``x`` instead of ``<min_cell`` (a claim of "≥ 0"). With relations whose
+    constant is 0 (every relation the report registers) the last step always
+    closes the leak: every cell can then range over 0..∞ by scaling the true values.
+    Components are protected one at a time (each LP is small).
     """
     from evalkit.report.audit import audit_registry
 
     reg.suppressed |= reg.primary()
-    for _ in range(max_rounds):
-        leaks = audit_registry(reg)
-        if not leaks:
-            return reg
-        progressed = False
-        for leak in leaks:
-            cands = _candidates(reg, leak.key)
-            if cands:
-                reg.suppressed.add(cands[0])
-                progressed = True
+    for comp in components(reg):
+        if not comp & reg.suppressed:
+            continue
+        for _ in range(max_rounds):
+            leaks = audit_registry(reg, only=comp, first=True)
+            if not leaks:
                 break
-        if not progressed:
-            raise RuntimeError("disclosure control could not close the leaks: "
-                               + ", ".join(str(x.key) for x in leaks))
-    raise RuntimeError("disclosure control did not converge")
+            if not _close(reg, leaks[0].key, comp):
+                raise RuntimeError("disclosure control could not close the leaks: "
+                                   + ", ".join(str(x.key) for x in leaks))
+        else:
+            raise RuntimeError("disclosure control did not converge")
+    return reg
 
 
 def register_table(reg: DisclosureRegistry, name: str, table, count_cols: list[str],

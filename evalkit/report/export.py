@@ -136,3 +136,35 @@ def html_to_pdf(html_path: str | Path, pdf_path: str | Path, *, timeout: float =
             f"{proc.stderr.strip()[-500:]}"
         )
     return pdf_path
+
+
+def hide_data_path(nb: nbformat.NotebookNode, data_path: str, shown: str) -> int:
+    """Replace the absolute data path everywhere in a notebook by ``shown`` (its name).
+
+    The injected-parameters cell, outputs (an error message can quote the
+    path) and metadata (papermill's parameters) are all rewritten, so neither
+    the public notebook nor its HTML tell where the data lives on the machine
+    that built it. Returns the number of strings changed.
+    """
+    variants = {str(data_path), str(data_path).replace("\\", "\\\\")}
+    variants.discard("")
+    n = 0
+
+    def fix(x):
+        nonlocal n
+        if isinstance(x, str):
+            y = x
+            for v in variants:
+                y = y.replace(v, shown)
+            n += y != x
+            return y
+        if isinstance(x, list):
+            return [fix(i) for i in x]
+        if isinstance(x, dict):
+            for k in list(x):
+                x[k] = fix(x[k])
+            return x
+        return x
+
+    fix(nb)
+    return n

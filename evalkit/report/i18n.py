@@ -54,15 +54,18 @@ TEXTS: dict[str, tuple[str, str]] = {
     "sec.methods": ("方法と来歴", "Methods and provenance"),
     # --- at a glance --------------------------------------------------------------------
     "glance.intro": (
-        "{fy}の措置児童数の推移。年度初日と年度末日の措置中（一時保護・在宅指導を除く）の児童数、"
-        "年度中の措置開始件数と措置解除件数。",
-        "Children in care (excluding temporary protection and in-home guidance) on the first and "
-        "last day of {fy}, care starts and discharges during the year.",
+        "{fy}の措置児童数の推移。年度初め（前年度末日）と年度末日の措置中（一時保護・在宅指導を除く）の"
+        "児童数、年度中の措置開始件数と措置解除件数（年度初め＋開始−解除＝年度末）。",
+        "Children in care (excluding temporary protection and in-home guidance) at the start of "
+        "{fy} (on the previous year's last day) and on its last day, care starts and discharges "
+        "during the year (start + starts − discharges = end).",
     ),
     "glance.item": ("項目", "Item"),
     "glance.caption": ("措置児童数と措置の開始・解除", "Children in care, care starts and discharges"),
     "glance.count": ("件数・人数", "Count"),
-    "glance.stock_start": ("年度初日の措置児童数（{d}）", "Children in care on {d}"),
+    "glance.stock_start": ("年度初めの措置児童数（前年度末日 {d}）",
+                           "Children in care at the start of the year (on {d}, the previous "
+                           "year's last day)"),
     "glance.stock_end": ("年度末日の措置児童数（{d}）", "Children in care on {d}"),
     "glance.entries": ("年度中の措置開始（ケース）", "Care episodes started in the year"),
     "glance.discharges": ("年度中の措置解除（ケース）", "Care episodes ended in the year"),

@@ -272,8 +272,10 @@ def build_report(
         ts = _timestamp()
         nb = nbformat.read(out_nb, as_version=4)
         scrub_notebook(nb, run_timestamp=ts, parameters=parameters)
+        export.hide_data_path(nb, parameters["data_path"], data.name)  # #11: no absolute path
         nbformat.write(nb, out_nb)
         items = T.read_sidecar(tmp)
+        extra = disclosure_step(tmp, audience)  # #11: audit; refuse a leaking public report
         shutil.rmtree(tmp / T.SIDECAR_DIR)
         title = _title(lang, fiscal_year, center)
         html = export.notebook_to_html(nb, lang=lang, title=title)
@@ -282,7 +284,7 @@ def build_report(
         info["data"] = data.name
         info["evalkit"] = evalkit.__version__
         T.write_workbook(items, tmp / "annual_report.xlsx", info=info, lang=lang)
-        files = list(FILES)
+        files = [*FILES, *extra]
         if pdf:
             try:
                 export.html_to_pdf(tmp / "annual_report.html", tmp / "annual_report.pdf")
@@ -317,6 +319,37 @@ def build_report(
         seconds=time.perf_counter() - t0,
         parameters=parameters,
     )
+
+
+def disclosure_step(folder: Path, audience: str) -> list[str]:
+    """Audit a public build's disclosure document and write ``disclosure.json`` beside it.
+
+    The notebook's :func:`evalkit.report.sections.compose` left the document in
+    the sidecar folder. A public build without one, or one in which
+    :func:`evalkit.report.audit.audit_registry` finds a suppressed cell that
+    the published cells narrow, is refused (:class:`ReportError`; nothing is
+    written). Internal builds suppress nothing and get no disclosure file.
+    """
+    from evalkit.report import tables as T
+    from evalkit.report.audit import DISCLOSURE_FILE, audit_document, leak_report, write_document
+
+    doc = T.read_disclosure(folder)
+    if audience != "public":
+        return []
+    if doc is None:
+        raise ReportError("秘匿処理の記録がありません（ノートブックが S.compose を使っていません）/ "
+                          "no disclosure record: the notebook did not run S.compose")
+    try:
+        reg, leaks = audit_document(doc)
+    except RuntimeError as e:  # published cells that contradict their relations
+        raise ReportError(f"秘匿の監査に失敗しました / disclosure audit failed: {e}") from None
+    if leaks:
+        raise ReportError(
+            f"秘匿セルが公表値から推定できるため公表用報告書を作成しません / refusing to write the "
+            f"public report: {len(leaks)} suppressed cell(s) can be narrowed\n"
+            + leak_report(leaks, reg.min_cell))
+    write_document(doc, folder)
+    return [DISCLOSURE_FILE]
 
 
 def _title(lang: str, fy: int, center: str) -> str:

@@ -45,6 +45,7 @@ from evalkit.data.calendar import (
 from evalkit.data.dataset import Dataset
 from evalkit.data.episodes import care_episodes, in_care_on
 from evalkit.report import tables as T
+from evalkit.report.disclosure import DisclosureRegistry, protect
 from evalkit.report.i18n import LANGS, jdate, t
 
 AUDIENCES = ("public", "internal")
@@ -75,6 +76,10 @@ class Report:
     audience: str
     min_cell: int
     modules: dict[str, bool] = field(default_factory=dict)
+    #: every count the report publishes, with its relations (see :func:`compose`)
+    registry: DisclosureRegistry = field(default_factory=DisclosureRegistry)
+    #: draw figures (False: tables and the registry only, e.g. for the disclosure tests)
+    figures: bool = True
 
     # -- derived -----------------------------------------------------------------------
     @property
@@ -360,6 +365,7 @@ def open_report(
     return Report(
         ds=truncate(filter_center(ds_all, center), fiscal_year_end(fy)), ds_all=ds_all, data_path=str(data_path),
         fiscal_year=fy, center=center, lang=lang, audience=audience, min_cell=int(min_cell),
+        registry=DisclosureRegistry(min_cell=int(min_cell) if audience == "public" else 1),
     )
 
 
@@ -371,6 +377,8 @@ class Section:
         self.report = report
         self.key = key
         self.blocks: list[str] = []
+        #: the section's tables once rendered by :meth:`finish` (for tests and audits)
+        self.tables: list[T.TableBlock] = []
         if key is not None:
             self.blocks.append(
                 f'<h2 class="ek-section" id="{key}">{html.escape(report.tr("sec." + key))}</h2>'
@@ -411,17 +419,100 @@ class Section:
         dec: Mapping[str, int] | Iterable[str] = (),
         derived: Mapping[str, Sequence[str]] | None = None,
         total_row: int | None = None,
-    ) -> pd.DataFrame:
-        """Suppress (public), format, publish and show a table; returns the shown frame."""
+        keys: Mapping[tuple[int, str], Any] | None = None,
+        depends: Mapping[tuple[int, str], tuple[Iterable[Any], str]] | None = None,
+    ) -> T.TableBlock:
+        """Register a table's counts and show it once disclosure control has run.
+
+        Parameters
+        ----------
+        name, caption : sheet name and caption
+        df : the table with raw numbers (counts as numbers, NaN where none)
+        counts : count columns; each finite cell is registered in the report's
+            :class:`~evalkit.report.disclosure.DisclosureRegistry` under
+            ``keys[(row, column)]`` (the same key in two tables is one count) or
+            ``(name, row, column)``
+        pct, dec : percentage and decimal columns (formatting)
+        derived : a value column → the count columns of its row it is built on
+        total_row : position of the row holding the column totals (margin relations)
+        keys : registry keys of count cells
+        depends : ``(row, column)`` → (keys it is built on, text shown when one
+            of them is suppressed) for values built on counts of other tables
+
+        Returns
+        -------
+        TableBlock
+            Rendered (and published for the workbook) by :func:`compose` after
+            :func:`~evalkit.report.disclosure.protect`.
+        """
         r = self.report
-        shown = T.prepare(df, audience=r.audience, min_cell=r.min_cell, counts=counts, pct=pct,
-                          dec=dec, derived=derived, total_row=total_row)
-        T.publish(name, shown, caption)
-        self.raw(T.table_html(shown, caption))
-        return shown
+        reg = r.registry
+        counts = list(counts)
+        frame = T.prepare(df, audience="internal", min_cell=r.min_cell, counts=counts, pct=pct,
+                          dec=dec)
+        block = T.TableBlock(name, caption, frame)
+        raw = df.reset_index(drop=True)
+        for c in counts:
+            for i, v in enumerate(raw[c]):
+                num = pd.to_numeric(pd.Series([v]), errors="coerce").iloc[0]
+                if pd.isna(num) or not np.isfinite(num):
+                    continue
+                k = (keys or {}).get((i, c), (name, i, str(c)))
+                reg.add_cell(k, int(round(float(num))))
+                block.cells[(i, c)] = k
+        for pos, k in (keys or {}).items():  # counts registered by another table
+            if pos[1] not in counts and k is not None:
+                if k not in reg.values:
+                    raise KeyError(f"table {name!r} shows unregistered count {k!r}")
+                block.cells[pos] = k
+        if total_row is not None:
+            for c in counts:
+                tot = block.cells.get((total_row, c))
+                parts = [block.cells[(i, c)] for i in range(len(raw))
+                         if i != total_row and (i, c) in block.cells]
+                if tot is not None:
+                    coefs: dict[Any, float] = {tot: 1.0}
+                    for p_ in parts:
+                        coefs[p_] = coefs.get(p_, 0.0) - 1.0
+                    reg.relate(coefs, label=f"{name}: total row")
+        for col, deps in (derived or {}).items():
+            for i in range(len(raw)):
+                ks = frozenset(block.cells[(i, d)] for d in deps if (i, d) in block.cells)
+                if ks:
+                    block.derived[(i, col)] = (ks, "x")
+        for pos, (ks, text) in (depends or {}).items():
+            ks = frozenset(k for k in ks if k is not None)
+            if ks:
+                block.derived[pos] = (ks, text)
+        self.blocks.append(block)
+        return block
 
     def figure(self, fig, alt: str = "") -> Section:
         return self.raw(T.figure_html(fig, alt))
+
+    def later(self, fn: Callable[[], Any]) -> Section:
+        """Draw a figure after disclosure control (``fn`` adds it with :meth:`figure`).
+
+        Skipped when the report is built without figures.
+        """
+        if self.report.figures:
+            self.blocks.append(_Later(fn))
+        return self
+
+    def finish(self) -> None:
+        """Render tables from the protected registry, publish them, draw deferred figures."""
+        reg = self.report.registry
+        blocks, self.blocks = self.blocks, []
+        for b in blocks:
+            if isinstance(b, T.TableBlock):
+                shown = b.render(reg)
+                self.tables.append(b)
+                T.publish(b.name, shown, b.caption)
+                self.raw(T.table_html(shown, b.caption))
+            elif isinstance(b, _Later):
+                self.attempt(b.fn)
+            else:
+                self.blocks.append(b)
 
     def attempt(self, fn: Callable[[], Any]) -> Any:
         """Run an optional analysis; on failure add a 'could not be run' note."""
@@ -436,11 +527,54 @@ class Section:
             return None
 
     def _repr_html_(self) -> str:
+        if any(not isinstance(b, str) for b in self.blocks):  # shown before compose()
+            protect(self.report.registry)
+            self.finish()
         cls = f"ek-block ek-{self.key}" if self.key else "ek-block ek-header"
         return f'<section class="{cls}">' + "\n".join(self.blocks) + "</section>"
 
     def __repr__(self) -> str:  # plain-text fallback without any data
         return f"<Section {self.key}>"
+
+
+@dataclass
+class _Later:
+    fn: Callable[[], Any]
+
+
+def compose(r: Report, control: bool = True) -> dict[str, Section]:
+    """Build every section, protect the registry once, then render and publish.
+
+    This is the one disclosure-control step of a report: all tables register
+    their counts and relations while the sections are built; nothing is shown
+    or published until :func:`~evalkit.report.disclosure.protect` has run over
+    all of them, so the HTML, the workbook and the figures show the same
+    suppression. The disclosure document (:meth:`DisclosureRegistry.document`)
+    is left for the runner, which audits it and writes ``disclosure.json``.
+
+    Parameters
+    ----------
+    r : the report (:func:`open_report`)
+    control : False applies only the per-cell rule (counts 1..min_cell−1 shown
+        ``<min_cell``), as reports did before the cross-table step; for the
+        auditor's regression tests, never for a published report.
+
+    Returns
+    -------
+    dict
+        ``"header"`` and one entry per :data:`SECTION_KEYS`, in report order.
+    """
+    out = {"header": r.header()}
+    for key, fn in zip(SECTION_KEYS, SECTIONS, strict=True):
+        out[key] = fn(r)
+    if control:
+        protect(r.registry)
+    else:
+        r.registry.suppressed |= r.registry.primary()
+    for sec in out.values():
+        sec.finish()
+    T.write_disclosure(r.registry.document())
+    return out
 
 
 # --------------------------------------------------------------------------- helpers
@@ -474,7 +608,11 @@ def glance(r: Report) -> Section:
     fy = fiscal_year_label(r.fiscal_year, r.lang)
     s.p(r.tr("glance.intro", fy=fy))
     ep = r.episodes
-    start_stock = in_care_on(r.ds, r.fy_start)
+    # the stock before the year's first events: children in care on the previous year's last
+    # day (= the previous report's year-end), so start + entries - discharges = end exactly
+    # (a placement row covers [start, end): events dated April 1 are the year's)
+    eve = r.fy_start - pd.Timedelta(days=1)
+    start_stock = in_care_on(r.ds, eve)
     end_stock = in_care_on(r.ds, r.last_day)
     cs = ep["care_start"]
     entries = ep.loc[(cs >= r.fy_start) & (cs <= r.fy_end)]
@@ -484,7 +622,7 @@ def glance(r: Report) -> Section:
     df = pd.DataFrame(
         {
             item: [
-                r.tr("glance.stock_start", d=jdate(r.fy_start, r.lang)),
+                r.tr("glance.stock_start", d=jdate(eve, r.lang)),
                 r.tr("glance.entries"),
                 r.tr("glance.discharges"),
                 r.tr("glance.stock_end", d=jdate(r.last_day, r.lang)),
@@ -492,7 +630,11 @@ def glance(r: Report) -> Section:
             cnt: [len(start_stock), len(entries), len(disc), len(end_stock)],
         }
     )
-    s.table("glance", r.tr("glance.caption"), df, counts=[cnt])
+    gk = [("stock", "start"), ("flow", "entries"), ("flow", "discharges"), ("stock", "end")]
+    s.table("glance", r.tr("glance.caption"), df, counts=[cnt],
+            keys={(i, cnt): k for i, k in enumerate(gk)})
+    r.registry.relate({gk[0]: 1.0, gk[1]: 1.0, gk[2]: -1.0, gk[3]: -1.0},
+                      label="glance: start + entries - discharges = end")
 
     reasons = list(C.DISCHARGE_REASONS)
     n = disc["discharge_reason"].astype(object).value_counts().reindex(reasons, fill_value=0)
@@ -507,7 +649,9 @@ def glance(r: Report) -> Section:
     )
     # the total row (= the glance table's discharges) triggers secondary suppression
     s.table("discharges_by_reason", r.tr("glance.by_reason"), by, counts=[cnt],
-            total_row=len(reasons))
+            total_row=len(reasons),
+            keys={**{(i, cnt): ("discharges", x) for i, x in enumerate(reasons)},
+                  (len(reasons), cnt): gk[2]})
 
     groups = [C.GROUP_INFANT, C.GROUP_CHILDRENS, C.GROUP_RES_OTHER, C.GROUP_FAMILY]
     g = _setting_group_of(end_stock["setting"]).value_counts().reindex(groups, fill_value=0)
@@ -515,7 +659,9 @@ def glance(r: Report) -> Section:
     by_set = pd.DataFrame({st: [_group_label(x, r.lang) for x in groups] + [total],
                            cnt: [*g.to_numpy(), len(end_stock)]})
     s.table("stock_by_setting", r.tr("glance.stock_by_setting"), by_set, counts=[cnt],
-            total_row=len(groups))
+            total_row=len(groups),
+            keys={**{(i, cnt): ("stock_end", x) for i, x in enumerate(groups)},
+                  (len(groups), cnt): gk[3]})
     return s
 
 
@@ -564,7 +710,9 @@ def kpi_yearly(r: Report, long: pd.DataFrame) -> pd.DataFrame:
         if v.cadence == "year" or v.point_in_time or v.reducer is not None:
             last = sub.iloc[-1]
             num, den, val = last["numerator"], last["denominator"], last["value"]
+            cell = str(last["period"])  # the same counts as that period's row
         else:
+            cell = f"FY{fy}"
             num, den = sub["numerator"].sum(), sub["denominator"].sum()
             if v.value_kind == "count":
                 val = num
@@ -573,9 +721,9 @@ def kpi_yearly(r: Report, long: pd.DataFrame) -> pd.DataFrame:
             else:
                 val = np.nan
         rows.append((k, "primary", f"FY{fy}", sub["period_start"].iloc[0],
-                     sub["period_end"].iloc[-1], "all", g, num, den, val, int(fy)))
+                     sub["period_end"].iloc[-1], "all", g, num, den, val, int(fy), cell))
     cols = ["kpi", "variant", "period", "period_start", "period_end", "center", "group",
-            "numerator", "denominator", "value", "fy"]
+            "numerator", "denominator", "value", "fy", "cell_period"]
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -596,6 +744,112 @@ def _kpi_display(r: Report, table: pd.DataFrame) -> pd.DataFrame:
     out["value_disp"] = vals
     out["hidden"] = [d in ("x",) or str(d).startswith("<") for d in disp["value"]]
     return out
+
+
+#: Value kinds whose non-count fields are sums of days over the counted children.
+DAYS_KINDS = ("mean_days", "median_days", "rmst_days")
+
+
+@dataclass
+class KpiCells:
+    """Registry keys of one KPI row: its count fields and what its other values rest on."""
+
+    numerator: Any = None
+    denominator: Any = None
+    deps: frozenset = frozenset()
+    field_deps: dict[str, frozenset] = field(default_factory=dict)
+
+
+
+def _finite(x: Any) -> bool:
+    try:
+        return bool(np.isfinite(float(x)))
+    except (TypeError, ValueError):
+        return False
+
+
+def kpi_cells(r: Report, table: pd.DataFrame) -> list[KpiCells]:
+    """Register the counts of KPI rows (long-table shaped) in the report's registry.
+
+    Keys are ``("kpi", kpi, group, period, field)`` (``cell_period`` when the
+    table has it), so a count published in two tables is one cell. Count fields
+    are the registry's ``count_fields``; other fields that are sums of days over
+    the counted children (mean/median/RMST days) are derived values. Relations:
+    numerator ≤ denominator when both are counts, and the group partitions of
+    :data:`evalkit.kpi.suppression.PARTITIONS` (e.g. preschool + school age = all).
+    """
+    from evalkit.kpi.suppression import PARTITIONS
+
+    reg = r.registry
+    out: list[KpiCells] = []
+    per = "cell_period" if "cell_period" in table.columns else "period"
+    for row in table.itertuples(index=False):
+        v = _variant(row.kpi, row.variant)
+        base = ("kpi", row.kpi, str(row.group), str(getattr(row, per)))
+        cells = KpiCells()
+        for f in ("numerator", "denominator"):
+            x = getattr(row, f)
+            if f in v.count_fields and _finite(x):
+                k = (*base, f)
+                reg.add_cell(k, int(round(float(x))))
+                setattr(cells, f, k)
+        cells.deps = frozenset(k for k in (cells.numerator, cells.denominator) if k is not None)
+        for f in ("numerator", "denominator"):
+            if getattr(cells, f) is None and v.value_kind in DAYS_KINDS:
+                cells.field_deps[f] = cells.deps
+        if cells.numerator is not None and cells.denominator is not None \
+                and v.value_kind == "ratio":
+            reg.relate({cells.numerator: 1.0, cells.denominator: -1.0}, float("-inf"), 0.0,
+                       label=f"kpi {row.kpi}: numerator <= denominator")
+        if v.value_kind == "count":
+            cells.field_deps["value"] = cells.deps
+        out.append(cells)
+    keys = {(row.kpi, str(row.group), str(getattr(row, per))): c
+            for row, c in zip(table.itertuples(index=False), out, strict=True)}
+    for (k, g, p_), c in keys.items():
+        if g != "all":
+            continue
+        for part in PARTITIONS.values():
+            sub = [keys.get((k, x, p_)) for x in part]
+            if any(x is None for x in sub):
+                continue
+            for f in ("numerator", "denominator"):
+                tot, parts = getattr(c, f), [getattr(x, f) for x in sub]
+                if tot is not None and all(x is not None for x in parts):
+                    reg.relate({tot: 1.0, **{x: -1.0 for x in parts}},
+                               label=f"kpi {k}: {'+'.join(part)} = all")
+    return out
+
+
+def _kpi_field(table: pd.DataFrame, i: int, f: str):
+    """A numerator/denominator as shown (an int, three decimals, or —)."""
+    from evalkit.kpi.suppression import _fmt_count
+
+    x = table[f].iloc[i]
+    return _count_cell(_fmt_count(float(x)) if _finite(x) else "")
+
+
+def _kpi_value(table: pd.DataFrame, i: int):
+    k, raw = table["kpi"].iloc[i], table["value"].iloc[i]
+    return _value_cell(k, table["variant"].iloc[i], "ok" if _finite(raw) else "", raw)
+
+
+def _kpi_positions(cells: KpiCells, i: int, cols: Mapping[str, str]) -> tuple[dict, dict]:
+    """``keys`` and ``depends`` of :meth:`Section.table` for one KPI row."""
+    shown, dep = {}, {}
+    for f in ("numerator", "denominator"):
+        k = getattr(cells, f)
+        if k is not None and f in cols:
+            shown[(i, cols[f])] = k
+        elif cells.field_deps.get(f) and f in cols:
+            dep[(i, cols[f])] = (cells.field_deps[f], "x")
+    if "value" in cols:
+        if "value" in cells.field_deps:  # a count KPI shows its numerator as the value
+            if cells.numerator is not None:
+                shown[(i, cols["value"])] = cells.numerator
+        elif cells.deps:
+            dep[(i, cols["value"])] = (cells.deps, "x")
+    return shown, dep
 
 
 def _count_cell(x: str):
@@ -667,50 +921,67 @@ def kpis(r: Report) -> Section:
     if long.empty:
         s.p(r.tr("no_data"))
         return s
-    yearly = _kpi_display(r, kpi_yearly(r, long))
+    yearly = kpi_yearly(r, long).reset_index(drop=True)
+    cells = kpi_cells(r, yearly)
     ids = _kpi_ids(long)
     name_c, last_c, this_c, dir_c = (r.tr(k) for k in ("kpi.name", "kpi.last_year",
                                                       "kpi.this_year", "kpi.direction"))
-    summary = []
+    summary, keys, deps = [], {}, {}
     for k in ids:
         y = yearly.loc[yearly["kpi"] == k]
         g = _main_group(k, y["group"])
         y = y.loc[y["group"] == g]
-        now = y.loc[y["fy"] == r.fiscal_year]
-        before = y.loc[y["fy"] == r.fiscal_year - 1]
-        hidden = bool(now["hidden"].any() or before["hidden"].any())
+        now = y.index[y["fy"] == r.fiscal_year]
+        before = y.index[y["fy"] == r.fiscal_year - 1]
         label = kpi_name(k, r.lang) + (
             "" if g == "all" else
             f"（{_group_label(g, r.lang)}）" if r.lang == "ja" else f" ({_group_label(g, r.lang)})")
+        i = len(summary)
+        both: set = set()
+        for col, idx in ((last_c, before), (this_c, now)):
+            if len(idx):
+                sh, dp = _kpi_positions(cells[idx[0]], i, {"value": col})
+                keys.update(sh)
+                deps.update(dp)
+                both |= cells[idx[0]].deps
+        if both:
+            deps[(i, dir_c)] = (frozenset(both), r.tr("dir.na"))
         summary.append((
             label,
-            before["value_disp"].iloc[0] if len(before) else T.MISSING,
-            now["value_disp"].iloc[0] if len(now) else T.MISSING,
-            _direction(r, k, now["value"].iloc[0] if len(now) else np.nan,
-                       before["value"].iloc[0] if len(before) else np.nan, hidden),
+            _kpi_value(yearly, before[0]) if len(before) else T.MISSING,
+            _kpi_value(yearly, now[0]) if len(now) else T.MISSING,
+            _direction(r, k, yearly["value"].iloc[now[0]] if len(now) else np.nan,
+                       yearly["value"].iloc[before[0]] if len(before) else np.nan, False),
         ))
     sm = pd.DataFrame(summary, columns=[name_c, last_c, this_c, dir_c])
-    s.table("kpi_summary", r.tr("kpi.summary"), sm)
+    s.table("kpi_summary", r.tr("kpi.summary"), sm, keys=keys, depends=deps)
     s.note(r.tr("kpi.yearly_note"))
     policy = _policy_day(r)
-    for i, k in enumerate(ids, 1):
+    for n, k in enumerate(ids, 1):
         v = _variant(k)
-        s.h3(f"{i}. {kpi_name(k, r.lang)}")
+        s.h3(f"{n}. {kpi_name(k, r.lang)}")
         s.raw(
             f'<p class="ek-definition"><b>{html.escape(r.tr("kpi.definition"))}:</b> '
             f"{html.escape(v.definition_ja if r.lang == 'ja' else v.definition_en)}</p>"
         )
         y = yearly.loc[yearly["kpi"] == k].sort_values(["group", "fy"], kind="mergesort")
         multi = y["group"].nunique() > 1
+        cols = {"numerator": r.tr("kpi.numerator"), "denominator": r.tr("kpi.denominator"),
+                "value": r.tr("kpi.value")}
+        keys, deps = {}, {}
+        for i, j in enumerate(y.index):
+            sh, dp = _kpi_positions(cells[j], i, cols)
+            keys.update(sh)
+            deps.update(dp)
         tab = pd.DataFrame({
             r.tr("kpi.fy"): [f"FY{f}" for f in y["fy"]],
             **({r.tr("kpi.group"): [_group_label(g, r.lang) for g in y["group"]]} if multi else {}),
-            r.tr("kpi.numerator"): y["numerator_disp"].to_numpy(),
-            r.tr("kpi.denominator"): y["denominator_disp"].to_numpy(),
-            r.tr("kpi.value"): y["value_disp"].to_numpy(),
+            cols["numerator"]: [_kpi_field(yearly, j, "numerator") for j in y.index],
+            cols["denominator"]: [_kpi_field(yearly, j, "denominator") for j in y.index],
+            cols["value"]: [_kpi_value(yearly, j) for j in y.index],
         })
-        s.table(f"kpi_{k}"[:31], kpi_name(k, r.lang), tab)
-        s.attempt(lambda k=k, v=v: s.figure(*_kpi_plot(r, long, k, v, policy)))
+        s.table(f"kpi_{k}"[:31], kpi_name(k, r.lang), tab, keys=keys, depends=deps)
+        s.later(lambda k=k, v=v: s.figure(*_kpi_plot(r, long, k, v, policy)))
     return s
 
 
@@ -727,7 +998,12 @@ def _kpi_plot(r: Report, long: pd.DataFrame, k: str, v, policy):
     g = _main_group(k, L["group"])
     L = L.loc[L["group"] == g].sort_values("period_end")
     d = _kpi_display(r, L)
-    ok = ~d["hidden"].to_numpy() & d["value"].notna().to_numpy()
+    sup = r.registry.suppressed  # the tables' cells hidden by the cross-table step, too
+    fys = d["fy"].astype(int) if "fy" in d.columns else [None] * len(d)
+    hid = [any(("kpi", k, str(g_), per, f) in sup for f in ("numerator", "denominator")
+               for per in (str(p_), f"FY{y_}"))  # the point's own cells, or its year's sum
+           for g_, p_, y_ in zip(d["group"], d["period"], fys, strict=True)]
+    ok = ~d["hidden"].to_numpy() & d["value"].notna().to_numpy() & ~np.array(hid, dtype=bool)
     x = pd.to_datetime(d["period_end"]).to_numpy()
     if v.cadence == "year":  # a yearly value sits in the middle of its fiscal year
         x = (pd.to_datetime(d["period_start"]) + pd.Timedelta(days=182)).to_numpy()
@@ -790,10 +1066,11 @@ def foster_rates(r: Report, day: pd.Timestamp) -> pd.DataFrame:
 
 
 def _foster_series(r: Report) -> pd.DataFrame:
-    """Foster-care rate at each year end (last quarter) of the last five years.
+    """Foster-care rate at each year end (last quarter) of the last five years, registered.
 
-    Columns ``fy, group, family, total, rate, hidden``; from ``evalkit.kpi``
-    (``foster_rate`` primary) when installed, else computed here.
+    Columns ``fy, group, family, total, rate, period_end, fam_key, tot_key``
+    (registry keys of the two counts); from ``evalkit.kpi`` (``foster_rate``
+    primary, the same cells as its KPI sheet) when installed, else computed here.
     """
     years = list(range(r.fiscal_year - 4, r.fiscal_year + 1))
     long = _kpi_long(r)
@@ -801,11 +1078,13 @@ def _foster_series(r: Report) -> pd.DataFrame:
         L = long.loc[(long["kpi"] == "foster_rate") & (long["variant"] == "primary")
                      & long["fy"].isin(years)]
         L = L.sort_values("period_end").groupby(["fy", "group"], sort=False).tail(1)
-        d = _kpi_display(r, L)
+        L = L.reset_index(drop=True)
+        cells = kpi_cells(r, L)
         return pd.DataFrame({
-            "fy": d["fy"].to_numpy(), "group": d["group"].to_numpy(),
-            "family": d["numerator"].to_numpy(), "total": d["denominator"].to_numpy(),
-            "rate": d["value"].to_numpy(), "hidden": d["hidden"].to_numpy(),
+            "fy": L["fy"].to_numpy(), "group": L["group"].to_numpy(),
+            "family": L["numerator"].to_numpy(), "total": L["denominator"].to_numpy(),
+            "rate": L["value"].to_numpy(), "period_end": pd.to_datetime(L["period_end"]).to_numpy(),
+            "fam_key": [c.numerator for c in cells], "tot_key": [c.denominator for c in cells],
         })
     out = []
     for y in years:
@@ -814,10 +1093,38 @@ def _foster_series(r: Report) -> pd.DataFrame:
             continue
         f = foster_rates(r, day)
         f["fy"] = y
-        small = lambda v: (v >= 1) & (v < r.min_cell)  # noqa: E731
-        f["hidden"] = r.public & (small(f["family"]) | small(f["total"]))
+        f["period_end"] = day
+        for col, fk in (("family", "fam_key"), ("total", "tot_key")):
+            f[fk] = [("foster", g, f"FY{y}", col) for g in f["group"]]
+            for k, v in zip(f[fk], f[col], strict=True):
+                r.registry.add_cell(k, int(v))
+        for fk, tk in zip(f["fam_key"], f["tot_key"], strict=True):
+            r.registry.relate({fk: 1.0, tk: -1.0}, float("-inf"), 0.0, "foster: family <= total")
         out.append(f)
     return pd.concat(out, ignore_index=True)
+
+
+def _foster_relations(r: Report, ser: pd.DataFrame) -> None:
+    """Subgroups within groups, and this year's foster-rate counts against the year-end stock."""
+    reg = r.registry
+    for _, sub in ser.groupby("fy"):
+        by = sub.set_index("group")
+        if {"under3", "preschool"} <= set(by.index):
+            for kc in ("fam_key", "tot_key"):
+                a, b = by.at["under3", kc], by.at["preschool", kc]
+                if a is not None and b is not None:
+                    reg.relate({a: 1.0, b: -1.0}, float("-inf"), 0.0,
+                               "foster: under 3 <= preschool")
+    now = ser.loc[(ser["fy"] == r.fiscal_year) & (ser["group"] == "all")]
+    if len(now) != 1 or pd.Timestamp(now["period_end"].iloc[0]).normalize() != r.last_day.normalize():
+        return
+    fam, tot = now["fam_key"].iloc[0], now["tot_key"].iloc[0]
+    stock = {g: ("stock_end", g) for g in (C.GROUP_INFANT, C.GROUP_CHILDRENS, C.GROUP_FAMILY)}
+    if fam is not None:
+        reg.relate({fam: 1.0, stock[C.GROUP_FAMILY]: -1.0}, label="foster: family = stock family")
+    if tot is not None:
+        reg.relate({tot: 1.0, **{k: -1.0 for k in stock.values()}},
+                   label="foster: total = stock infant + children's home + family")
 
 
 def foster(r: Report) -> Section:
@@ -825,6 +1132,7 @@ def foster(r: Report) -> Section:
     s = r.section("foster")
     s.p(r.tr("foster.intro"))
     ser = _foster_series(r)
+    _foster_relations(r, ser)
     fr = ser.loc[ser["fy"] == r.fiscal_year].set_index("group").reindex(
         ["all", "under3", "preschool", "school_age"]).reset_index()
     gl, fam, tot, rate = (r.tr(k) for k in ("foster.group", "foster.family", "foster.total",
@@ -833,19 +1141,37 @@ def foster(r: Report) -> Section:
     df = pd.DataFrame(
         {
             gl: [_group_label(g, r.lang) for g in fr["group"]],
-            fam: fr["family"], tot: fr["total"], rate: fr["rate"],
+            fam: [np.nan] * len(fr), tot: [np.nan] * len(fr), rate: fr["rate"],
             tn: [FOSTER_TARGETS.get(g, (np.nan, np.nan))[0] for g in fr["group"]],
             tp: [FOSTER_TARGETS.get(g, (np.nan, np.nan))[1] for g in fr["group"]],
         }
     )
+    keys, deps = {}, {}
+    for i, (fk, tk) in enumerate(zip(fr["fam_key"], fr["tot_key"], strict=True)):
+        got = [k for k in (fk, tk) if isinstance(k, tuple)]
+        if isinstance(fk, tuple):
+            keys[(i, fam)] = fk
+        if isinstance(tk, tuple):
+            keys[(i, tot)] = tk
+        if got:
+            deps[(i, rate)] = (frozenset(got), "x")
     when = jdate(r.last_day, r.lang)
     cap = f"{r.tr('sec.foster')}（{when}）" if r.lang == "ja" else f"{r.tr('sec.foster')} ({when})"
-    s.table("foster_rate", cap, df, counts=[fam, tot], pct=[rate, tn, tp],
-            derived={rate: [fam, tot]})
+    s.table("foster_rate", cap, df, pct=[rate, tn, tp], keys=keys, depends=deps)
     s.note("国の目標: 乳幼児75%・学童期以降50%（令和11年度）。長野県の目標: 就学前75%・学童期55.6%。"
            if r.lang == "ja" else
            "Targets for FY2029 — national: preschool 75%, school age 50%; Nagano: preschool 75%, "
            "school age 55.6%.")
+    s.later(lambda: s.figure(_foster_plot(r, ser), r.tr("foster.plot_title")))
+    return s
+
+
+def _foster_plot(r: Report, ser: pd.DataFrame):
+    """The five-year series; points whose counts the registry suppresses are left out."""
+    tn, tp = r.tr("foster.target_nat"), r.tr("foster.target_pref")
+    hidden = r.registry.suppressed
+    ser = ser.assign(hidden=[bool({k for k in (a, b) if k is not None} & hidden)
+                             for a, b in zip(ser["fam_key"], ser["tot_key"], strict=True)])
     years = sorted(set(ser["fy"]))
     fig, ax = _new_figure()
     for g, mk in (("under3", "o"), ("preschool", "s"), ("school_age", "^"), ("all", "D")):
@@ -864,8 +1190,7 @@ def foster(r: Report) -> Section:
     ax.set_xlabel(r.tr("kpi.fy"))
     ax.set_title(r.tr("foster.plot_title"))
     ax.legend(fontsize=8, loc="upper left", ncols=2)
-    s.figure(fig, r.tr("foster.plot_title"))
-    return s
+    return fig
 
 
 def _new_figure(w: float = 7.0, h: float = 3.6):
@@ -957,7 +1282,7 @@ def survival(r: Report) -> Section:
         n = (counts.loc[c, "episodes"] if c in counts.index
              else (fit.n if fit is not None else np.nan))
         k = counts.loc[c, perm_cols].sum() if c in counts.index and perm_cols else np.nan
-        row = {cc: coh_label.get(c, c), ec: n, pc: k}
+        row = {cc: coh_label.get(c, c), ec: n, pc: k, "_cohort": c}
         for m in months:
             if m in sub.index:
                 e = sub.loc[m]
@@ -965,11 +1290,19 @@ def survival(r: Report) -> Section:
                     e["estimate"], e["ci_lower"], e["ci_upper"])
         rows.append(row)
     tab = pd.DataFrame(rows)
+    coh = list(tab.pop("_cohort")) if len(tab) else []
+    keys = {**{(i, ec): ("survival", c, "episodes") for i, c in enumerate(coh)},
+            **{(i, pc): ("survival", c, "permanent") for i, c in enumerate(coh)}}
     mcols = [c for c in tab.columns if c not in (cc, ec, pc)]
-    s.table("permanency_cif",
-            "永続的解決の累積発生率（95%信頼区間）" if ja
-            else "Cumulative incidence of permanency (95% CI)",
-            tab, counts=[ec, pc], derived={m: [ec, pc] for m in mcols})
+    block = s.table("permanency_cif",
+                    "永続的解決の累積発生率（95%信頼区間）" if ja
+                    else "Cumulative incidence of permanency (95% CI)",
+                    tab, counts=[ec, pc], derived={m: [ec, pc] for m in mcols}, keys=keys)
+    for i in range(len(coh)):
+        a, b = block.cells.get((i, pc)), block.cells.get((i, ec))
+        if a is not None and b is not None:
+            r.registry.relate({a: 1.0, b: -1.0}, float("-inf"), 0.0,
+                              "survival: permanent exits <= episodes")
     s.note("導入前・導入後の期間: 各期間のハザードが続いた場合の累積発生率（期間分析）。"
            "年度別コホートは措置開始年度。観察期間が足りない時点は —。"
            if ja else
@@ -995,11 +1328,26 @@ def survival(r: Report) -> Section:
                 f"After the policy the hazard of permanency is {hr:.2f} times that before "
                 f"(95% CI {lo:.2f}–{hi:.2f}).")
     for note in res.notes:
-        text = foreign_text(note, r.lang)
+        text = foreign_text(_dateless(note), r.lang)
         if text:
             s.note(text)
-    s.attempt(lambda: _cif_plot(r, s, res, coh_label))
+    s.later(lambda: _cif_plot(r, s, res, coh_label))
     return s
+
+
+#: The survival note giving the first contact/review record's date, without the date.
+WINDOW_NOTE = (
+    "観察開始日は面接等の連絡・進行管理の記録が始まる日に自動設定（それ以前に始まった措置は"
+    "遅延エントリーとして扱う） / window start set automatically to the start of the "
+    "contact/review records (earlier episodes enter late — left truncation)."
+)
+
+
+def _dateless(note: str) -> str:
+    """A module's note without the date of the first record (it would identify that record)."""
+    if note.startswith("観察開始日を自動設定") or "window start detected" in note:
+        return WINDOW_NOTE
+    return note
 
 
 def _cif_plot(r: Report, s: Section, res, labels: Mapping[str, str]) -> None:
@@ -1009,6 +1357,8 @@ def _cif_plot(r: Report, s: Section, res, labels: Mapping[str, str]) -> None:
     for c, color in (("policy_pre", "#5f6b7a"), ("policy_post", "#1f5f8b")):
         fit = res.cif_fits.get(c)
         if fit is None or fit.n < (r.min_cell if r.public else 1):
+            continue
+        if {("survival", c, "episodes"), ("survival", c, "permanent")} & r.registry.suppressed:
             continue
         ci = fit.conf_int("permanency")
         ci = ci.loc[ci.index <= min(fit.estimable_until, 5 * 365.25)]
@@ -1090,7 +1440,7 @@ def contacts(r: Report) -> Section:
                        if ja else "The monthly series has small counts: the time-series plot is "
                        "left out of the public report.")
                 continue
-        s.attempt(lambda o=outcome: s.figure(_its_figure(r, res, plots, o), f"ITS {o}"))
+        s.later(lambda o=outcome: s.figure(_its_figure(r, res, plots, o), f"ITS {o}"))
     return s
 
 
@@ -1123,24 +1473,41 @@ def stagnant(r: Report) -> Section:
     st = cur.loc[(cur["kpi"] == "stagnant_cases") & (cur["variant"] == "primary")]
     month = r.tr("kpi.period")
     if len(st):
-        d = _kpi_display(r, st)
-        tab = d.pivot(index="period", columns="group", values="numerator_disp")
-        order = [g for g in ("all", "infant_home", "childrens_home") if g in tab.columns]
-        tab = tab[order].reset_index()
-        tab.columns = [month, *[_group_label(g, r.lang) for g in order]]
+        st = st.sort_values("period_end", kind="mergesort").reset_index(drop=True)
+        cells = kpi_cells(r, st)
+        periods = list(dict.fromkeys(st["period"]))
+        order = [g for g in ("all", "infant_home", "childrens_home") if g in set(st["group"])]
+        labels = [_group_label(g, r.lang) for g in order]
+        tab = pd.DataFrame({month: periods, **{lab: [T.MISSING] * len(periods) for lab in labels}})
+        keys = {}
+        for j, row in st.iterrows():
+            if row["group"] in order and cells[j].numerator is not None:
+                keys[(periods.index(row["period"]), labels[order.index(row["group"])])] = \
+                    cells[j].numerator
         cap = "停滞ケース数（月末日）" if r.lang == "ja" else "Stagnant cases (month end)"
-        s.table("stagnant_cases", cap, tab)
+        s.table("stagnant_cases", cap, tab, keys=keys)
     rc = cur.loc[(cur["kpi"] == "review_compliance") & (cur["variant"] == "primary")]
     if len(rc):
-        d = _kpi_display(r, rc.sort_values("period_end"))
+        rc = rc.sort_values("period_end", kind="mergesort").reset_index(drop=True)
+        rc = rc.loc[rc["group"] == _main_group("review_compliance", rc["group"])]
+        rc = rc.reset_index(drop=True)
+        cells = kpi_cells(r, rc)
+        cols = {"numerator": "実施済み（期限内）" if r.lang == "ja" else "Not overdue",
+                "denominator": "対象児童数" if r.lang == "ja" else "Children",
+                "value": r.tr("kpi.value")}
+        keys, deps = {}, {}
+        for i in range(len(rc)):
+            sh, dp = _kpi_positions(cells[i], i, cols)
+            keys.update(sh)
+            deps.update(dp)
         tab = pd.DataFrame({
-            month: d["period"].to_numpy(),
-            ("実施済み（期限内）" if r.lang == "ja" else "Not overdue"): d["numerator_disp"].to_numpy(),
-            ("対象児童数" if r.lang == "ja" else "Children"): d["denominator_disp"].to_numpy(),
-            r.tr("kpi.value"): d["value_disp"].to_numpy(),
+            month: rc["period"].to_numpy(),
+            cols["numerator"]: [_kpi_field(rc, i, "numerator") for i in range(len(rc))],
+            cols["denominator"]: [_kpi_field(rc, i, "denominator") for i in range(len(rc))],
+            cols["value"]: [_kpi_value(rc, i) for i in range(len(rc))],
         })
         cap = "進行管理の実施率（月末日）" if r.lang == "ja" else "Review compliance (month end)"
-        s.table("review_compliance", cap, tab)
+        s.table("review_compliance", cap, tab, keys=keys, depends=deps)
     if not len(st) and not len(rc):
         s.p(r.tr("no_data"))
     return s
@@ -1194,10 +1561,11 @@ def logic_model(r: Report) -> Section:
     yearly = None
     long = s.attempt(lambda: _kpi_long(r))
     if long is not None:
-        yearly = s.attempt(lambda: _kpi_display(r, kpi_yearly(r, long)))
+        yearly = s.attempt(lambda: kpi_yearly(r, long).reset_index(drop=True))
+    cells = kpi_cells(r, yearly) if yearly is not None else []
     cols = [r.tr("logic.stage"), r.tr("logic.element"), r.tr("logic.indicator"), r.tr("logic.value")]
     nc = r.tr("logic.n")
-    rows = []
+    rows, keys, deps = [], {}, {}
     for stage, ja, en, ind in LOGIC_MODEL:
         value, n = "", np.nan
         name = "—"
@@ -1218,13 +1586,21 @@ def logic_model(r: Report) -> Section:
                 y = yearly.loc[(yearly["kpi"] == ind) & (yearly["fy"] == r.fiscal_year)]
                 y = y.loc[y["group"] == _main_group(ind, y["group"])] if len(y) else y
                 if len(y):
-                    value = y["value_disp"].iloc[0]
+                    value = _kpi_value(yearly, y.index[0])
+                    sh, dp = _kpi_positions(cells[y.index[0]], len(rows), {"value": cols[3]})
+                    keys.update(sh)
+                    deps.update(dp)
             else:
                 value = "—"
         label = STAGES[stage][0 if r.lang == "ja" else 1]
         rows.append((label, ja if r.lang == "ja" else en, name, value or "—", n))
     df = pd.DataFrame(rows, columns=[*cols, nc])
-    s.table("logic_model", r.tr("sec.logic"), df, counts=[nc], derived={cols[3]: [nc]})
+    for i, entry in enumerate(LOGIC_MODEL):
+        ind = entry[3]
+        if ind and ind.startswith("survey:") and pd.notna(df[nc].iloc[i]):
+            keys[(i, nc)] = ("survey", ind.split(":", 1)[1], f"FY{r.fiscal_year}", "n")
+    s.table("logic_model", r.tr("sec.logic"), df, counts=[nc], derived={cols[3]: [nc]},
+            keys=keys, depends=deps)
     return s
 
 

@@ -22,7 +22,8 @@ import base64
 import html
 import io
 import pickle
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -137,6 +138,56 @@ def prepare(
             out[c] = out[c].map(lambda v: MISSING if v is None or (not isinstance(v, str)
                                                                      and pd.isna(v)) else v)
     return out
+
+
+@dataclass
+class TableBlock:
+    """A report table before disclosure control: formatted values and the cells behind them.
+
+    ``frame`` holds every value formatted as if nothing were suppressed;
+    ``cells`` maps ``(row position, column)`` to the registry key of the count
+    shown there; ``derived`` maps a position to the keys of the counts the value
+    is built on and the text shown when one of them is suppressed.
+    """
+
+    name: str
+    caption: str
+    frame: pd.DataFrame
+    cells: dict[tuple[int, str], Hashable] = field(default_factory=dict)
+    derived: dict[tuple[int, str], tuple[frozenset, str]] = field(default_factory=dict)
+
+    def render(self, reg) -> pd.DataFrame:
+        """The table as published under the (protected) registry ``reg``."""
+        out = self.frame.copy().astype(object)
+        cols = {c: j for j, c in enumerate(out.columns)}
+        for (i, c), k in self.cells.items():
+            out.iat[i, cols[c]] = (int(reg.values[k]) if k not in reg.suppressed
+                                   else reg.claim(k))
+        hidden = reg.suppressed
+        for (i, c), (keys, text) in self.derived.items():
+            if keys & hidden:
+                out.iat[i, cols[c]] = text
+        return out
+
+
+def write_disclosure(doc: Mapping) -> None:
+    """Keep the report's disclosure document for the runner (sidecar, report builds only)."""
+    import json
+
+    side = Path(SIDECAR_DIR)
+    if side.is_dir():
+        (side / "disclosure.json").write_text(
+            json.dumps(doc, ensure_ascii=False, sort_keys=True, indent=1), encoding="utf-8")
+
+
+def read_disclosure(folder: str | Path) -> dict | None:
+    """The disclosure document a notebook run left in ``folder/_evalkit_tables``."""
+    import json
+
+    f = Path(folder) / SIDECAR_DIR / "disclosure.json"
+    if not f.exists():
+        return None
+    return json.loads(f.read_text(encoding="utf-8"))
 
 
 def publish(name: str, df: pd.DataFrame, title: str = "") -> None:
