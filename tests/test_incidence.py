@@ -184,8 +184,8 @@ def test_report_lead_ja_en(synth, tmp_path):
 
     data = tmp_path / "ds"
     synth.write(data)
-    ja = "\n".join(incidence_section(S.open_report(str(data), 2026, lang="ja")).blocks)
-    en = "\n".join(incidence_section(S.open_report(str(data), 2026, lang="en")).blocks)
+    ja = incidence_section(S.open_report(str(data), 2026, lang="ja"))._repr_html_()
+    en = incidence_section(S.open_report(str(data), 2026, lang="en"))._repr_html_()
     assert "12か月以内に永続的な家庭へ: 導入前" in ja and "部分分布ハザード比" in ja
     assert "Permanent home within 12 months:" in en and "Subdistribution HR" in en
     assert "C0" not in ja + en
