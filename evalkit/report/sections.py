@@ -1256,7 +1256,8 @@ def survival(r: Report) -> Section:
     if mod is None or not hasattr(mod, "analyse"):
         s.unavailable("evalkit.survival")
         return s
-    res = s.attempt(lambda: mod.analyse(r.ds))
+    # the section shows cumulative incidence and hazard ratios: no bootstrap needed here
+    res = s.attempt(lambda: mod.analyse(r.ds, n_boot=0, standardised=False))
     if res is None:
         return s
     r.used("survival")
