@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     "evalkit.contacts.commands",  # contacts
     "evalkit.report.commands",  # report, demo
     "evalkit.simulate.commands",  # simulate
+    "evalkit.monitor.commands",  # monitor
 )
 
 
