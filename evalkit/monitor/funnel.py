@@ -20,8 +20,9 @@ additive random-effects (DerSimonian–Laird) between-unit variance is
 
 (0 when ``I·φ̂ ≤ I − 1``), and the adjusted limits are
 ``θ₀ ± z·√(s(n)² + τ̂²)``. With ``overdispersion="auto"`` the adjustment is
-used when the data show overdispersion: ``I·φ̂`` above the 95th percentile
-of ``χ²_{I−1}``.
+used when the data show overdispersion, ``I·φ̂ > I − 1`` (``τ̂² > 0``).
+Winsorising "10% each side" sets the ``max(1, ⌊0.1·I⌋)`` most extreme
+z-scores at each end to the next one (see :func:`winsorise`).
 
 Examples
 --------
@@ -84,10 +85,19 @@ class Overdispersion:
 
 
 def winsorise(z: np.ndarray, share: float = 0.10) -> np.ndarray:
-    """z-scores clipped to their ``share`` and ``1 − share`` quantiles."""
+    """z-scores winsorised: the ``k = max(1, ⌊share·I⌋)`` lowest and highest set to the next one.
+
+    With 10% and fewer than 20 units this is one unit each side (so a single
+    outlying centre among five cannot inflate the overdispersion estimate by
+    itself); ``share=0`` leaves the z-scores as they are.
+    """
     z = np.asarray(z, float)
-    lo, hi = np.quantile(z, [share, 1.0 - share])
-    return np.clip(z, lo, hi)
+    i = len(z)
+    if share <= 0 or i < 3:
+        return z.copy()
+    k = min(max(1, int(np.floor(share * i))), (i - 1) // 2)
+    srt = np.sort(z)
+    return np.clip(z, srt[k], srt[i - 1 - k])
 
 
 def overdispersion_stats(z: Sequence[float], s: Sequence[float], share: float = 0.10) -> Overdispersion:
@@ -118,7 +128,7 @@ def _se(theta: float, n: np.ndarray, kind: str) -> np.ndarray:
 
 def funnel(numerators: Sequence[float], denominators: Sequence[float], *, kind: str = "p",
            target: float | None = None, overdispersion: bool | str = "auto",
-           winsor: float = 0.10, alpha: float = 0.05) -> pd.DataFrame:
+           winsor: float = 0.10, alpha: float = 1.0) -> pd.DataFrame:
     """Funnel-plot limits and outcomes of every unit.
 
     Parameters
@@ -130,10 +140,13 @@ def funnel(numerators: Sequence[float], denominators: Sequence[float], *, kind: 
     target : float, optional
         The centre line; default the pooled value Σx/Σn.
     overdispersion : {'auto', True, False}
-        Additive (random-effects) adjustment: ``True`` always, ``False``
-        never, ``'auto'`` when ``P(χ²_{I−1} ≥ I·φ̂) < alpha``.
+        Additive (random-effects) adjustment: ``True`` / ``'auto'`` whenever
+        the data show overdispersion (``I·φ̂ > I − 1``, i.e. ``τ̂² > 0``;
+        with ``alpha < 1`` also ``P(χ²_{I−1} ≥ I·φ̂) < alpha``), ``False`` never.
     winsor : float
-        Share winsorised at each side (0.10).
+        Share winsorised at each side (0.10; see :func:`winsorise`).
+    alpha : float
+        Optional significance level of the overdispersion test (1 = no test).
 
     Returns
     -------
@@ -157,7 +170,7 @@ def funnel(numerators: Sequence[float], denominators: Sequence[float], *, kind: 
         z = (y - theta) / s
     od = overdispersion_stats(z[ok], s[ok], winsor)
     if overdispersion == "auto":
-        use = bool(np.isfinite(od.p_value) and od.p_value < alpha and od.tau2 > 0)
+        use = bool(od.tau2 > 0 and (alpha >= 1 or od.p_value < alpha))
     else:
         use = bool(overdispersion) and od.tau2 > 0
     tau2 = od.tau2 if use else 0.0
