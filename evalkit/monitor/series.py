@@ -24,7 +24,7 @@ import pandas as pd
 from evalkit.data import calendar as cal
 from evalkit.kpi.registry import Variant
 from evalkit.monitor.funnel import funnel
-from evalkit.monitor.spc import SPC_COLUMNS, assurance, spc
+from evalkit.monitor.spc import SPC_COLUMNS, assurance, spc_arrays
 
 #: Columns of ``spc.csv``.
 SPC_CSV_COLUMNS = ["kpi", "variant", "center", "group", "period"] + SPC_COLUMNS
@@ -122,24 +122,32 @@ def _baseline_count(pe: pd.Series, cutoff: pd.Timestamp | None, inclusive: bool)
 
 
 def _one_series(g: pd.DataFrame, v: Variant, chart: str, n_base: int | None,
-                rebase_at: pd.Timestamp | None, screen: bool) -> pd.DataFrame:
+                rebase_at: pd.Timestamp | None, screen: bool) -> dict[str, np.ndarray]:
+    """SPC columns of one series (arrays), with a second segment from ``rebase_at``."""
     direction = v.direction if v.direction in ("up", "down") else None
-    ps = pd.to_datetime(g["period_start"])
-    seg2 = (ps >= rebase_at).to_numpy() if rebase_at is not None else np.zeros(len(g), bool)
-    parts = []
+    n = len(g)
+    seg2 = (g["_ps"].to_numpy() >= rebase_at) if rebase_at is not None else np.zeros(n, bool)
+    value = g["value"].to_numpy(float)
+    num = g["numerator"].to_numpy(float)
+    den = np.nan_to_num(g["denominator"].to_numpy(float), nan=0.0)
+    cols: dict[str, np.ndarray] = {}
     for mask, nb in ((~seg2, n_base), (seg2, None)):
         if not mask.any():
             continue
-        sub = g.loc[mask]
-        kw = {"chart": chart, "baseline": nb, "screen_outliers": screen, "direction": direction}
         if chart == "xmr":
-            r = spc(sub["value"].to_numpy(float), **kw)
+            y, nn, dd = value[mask], np.full(mask.sum(), np.nan), np.full(mask.sum(), np.nan)
         else:
-            r = spc(numerators=sub["numerator"].to_numpy(float),
-                    denominators=sub["denominator"].to_numpy(float), **kw)
-        r.index = sub.index
-        parts.append(r)
-    return pd.concat(parts).loc[g.index]
+            nn, dd = num[mask], den[mask]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                y = np.where(dd > 0, nn / np.where(dd > 0, dd, 1.0), np.nan)
+        r = spc_arrays(y, nn, dd, chart=chart, baseline=nb, screen_outliers=screen,
+                       direction=direction)
+        for c in SPC_COLUMNS:
+            if c not in cols:
+                cols[c] = np.empty(n, dtype=object if c in ("signal", "variation", "note")
+                                   else float)
+            cols[c][mask] = r[c]
+    return cols
 
 
 def monitor(ds, *, kpis: Sequence[str] | None = None, start=None, end=None,
@@ -180,38 +188,40 @@ def monitor(ds, *, kpis: Sequence[str] | None = None, start=None, end=None,
     be = pd.Timestamp(baseline_end).normalize() if baseline_end is not None else None
     rb = pd.Timestamp(rebase_at).normalize() if rebase_at is not None else None
     vmap = {v.key: v for v in variants}
+    long = long.assign(_ps=pd.to_datetime(long["period_start"]),
+                       _pe=pd.to_datetime(long["period_end"]))
     rows, infos = [], []
     for (kid, var, center, group), g in long.groupby(["kpi", "variant", "center", "group"],
                                                       sort=False):
         v = vmap[(kid, var)]
-        g = g.sort_values("period_end")
+        g = g.sort_values("_pe")
         ch = chart or default_chart(v)
         if ch in ("p", "u") and v.value_kind not in ("ratio", "per_1000_days"):
             ch = "xmr"
-        pe = pd.to_datetime(g["period_end"])
         cutoff = be if be is not None else starts.get(center, starts.get("all"))
-        n_base = _baseline_count(pe, cutoff, inclusive=be is not None)
+        n_base = _baseline_count(g["_pe"], cutoff, inclusive=be is not None)
         r = _one_series(g, v, ch, n_base, rb, screen_outliers)
         if v.value_kind == "per_1000_days" and ch != "xmr":  # limits on the per-day scale
-            r[SPC_COLUMNS[:6]] = r[SPC_COLUMNS[:6]] * 1000.0
-        r.insert(0, "period", g["period"].to_numpy())
-        r.insert(0, "group", group)
-        r.insert(0, "center", center)
-        r.insert(0, "variant", var)
-        r.insert(0, "kpi", kid)
+            for c in SPC_COLUMNS[:6]:
+                r[c] = r[c] * 1000.0
+        m = len(g)
+        r = {"kpi": np.repeat(kid, m), "variant": np.repeat(var, m),
+             "center": np.repeat(center, m), "group": np.repeat(group, m),
+             "period": g["period"].to_numpy(), **r}
         rows.append(r)
         nb = len(g) if n_base is None else n_base
         info = SeriesInfo(kid, var, center, group, ch, v.direction, v.cadence, nb,
                           nb < TRIAL_POINTS, str(rb.date()) if rb is not None else None)
         tgt = TARGETS.get((kid, var, group))
-        if tgt and len(r):
-            last = r.iloc[-1]
+        if tgt and len(g):
             info.targets = {"national": tgt[0], "prefecture": tgt[1]}
-            info.assurance = {k: assurance(last["lower_limit"], last["upper_limit"], t,
+            info.assurance = {k: assurance(r["lower_limit"][-1], r["upper_limit"][-1], t,
                                            v.direction) for k, t in info.targets.items()}
         infos.append(info)
-    table = (pd.concat(rows, ignore_index=True) if rows
-             else pd.DataFrame({c: [] for c in SPC_CSV_COLUMNS}))
+    table = pd.DataFrame({c: (np.concatenate([r[c] for r in rows]) if rows else [])
+                          for c in SPC_CSV_COLUMNS})
+    for c in SPC_COLUMNS[:6]:
+        table[c] = table[c].astype(float)
     params = {"kpi": list(kpis) if kpis else None, "from": str(s.date()), "to": str(e.date()),
               "baseline_end": str(be.date()) if be is not None else None,
               "rebase_at": str(rb.date()) if rb is not None else None, "by_center": by_center,

@@ -48,6 +48,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+from numpy.lib.stride_tricks import sliding_window_view
 
 #: Columns of :func:`spc`'s result, in order (``note`` last).
 SPC_COLUMNS = ["value", "center_line", "lower_limit", "upper_limit", "lower_near", "upper_near",
@@ -151,13 +152,8 @@ def trend_ends(y: np.ndarray) -> np.ndarray:
     out = np.zeros(n)
     if n < RUN:
         return out
-    s = np.sign(np.diff(y))  # NaN where a value is missing: breaks the run
-    for i in range(RUN - 1, n):
-        w = s[i - RUN + 1: i]
-        if np.all(w == 1):
-            out[i] = 1
-        elif np.all(w == -1):
-            out[i] = -1
+    w = sliding_window_view(np.sign(np.diff(y)), RUN - 1)  # NaN (a missing value) breaks runs
+    out[RUN - 1:] = np.where((w == 1).all(axis=1), 1.0, np.where((w == -1).all(axis=1), -1.0, 0.0))
     return out
 
 
@@ -166,10 +162,11 @@ def shift_ends(side: np.ndarray) -> np.ndarray:
     side = np.asarray(side, float)
     n = len(side)
     out = np.zeros(n)
-    for i in range(RUN - 1, n):
-        w = side[i - RUN + 1: i + 1]
-        if w[0] != 0 and np.all(w == w[0]):
-            out[i] = w[0]
+    if n < RUN:
+        return out
+    w = sliding_window_view(side, RUN)
+    same = (w == w[:, :1]).all(axis=1) & (w[:, 0] != 0)
+    out[RUN - 1:] = np.where(same, w[:, 0], 0.0)
     return out
 
 
@@ -178,16 +175,13 @@ def two_of_three(close: np.ndarray, side: np.ndarray) -> np.ndarray:
     close = np.asarray(close, float)
     side = np.nan_to_num(np.asarray(side, float))
     n = len(close)
-    cp = np.r_[0, 0, close, 0, 0]
-    sp = np.r_[0, 0, side, 0, 0]
-    out = np.zeros(n, bool)
-    for i in range(n):
-        for k in (0, 1, 2):
-            w = slice(i + k, i + k + 3)
-            if cp[w].sum() >= 2 and abs(sp[w].sum()) == 3:
-                out[i] = True
-                break
-    return out & (close == 1)
+    if n == 0:
+        return np.zeros(0, bool)
+    cp = sliding_window_view(np.r_[0, 0, close, 0, 0], 3).sum(axis=1)  # window starting at j
+    sp = np.abs(sliding_window_view(np.r_[0, 0, side, 0, 0], 3).sum(axis=1))
+    ok = (cp >= 2) & (sp == 3)  # window j covers padded j..j+2 = points j-2..j
+    hit = ok[:n] | ok[1:n + 1] | ok[2:n + 2]
+    return hit & (close == 1)
 
 
 # ---------------------------------------------------------------------- spc
@@ -261,6 +255,15 @@ def spc(values: Sequence[float] | None = None, *, chart: str = "xmr", baseline: 
         row has no limits or no value (codes of :data:`NOTES`).
     """
     y, num, den = _inputs(values, chart, numerators, denominators)
+    return pd.DataFrame(spc_arrays(y, num, den, chart=chart, baseline=baseline,
+                                   screen_outliers=screen_outliers, direction=direction),
+                        columns=SPC_COLUMNS)
+
+
+def spc_arrays(y: np.ndarray, num: np.ndarray, den: np.ndarray, *, chart: str,
+               baseline: int | None, screen_outliers: bool, direction: str | None
+               ) -> dict[str, np.ndarray | list]:
+    """The columns of :func:`spc` as arrays (no DataFrame: fast for many series)."""
     sgn = _direction(direction)
     n = len(y)
     base = _baseline_mask(n, baseline)
@@ -268,12 +271,12 @@ def spc(values: Sequence[float] | None = None, *, chart: str = "xmr", baseline: 
     if chart != "xmr":
         note[~(den > 0)] = "empty_denominator"
     usable = base & np.isfinite(y)
-    out = pd.DataFrame({"value": y})
+    out: dict[str, np.ndarray | list] = {"value": y}
     if usable.sum() < 2:
         for c in SPC_COLUMNS[1:6]:
-            out[c] = np.nan
-        out["signal"] = ""
-        out["variation"] = "common"
+            out[c] = np.full(n, np.nan)
+        out["signal"] = [""] * n
+        out["variation"] = ["common"] * n
         note[note == ""] = "too_short"
         out["note"] = note
         return out
@@ -295,11 +298,11 @@ def spc(values: Sequence[float] | None = None, *, chart: str = "xmr", baseline: 
     return out
 
 
-def _signals(y: np.ndarray, lim: pd.DataFrame, sgn: int) -> tuple[list[str], list[str]]:
+def _signals(y: np.ndarray, lim: dict, sgn: int) -> tuple[list[str], list[str]]:
     """Signal codes and variation of every point (NHSRplotthedots' rules)."""
-    ul, ll = lim["upper_limit"].to_numpy(), lim["lower_limit"].to_numpy()
-    un, ln = lim["upper_near"].to_numpy(), lim["lower_near"].to_numpy()
-    cl = lim["center_line"].to_numpy()
+    ul, ll = lim["upper_limit"], lim["lower_limit"]
+    un, ln = lim["upper_near"], lim["lower_near"]
+    cl = lim["center_line"]
     fin = np.isfinite(y)
     with np.errstate(invalid="ignore"):
         beyond = fin & ((y > ul) | (y < ll))
