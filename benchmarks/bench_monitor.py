@@ -17,6 +17,7 @@ Prints, for docs/monitor.md:
 Usage::
 
     .venv/bin/python benchmarks/bench_monitor.py --seeds 50 --scale 0.1
+    .venv/bin/python benchmarks/bench_monitor.py --only detect --detect-scale 1.0
     .venv/bin/python benchmarks/bench_monitor.py --quick       # 5 seeds, for a smoke run
 """
 
@@ -45,7 +46,7 @@ def false_alarm_section(seeds, scale: float) -> None:
     print(f"\n## 1. false alarms: null_effect, {len(seeds)} seeds, children_scale {scale} "
           f"({time.perf_counter() - t0:.0f} s)")
     rates = {}
-    for key, g in fa.groupby(["baseline_points", "points_after"]):
+    for key, _g in fa.groupby(["baseline_points", "points_after"]):
         rates[key] = in_control_rate(int(key[0]), int(key[1]), reps=2000)
     tab = fa.groupby(["kpi", "variant"]).agg(series=("any_signal", "size"),
                                                any_signal=("any_signal", "mean"),
@@ -123,6 +124,8 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", type=int, default=50)
     ap.add_argument("--scale", type=float, default=0.1)
+    ap.add_argument("--detect-scale", type=float, nargs="+", default=[0.1, 1.0],
+                    help="children_scale(s) of the detection study")
     ap.add_argument("--effect-seeds", type=int, default=20)
     ap.add_argument("--national-scale", type=float, default=0.05)
     ap.add_argument("--quick", action="store_true")
@@ -134,7 +137,8 @@ def main(argv=None) -> None:
         false_alarm_section(seeds, a.scale)
         autocorrelation_section(a.scale)
     if a.only in (None, "detect"):
-        detection_section(seeds, a.scale)
+        for sc in a.detect_scale:
+            detection_section(seeds, sc)
     if a.only in (None, "effect"):
         effect_section(list(range(1, ne + 1)))
     if a.only in (None, "speed"):

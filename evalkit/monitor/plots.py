@@ -71,7 +71,10 @@ def reading(rows: pd.DataFrame, cadence: str = "month", lang: str = "ja") -> str
     word = _SIGNAL_WORD[var[i]][0 if ja else 1] if var[i] in _SIGNAL_WORD else ""
     codes = sig[i].split(";")
     above = vals[i] > cl[i]
-    period = str(rows["period"].iloc[i]) if "period" in rows else str(i + 1)
+    if "period" in rows:
+        period = str(rows["period"].iloc[i])
+    else:
+        period = f"{i + 1}点目" if ja else f"point {i + 1}"
     beyond = (f"{period}に管理限界を{'上回る' if above else '下回る'}" if ja
               else f"{period} {'above the upper' if above else 'below the lower'} process limit")
     if "beyond_limit" in codes and "shift" in codes:
