@@ -19,8 +19,10 @@ from evalkit.monitor.spc import (
     mean_moving_range,
     spc,
 )
+from evalkit.monitor.summary import label, summary_table
 
 __all__ = [
     "ASSURANCE_NAMES", "NOTES", "OUTSIDE_NAMES", "SIGNALS", "SIGNAL_NAMES", "SPC_COLUMNS",
-    "VARIATION_NAMES", "assurance", "funnel", "mean_moving_range", "overdispersion_stats", "spc",
+    "VARIATION_NAMES", "assurance", "funnel", "label", "mean_moving_range", "overdispersion_stats",
+    "spc", "summary_table",
 ]

@@ -121,28 +121,6 @@ def _slug(*parts: str) -> str:
     return "__".join(str(p).replace("/", "_").replace(" ", "_") for p in parts)
 
 
-def _summary(res, lang: str) -> pd.DataFrame:
-    from evalkit.monitor.plots import reading
-
-    rows = []
-    tab = res.spc
-    for s in res.series:
-        r = tab[(tab.kpi == s.kpi) & (tab.variant == s.variant) & (tab.center == s.center)
-                & (tab.group == s.group)]
-        after = r.iloc[s.baseline_points:]
-        var = after.loc[after["signal"] != "", "variation"]
-        kinds = sorted(set(var))
-        rows.append({
-            "kpi": s.kpi, "variant": s.variant, "center": s.center, "group": s.group,
-            "chart": s.chart, "baseline_points": s.baseline_points, "trial_limits": s.trial,
-            "variation": (kinds[-1] if len(kinds) == 1 else ";".join(kinds)) if kinds else "common",
-            "assurance_national": s.assurance.get("national", ""),
-            "assurance_prefecture": s.assurance.get("prefecture", ""),
-            "reading": reading(r, s.cadence, lang),
-        })
-    return pd.DataFrame(rows)
-
-
 def _write_csv(df: pd.DataFrame, path: Path) -> None:
     from evalkit.kpi.commands import write_atomic
 
@@ -153,37 +131,22 @@ def _write_csv(df: pd.DataFrame, path: Path) -> None:
     write_atomic(path, w)
 
 
-def _charts(res, funnel: pd.DataFrame, out: Path, min_cell: int) -> int:
+def _charts(res, funnel: pd.DataFrame, out: Path) -> int:
+    """One PNG per SPC series and per funnel (KPI × group) under ``out/charts``."""
     import matplotlib.pyplot as plt
 
-    from evalkit.kpi import get_variant
-    from evalkit.monitor.plots import plot_funnel, plot_spc
-    from evalkit.monitor.series import default_chart
+    from evalkit.monitor.summary import funnel_figure, spc_figure
 
     cdir = out / "charts"
     cdir.mkdir(parents=True, exist_ok=True)
-    starts = res.parameters["policy_start"]
     n = 0
-    tab = res.spc
     for s in res.series:
-        r = tab[(tab.kpi == s.kpi) & (tab.variant == s.variant) & (tab.center == s.center)
-                & (tab.group == s.group)]
-        v = get_variant(s.kpi, s.variant)
-        title = f"{v.name_ja} / {v.name_en} — {s.center}, {s.group}"
-        fig = plot_spc(r, title=title, cadence=s.cadence, trial=s.trial, targets=s.targets,
-                       assurance=s.assurance,
-                       policy_start=pd.Timestamp(starts[s.center]) if s.center in starts else None)
+        fig = spc_figure(res, s)
         fig.savefig(cdir / f"spc__{_slug(s.kpi, s.variant, s.center, s.group)}.png")
         plt.close(fig)
         n += 1
     for (kid, var, group), f in funnel.groupby(["kpi", "variant", "group"], sort=False):
-        v = get_variant(kid, var)
-        if min_cell > 1:
-            f = f.loc[f["note"] == ""]
-        scale = 1000.0 if v.value_kind == "per_1000_days" else 1.0
-        kind = "u" if default_chart(v) == "u" else "p"
-        fig = plot_funnel(f, title=f"{v.name_ja} / {v.name_en} — {group}, {f['period'].iloc[0]}"
-                          if len(f) else v.name_ja, kind=kind, scale=scale)
+        fig = funnel_figure(f)
         fig.savefig(cdir / f"funnel__{_slug(kid, var, group)}.png")
         plt.close(fig)
         n += 1
@@ -196,6 +159,7 @@ def run_monitor(args) -> int:
     from evalkit.cli import UsageError
     from evalkit.data.inputs import load_input
     from evalkit.monitor.series import default_variants, funnel_period, funnels, monitor
+    from evalkit.monitor.summary import summary_table
 
     start, end = _date(args.date_from, "--from"), _date(args.date_to, "--to")
     if start is not None and end is not None and end < start:
@@ -220,8 +184,8 @@ def run_monitor(args) -> int:
     out.mkdir(parents=True, exist_ok=True)
     _write_csv(res.spc, out / "spc.csv")
     _write_csv(fun, out / "funnel.csv")
-    _write_csv(_summary(res, args.lang), out / "summary.csv")
-    n_fig = 0 if args.no_charts else _charts(res, fun, out, args.min_cell)
+    _write_csv(summary_table(res, args.lang), out / "summary.csv")
+    n_fig = 0 if args.no_charts else _charts(res, fun, out)
     prov = {"evalkit_version": __version__, "data_sha256": ds.sha256,
             "as_of": str(pd.Timestamp(ds.as_of).date()),
             "parameters": {**res.parameters, "funnel_fiscal_year": fy, "min_cell": args.min_cell,
