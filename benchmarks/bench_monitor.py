@@ -124,7 +124,7 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", type=int, default=50)
     ap.add_argument("--scale", type=float, default=0.1)
-    ap.add_argument("--detect-scale", type=float, nargs="+", default=[0.1, 1.0],
+    ap.add_argument("--detect-scale", type=float, nargs="+", default=[0.1],
                     help="children_scale(s) of the detection study")
     ap.add_argument("--effect-seeds", type=int, default=20)
     ap.add_argument("--national-scale", type=float, default=0.05)
