@@ -139,6 +139,29 @@ def test_min_cell_suppresses_funnel_counts(synth_dir, tmp_path):
         v = pd.to_numeric(fun[c], errors="coerce")
         assert not ((v >= 1) & (v < 10)).any()
     assert (fun["note"] == "suppressed_lt_10").any()
+    # secondary suppression: never exactly one hidden centre in a KPI/group (the total would give it)
+    hidden = fun.assign(h=fun["note"] == "suppressed_lt_10").groupby(["kpi", "variant", "group"])["h"]
+    assert not (hidden.sum() == 1).any()
+    assert (fun.loc[fun["note"] == "suppressed_lt_10", "value"] == "").all()
+
+
+def test_english_readings_and_labels(synth_dir, tmp_path):
+    from evalkit.monitor import label, summary_table
+    from evalkit.monitor.series import monitor
+    from evalkit.synth import generate
+
+    rc, _, err = run("monitor", synth_dir, "--kpi", "interviews:primary", "--lang", "en",
+                     "--no-charts", "--out", tmp_path)
+    assert rc == 0, err
+    summ = pd.read_csv(tmp_path / "summary.csv")
+    assert "signal of improvement" in summ["reading"].iloc[0]
+    res = monitor(generate("nagano_default", seed=3, children_scale=0.1).dataset,
+                  kpis=["interviews:primary"])
+    t = summary_table(res, "ja", labels=True)
+    assert t["variation"].iloc[0] == "改善の特別な変動"
+    for code in ("beyond_limit", "trend", "two_of_three", "shift", "improvement", "concern",
+                 "common", "consistent_pass", "consistent_fail", "hit_and_miss"):
+        assert label(code, "ja") != code and label(code, "en") != code
 
 
 def test_same_inputs_same_outputs(synth_dir, tmp_path):

@@ -102,18 +102,31 @@ def _check_kpis(kpis) -> None:
 
 
 def _suppress_funnel(f: pd.DataFrame, min_cell: int) -> pd.DataFrame:
-    """Counts 1..min_cell−1 (and the values and z built on them) blanked; noted in the row."""
+    """Small-cell suppression of ``funnel.csv`` (evalkit.kpi.suppression).
+
+    Per KPI and group, the counts (the variant's ``count_fields``) of 1..min_cell−1 are
+    suppressed, and secondarily whatever would let a reader recover them from the
+    prefecture total; a suppressed row loses its counts, value, z and outcome.
+    """
+    from evalkit.kpi import get_variant
+    from evalkit.kpi.suppression import suppression_mask
+
     if min_cell <= 1 or f.empty:
         return f
     f = f.copy()
-    small = pd.Series(False, index=f.index)
-    for c in ("numerator", "denominator"):
-        v = f[c].astype(float)
-        small |= (v >= 1) & (v < min_cell)
     cols = ["numerator", "denominator", "value", "z", "outside", "side"]
     f[cols] = f[cols].astype(object)
-    f.loc[small, cols] = None
-    f.loc[small, "note"] = f"suppressed_lt_{min_cell}"
+    for (kid, var, _g), g in f.groupby(["kpi", "variant", "group"], sort=False):
+        counts = [c for c in get_variant(kid, var).count_fields if c in ("numerator", "denominator")]
+        if not counts:
+            continue
+        wide = g.set_index("center")[counts].astype(float)
+        wide.loc["__total__"] = wide.sum()
+        _, final = suppression_mask(wide, counts, min_cell, total_row="__total__")
+        hide = final.drop(index="__total__").any(axis=1).to_numpy()
+        idx = g.index[hide]
+        f.loc[idx, cols] = None
+        f.loc[idx, "note"] = f"suppressed_lt_{min_cell}"
     return f
 
 
