@@ -55,7 +55,7 @@ def test_baseline_is_pre_policy_and_reading(monitored):
     summ = pd.read_csv(monitored / "summary.csv", keep_default_na=False)
     s = summ[(summ.kpi == "interviews") & (summ.center == "all")].iloc[0]
     assert s["baseline_points"] == 36 and not s["trial_limits"] and s["chart"] == "u"
-    assert s["variation"] == "improvement" and "改善のシグナル" in s["reading"]
+    assert s["after_baseline"] == "improvement" and "改善のシグナル" in s["reading"]
     spc = pd.read_csv(monitored / "spc.csv", keep_default_na=False)
     x = spc[(spc.kpi == "interviews") & (spc.center == "all")]
     assert x["period"].iloc[0] == "2023-04" and x["period"].iloc[-1] == "2027-03"
@@ -158,7 +158,7 @@ def test_english_readings_and_labels(synth_dir, tmp_path):
     res = monitor(generate("nagano_default", seed=3, children_scale=0.1).dataset,
                   kpis=["interviews:primary"])
     t = summary_table(res, "ja", labels=True)
-    assert t["variation"].iloc[0] == "改善の特別な変動"
+    assert t["after_baseline"].iloc[0] == "改善の特別な変動"
     for code in ("beyond_limit", "trend", "two_of_three", "shift", "improvement", "concern",
                  "common", "consistent_pass", "consistent_fail", "hit_and_miss"):
         assert label(code, "ja") != code and label(code, "en") != code

@@ -8,7 +8,7 @@ within-unit standard error at ``θ₀`` is
 - rates (``kind="u"``, Poisson): ``s_i = √(θ₀/n_i)``.
 
 Limits are ``θ₀ ± z·s(n)`` with ``z = 1.960`` (95%) and ``z = 3.090``
-(99.8%), normal approximation.
+(99.8%), normal approximation, cut at 0 (and at 1 for proportions).
 
 Overdispersion (Spiegelhalter 2005, "Handling over-dispersion of performance
 indicators", *Qual Saf Health Care* 14:347–351): the z-scores
@@ -182,8 +182,9 @@ def funnel(numerators: Sequence[float], denominators: Sequence[float], *, kind: 
     for lab, lv in LEVELS.items():
         zz = z_of(lv)
         key = lab.replace(".", "")
-        out[f"lower_{key}"] = theta - zz * se
-        out[f"upper_{key}"] = theta + zz * se
+        out[f"lower_{key}"] = np.maximum(theta - zz * se, 0.0)  # no value lies below 0 …
+        hi = theta + zz * se
+        out[f"upper_{key}"] = np.minimum(hi, 1.0) if kind == "p" else hi  # … or above 1
     outside = np.full(len(x), "", dtype=object)
     for lab in ("95", "99.8"):
         key = lab.replace(".", "")

@@ -11,6 +11,10 @@ import pandas as pd
 
 from evalkit.monitor.spc import ASSURANCE_NAMES, NOTES, SIGNAL_NAMES, VARIATION_NAMES
 
+#: Columns of ``summary.csv``.
+SUMMARY_COLUMNS = ["kpi", "variant", "center", "group", "chart", "baseline_points", "trial_limits",
+                   "variation", "after_baseline", "assurance_national", "assurance_prefecture",
+                   "reading"]
 _ALL_NAMES = {**SIGNAL_NAMES, **VARIATION_NAMES, **ASSURANCE_NAMES, **NOTES}
 
 
@@ -35,9 +39,11 @@ def summary_table(res, lang: str = "ja", labels: bool = False) -> pd.DataFrame:
     """One row per series: chart, baseline, trial limits, variation after the baseline,
     assurance against the targets and the one-line reading.
 
-    ``variation`` is the variation of the signalled points after the baseline
-    (``improvement``, ``concern``, both joined by ``;``, or ``common``); with
-    ``labels=True`` the codes are replaced by their names in ``lang``.
+    ``variation`` is the latest point's variation (the "Making Data Count" icon);
+    ``after_baseline`` the variations of the signalled points after the baseline
+    (``improvement``, ``concern``, both joined by ``;``, or ``common``; empty when
+    every point is in the baseline). With ``labels=True`` the codes are replaced by
+    their names in ``lang``.
     """
     from evalkit.monitor.plots import reading
 
@@ -46,20 +52,19 @@ def summary_table(res, lang: str = "ja", labels: bool = False) -> pd.DataFrame:
         r = series_rows(res, s)
         after = r.iloc[s.baseline_points:]
         kinds = sorted(set(after.loc[after["signal"] != "", "variation"]))
-        var = ";".join(kinds) if kinds else "common"
+        aft = (";".join(kinds) if kinds else "common") if len(after) else ""
+        last = str(r["variation"].iloc[-1]) if len(r) else ""
         an, ap = s.assurance.get("national", ""), s.assurance.get("prefecture", "")
         if labels:
-            var = "・".join(label(k, lang) for k in var.split(";"))
-            an, ap = label(an, lang), label(ap, lang)
+            aft = "・".join(label(k, lang) for k in aft.split(";") if k)
+            last, an, ap = label(last, lang), label(an, lang), label(ap, lang)
         rows.append({
             "kpi": s.kpi, "variant": s.variant, "center": s.center, "group": s.group,
             "chart": s.chart, "baseline_points": s.baseline_points, "trial_limits": s.trial,
-            "variation": var, "assurance_national": an, "assurance_prefecture": ap,
-            "reading": reading(r, s.cadence, lang),
+            "variation": last, "after_baseline": aft, "assurance_national": an,
+            "assurance_prefecture": ap, "reading": reading(r, s.cadence, lang),
         })
-    return pd.DataFrame(rows, columns=["kpi", "variant", "center", "group", "chart",
-                                       "baseline_points", "trial_limits", "variation",
-                                       "assurance_national", "assurance_prefecture", "reading"])
+    return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
 
 
 def spc_figure(res, info):
