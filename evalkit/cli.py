@@ -31,6 +31,7 @@ COMMAND_MODULES = (
     "evalkit.report.audit_command",  # audit
     "evalkit.simulate.commands",  # simulate
     "evalkit.data.pseudo_commands",  # pseudonymise
+    "evalkit.monitor.commands",  # monitor
 )
 
 
