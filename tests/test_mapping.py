@@ -147,7 +147,7 @@ def test_report_loads_with_mapping(exports, monkeypatch):
     monkeypatch.chdir(exports["wide_csv"].parent)
     R = S.open_report(str(exports["wide_csv"]), 2026, mapping=str(MAPPINGS["wide_csv"]))
     assert len(R.ds_all.children) == len(evalkit.load(exports["wide_csv"], mapping=MAPPINGS["wide_csv"]).children)
-    assert "mapping_wide_csv.toml" in str(S.methods(R).blocks)  # provenance names the mapping
+    assert "mapping_wide_csv.toml" in S.methods(R)._repr_html_()  # provenance names the mapping
     import json
     from pathlib import Path
 
