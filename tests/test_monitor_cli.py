@@ -110,10 +110,13 @@ def test_short_series_note_not_traceback(synth_dir, tmp_path):
 def test_unknown_kpi_lists_known_ones(synth_dir, tmp_path):
     rc, _, err = run("monitor", synth_dir, "--kpi", "nonsense", "--out", tmp_path)
     assert rc == 2 and "nonsense" in err and "foster_rate" in err and "interviews" in err
+    rc, _, err = run("monitor", synth_dir, "--kpi", "interviews:nope", "--out", tmp_path)
+    assert rc == 2 and "interviews:nope" in err
 
 
 @pytest.mark.parametrize("argv", [["--from", "bad-date"], ["--min-cell", "-1"],
-                                  ["--from", "2026-05-01", "--to", "2026-01-01"]])
+                                  ["--from", "2026-05-01", "--to", "2026-01-01"],
+                                  ["--from", "2028-01-01"]])  # after as_of: empty range
 def test_usage_errors(synth_dir, tmp_path, argv):
     rc, _, err = run("monitor", synth_dir, *argv, "--out", tmp_path)
     assert rc == 2 and "Traceback" not in err

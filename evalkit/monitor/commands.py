@@ -97,7 +97,9 @@ def _check_kpis(kpis) -> None:
         select_variants(kpis)
     except KeyError as e:
         known = ", ".join(kpi_ids())
-        raise UsageError(f"不明な KPI / unknown KPI or variant: {e.args[0]}\n"
+        bad = e.args[0]
+        bad = ":".join(bad) if isinstance(bad, tuple) else bad
+        raise UsageError(f"不明な KPI / unknown KPI or variant: {bad}\n"
                          f"既知の KPI / known KPIs: {known} (evalkit kpi --list)") from e
 
 
@@ -171,7 +173,13 @@ def run_monitor(args) -> int:
     from evalkit import __version__
     from evalkit.cli import UsageError
     from evalkit.data.inputs import load_input
-    from evalkit.monitor.series import default_variants, funnel_period, funnels, monitor
+    from evalkit.monitor.series import (
+        default_range,
+        default_variants,
+        funnel_period,
+        funnels,
+        monitor,
+    )
     from evalkit.monitor.summary import summary_table
 
     start, end = _date(args.date_from, "--from"), _date(args.date_to, "--to")
@@ -188,6 +196,11 @@ def run_monitor(args) -> int:
     ds = load_input(args)
     if ds is None:
         return 1
+    s, e = default_range(ds, start, end)
+    if e < s:
+        raise UsageError(f"範囲が空です（{s.date()} 〜 {e.date()}、as_of {pd.Timestamp(ds.as_of).date()}）"
+                         f" / empty range ({s.date()} to {e.date()}; as_of "
+                         f"{pd.Timestamp(ds.as_of).date()})")
     res = monitor(ds, kpis=args.kpi, start=start, end=end, baseline_end=be, rebase_at=rb,
                   by_center=args.by_center, chart=args.chart, screen_outliers=not args.no_screen)
     fy = funnel_period(res.long)
@@ -203,8 +216,12 @@ def run_monitor(args) -> int:
             "as_of": str(pd.Timestamp(ds.as_of).date()),
             "parameters": {**res.parameters, "funnel_fiscal_year": fy, "min_cell": args.min_cell,
                            "allow_invalid": bool(getattr(args, "allow_invalid", False))}}
-    (out / "provenance.json").write_text(json.dumps(prov, ensure_ascii=False, indent=1),
-                                         encoding="utf-8")
+    from evalkit.kpi.commands import write_atomic
+
+    def w(tmp):
+        Path(tmp).write_text(json.dumps(prov, ensure_ascii=False, indent=1), encoding="utf-8")
+
+    write_atomic(out / "provenance.json", w)
     n_sig = int((res.spc["signal"] != "").sum())
     print(f"{len(res.series)} 系列 / series, {n_sig} 点にシグナル / signalled points, "
           f"{n_fig} 図 / charts → {out}", file=sys.stderr)
