@@ -43,3 +43,20 @@ def test_check_fiscal_year():
     assert fiscal_year_end(1930).year == 1931  # data-derived years stay usable
     with pytest.raises(FiscalYearError):
         fiscal_year_end(99999)
+
+
+@pytest.mark.parametrize("scale", ["nan", "inf", "0", "-1", "1e9"])
+def test_children_scale_is_usage(tmp_path, scale, capsys):
+    assert main(["synth", "--seed", "1", "--children-scale", scale, "--out", str(tmp_path / "o")]) == 2
+    assert "--children-scale" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("text", ["x = " + "[" * 100_000 + "]" * 100_000 + "\n",
+                                  "description = '" + "a" * 1_100_000 + "'\n"])
+def test_hostile_scenario_toml_is_usage(tmp_path, text, capsys):
+    f = tmp_path / "bad.toml"
+    f.write_text(text, "utf-8")
+    assert main(["synth", "--seed", "1", "--scenario", str(f), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "内部エラー" not in err and "bad.toml" in err
