@@ -36,6 +36,8 @@ from typing import overload
 import numpy as np
 import pandas as pd
 
+from evalkit.cli import UsageError
+
 DateLike = _dt.date | pd.Timestamp | str | np.datetime64
 ArrayDates = pd.Series | pd.DatetimeIndex | np.ndarray | list
 
@@ -90,14 +92,69 @@ def fiscal_quarter(d):
     return _wrap(out, d)
 
 
+#: Fiscal years evalkit accepts: from FY1947 (the Child Welfare Act, 児童福祉法, was
+#: enacted in 1947) to FY2100 (far beyond any plan; pandas dates end in 2262).
+FY_MIN, FY_MAX = 1947, 2100
+
+
+class FiscalYearError(UsageError, ValueError):
+    """A fiscal year outside ``FY_MIN..FY_MAX`` (a usage error on the command line: exit 2)."""
+
+
+def check_fiscal_year(fy: object, what: str = "fiscal year") -> int:
+    """``fy`` as an int, if it is a whole fiscal year in ``FY_MIN..FY_MAX``.
+
+    Raises
+    ------
+    FiscalYearError
+        With a Japanese and an English message naming ``what`` and the range.
+
+    Examples
+    --------
+    >>> check_fiscal_year(2026)
+    2026
+    >>> check_fiscal_year(99999)
+    Traceback (most recent call last):
+    ...
+    evalkit.data.calendar.FiscalYearError: 年度 99999 は 1947〜2100 の範囲外です / fiscal year 99999 is outside 1947..2100
+    """
+    try:
+        ok = not isinstance(fy, bool) and float(fy) == int(fy)  # type: ignore[arg-type]
+        y = int(fy)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
+        ok, y = False, 0
+    if not ok or not FY_MIN <= y <= FY_MAX:
+        raise FiscalYearError(
+            f"年度 {fy} は {FY_MIN}〜{FY_MAX} の範囲外です / {what} {fy} is outside {FY_MIN}..{FY_MAX}")
+    return y
+
+
+def _date_year(fy: object) -> int:
+    """``fy`` as an int if its April–March fits pandas' dates (1678..2261), else :class:`FiscalYearError`.
+
+    Wider than ``FY_MIN..FY_MAX`` on purpose: years computed from data (e.g. a
+    1930 birth date that validation accepts) must still work; what users type
+    is checked by :func:`check_fiscal_year`.
+    """
+    try:
+        y = int(fy)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
+        y = None
+    if y is None or not pd.Timestamp.min.year < y < pd.Timestamp.max.year - 1:
+        raise FiscalYearError(
+            f"年度 {fy} は日付として扱えません（{FY_MIN}〜{FY_MAX} を指定してください） / "
+            f"fiscal year {fy} cannot be a date (give one in {FY_MIN}..{FY_MAX})")
+    return y
+
+
 def fiscal_year_start(fy: int) -> pd.Timestamp:
-    """First day (April 1) of fiscal year ``fy``."""
-    return pd.Timestamp(year=int(fy), month=4, day=1)
+    """First day (April 1) of fiscal year ``fy`` (:class:`FiscalYearError` beyond pandas' dates)."""
+    return pd.Timestamp(year=_date_year(fy), month=4, day=1)
 
 
 def fiscal_year_end(fy: int) -> pd.Timestamp:
-    """Last day (March 31) of fiscal year ``fy``."""
-    return pd.Timestamp(year=int(fy) + 1, month=3, day=31)
+    """Last day (March 31) of fiscal year ``fy`` (:class:`FiscalYearError` beyond pandas' dates)."""
+    return pd.Timestamp(year=_date_year(fy) + 1, month=3, day=31)
 
 
 def quarter_bounds(fy: int, q: int) -> tuple[pd.Timestamp, pd.Timestamp]:

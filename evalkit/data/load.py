@@ -405,6 +405,11 @@ def _factorize_text(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return codes, np.array(norm, dtype=object)
 
 
+#: Largest integer a column of kind ``int`` accepts: values are read through float64,
+#: exact up to 2**53; beyond (and at int64's 9.2e18) they would be rounded or overflow.
+_INT_LIMIT = 2**53
+
+
 def _parse_column(
     table: str, col: Column, s: pd.Series, problems: list[Problem]
 ) -> pd.Series:
@@ -436,8 +441,10 @@ def _parse_column(
         rule = RULES["BOOL_UNPARSEABLE"]
     elif col.kind in ("int", "number"):
         num = pd.to_numeric(pd.Series(uniq), errors="coerce").to_numpy(dtype=float)
-        if col.kind == "int":
-            num = np.where(np.isfinite(num) & (num == np.round(num)), num, np.nan)
+        ok = np.isfinite(num)  # "inf", "1e999": not a number a column can hold
+        if col.kind == "int":  # whole and exactly representable (|x| ≤ 2**53 < int64 max)
+            ok &= (num == np.round(num)) & (np.abs(num) <= _INT_LIMIT)
+        num = np.where(ok, num, np.nan)
         bad_u = ~empty_u & np.isnan(num)
         vals = num[codes] if len(codes) else num[:0]
         out = pd.Series(vals, index=idx)

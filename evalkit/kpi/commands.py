@@ -182,6 +182,10 @@ def run_kpi(args) -> int:
         cat = catalogue()[["kpi", "variant", "name_ja", "name_en", "cadence", "groups"]]
         write_table(cat, args.out)
         return 0
+    if args.fiscal_year is not None:
+        from evalkit.data.calendar import check_fiscal_year
+
+        check_fiscal_year(args.fiscal_year, "--fiscal-year")  # FiscalYearError: exit 2
     if args.fiscal_year is not None and (args.date_from or args.date_to):
         raise UsageError("--fiscal-year と --from/--to は同時に使えません / use --fiscal-year or "
                          "--from/--to, not both")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -82,8 +83,9 @@ def run(args: argparse.Namespace) -> int:
     from evalkit.synth.generate import generate
     from evalkit.synth.scenario import ScenarioError
 
-    if args.children_scale < 0:
-        raise UsageError("--children-scale は 0 以上です / --children-scale must be ≥ 0")
+    if not math.isfinite(args.children_scale) or not 0 < args.children_scale <= 100:
+        raise UsageError(f"--children-scale は 0 より大きく 100 以下の数です: {args.children_scale} / "
+                         f"--children-scale must be a number in (0, 100]: {args.children_scale}")
     if args.messy and args.format != "csv":
         raise UsageError("--messy は CSV のみです / --messy writes CSV only")
     out = Path(args.out)

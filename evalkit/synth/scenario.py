@@ -76,10 +76,21 @@ def _find(name: str | os.PathLike, relative_to: Path | None = None) -> Path:
     )
 
 
+#: Largest scenario file read (bytes): the bundled ones are under 10 kB.
+MAX_SCENARIO_BYTES = 1_000_000
+
+
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
+        size = path.stat().st_size
+        if size > MAX_SCENARIO_BYTES:
+            raise ScenarioError(
+                f"シナリオ {path} が大きすぎます（{size} バイト、上限 {MAX_SCENARIO_BYTES}） / "
+                f"scenario {path} is too large ({size} bytes, limit {MAX_SCENARIO_BYTES})")
         with open(path, "rb") as f:
             return tomllib.load(f)
+    except RecursionError as e:  # arrays/tables nested thousands deep
+        raise ScenarioError(f"シナリオ {path} の入れ子が深すぎます / scenario {path} is nested too deeply") from e
     except tomllib.TOMLDecodeError as e:
         raise ScenarioError(f"シナリオ {path} を読み取れません: {e} / cannot parse scenario {path}: {e}") from e
 
