@@ -225,7 +225,7 @@ def test_cli_parquet_and_path_scenario(tmp_path):
     (["--scenario", "nope"], "not found"),
     (["--set", "policy.effects.nope=1"], "unknown parameter"),
     (["--set", "no_equals_sign"], "KEY=VALUE"),
-    (["--children-scale", "-1"], "≥ 0"),
+    (["--children-scale", "-1"], "(0, 100]"),
     (["--messy", "--format", "parquet"], "CSV"),
 ])
 def test_cli_errors_are_clean(tmp_path, capsys, argv, msg):
