@@ -22,6 +22,7 @@ import pandas as pd
 from scipy import special, stats
 
 from evalkit.contacts._linalg import WaldInference, cluster_codes, cluster_sum, xtwx
+from evalkit.design import covariate_frame
 
 
 @dataclass(frozen=True)
@@ -213,9 +214,8 @@ def design_from_frame(df: pd.DataFrame, covariates: list[str] | tuple[str, ...])
     missing = [c for c in covariates if c not in df.columns]
     if missing:
         raise ValueError(f"columns not found: {missing} / 列がありません: {missing}")
-    X = pd.get_dummies(df[list(covariates)], drop_first=True, dtype=float)
+    X = covariate_frame(df, covariates)
     X.insert(0, "intercept", 1.0)
-    X = X.astype(float)
     if not np.isfinite(X.to_numpy()).all():
         raise ValueError("covariates must be finite (no missing values) / 共変量に欠測があります")
     return X

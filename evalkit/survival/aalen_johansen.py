@@ -90,6 +90,15 @@ class AalenJohansenResult:
         parts = {c: self.conf_int(c) for c in self.cumulative_incidence_.columns}
         return pd.concat(parts, axis=1)
 
+    def positions(self, times) -> tuple[np.ndarray, np.ndarray]:
+        """Timeline rows of the step function at ``times`` (timeline units) and
+        whether each is estimable (within follow-up, no empty risk set before)."""
+        t = np.atleast_1d(np.asarray(times, dtype=float))
+        tl = self.cumulative_incidence_.index.to_numpy(dtype=float)
+        idx = np.searchsorted(tl, t + 1e-9, side="right") - 1
+        ok = (t <= self.estimable_until + 1e-9) & (idx >= 0)
+        return idx, ok
+
     def at(self, months: Sequence[float] | float, unit: str = "months") -> pd.DataFrame:
         """Estimates and intervals at given times (step function, right-continuous).
 
@@ -105,10 +114,7 @@ class AalenJohansenResult:
             not estimable (beyond follow-up or with an empty risk set before).
         """
         m = np.atleast_1d(np.asarray(months, dtype=float))
-        days = m * DAYS_PER_MONTH if unit == "months" else m
-        tl = self.cumulative_incidence_.index.to_numpy(dtype=float)
-        idx = np.searchsorted(tl, days + 1e-9, side="right") - 1
-        ok = (days <= self.estimable_until + 1e-9) & (idx >= 0)
+        idx, ok = self.positions(m * DAYS_PER_MONTH if unit == "months" else m)
         rows = []
         for c in self.cumulative_incidence_.columns:
             ci = self.conf_int(c).to_numpy()

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from evalkit.design import covariate_frame
 from evalkit.results import Results
 
 
@@ -400,27 +401,6 @@ def fit(
     )
 
 
-def _design(df: pd.DataFrame, covariates: Sequence[str]) -> tuple[pd.DataFrame, list[str]]:
-    """Numeric design: numeric and boolean columns as they are, others dummy-coded.
-
-    A non-numeric column ``c`` becomes ``c_level`` columns for every level
-    but the first (sorted), the reference.
-    """
-    out, names = {}, []
-    for c in covariates:
-        col = df[c]
-        if pd.api.types.is_bool_dtype(col) or pd.api.types.is_numeric_dtype(col):
-            out[c] = col.astype(float)
-            names.append(c)
-            continue
-        levels = sorted(col.dropna().unique(), key=str)
-        for lv in levels[1:]:
-            name = f"{c}_{lv}"
-            out[name] = (col == lv).astype(float).where(col.notna())
-            names.append(name)
-    return pd.DataFrame(out, index=df.index), names
-
-
 def cox(
     df: pd.DataFrame,
     covariates: Sequence[str],
@@ -501,7 +481,8 @@ def cox(
     if missing:
         raise KeyError(f"columns not in the data: {missing}")
     d = df[used].dropna()
-    X, names = _design(d, list(covariates))
+    X = covariate_frame(d, covariates)
+    names = list(X.columns)
     work = X.assign(
         _start=0.0 if start is None else d[start].astype(float),
         _stop=d[duration if duration is not None else stop].astype(float),

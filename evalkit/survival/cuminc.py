@@ -73,15 +73,12 @@ class CumulativeIncidence(Results):
 
     def _grid(self) -> pd.DataFrame:
         t = np.asarray(self.times, dtype=float)
-        tl = self.fit_.cumulative_incidence_.index.to_numpy()
-        pos = np.searchsorted(tl, t, side="right") - 1
+        pos, ok = self.fit_.positions(t)
+        pos = np.clip(pos, 0, None)
         rows = []
         for c in self.fit_.cumulative_incidence_.columns:
-            f = self.fit_.cumulative_incidence_[c].to_numpy()[pos]
-            v = self.fit_.variance_[c].to_numpy()[pos]
-            beyond = t > self.fit_.estimable_until
-            f = np.where(beyond, np.nan, f)
-            v = np.where(beyond, np.nan, v)
+            f = np.where(ok, self.fit_.cumulative_incidence_[c].to_numpy()[pos], np.nan)
+            v = np.where(ok, self.fit_.variance_[c].to_numpy()[pos], np.nan)
             for ti, fi, vi in zip(t, f, v, strict=True):
                 rows.append((c, ti, fi, np.sqrt(vi)))
         out = pd.DataFrame(rows, columns=["cause", "time", "estimate", "std_error"])
