@@ -84,7 +84,7 @@ def test_cumulative_incidence_matches_oracle():
     """With transfers as a competing cause, entry cohorts fully followed for 12/24
     months have no censoring: Aalen–Johansen equals the oracle share exactly."""
     g = synth.generate("nagano_default", seed=1)
-    res = analyse(g.dataset, transfers="compete", months=(12, 24))
+    res = analyse(g.dataset, transfers="compete", months=(12, 24), finegray=False)
     oracle = pd.DataFrame(g.truth["oracle"]["permanency_within"]).set_index("entry_fy")
     cif = res.cif.loc[(res.cif["cause"] == "permanency") & res.cif["cohort"].str.startswith("FY")]
     cif = cif.assign(fy=cif["cohort"].str[2:].astype(int)).pivot(
@@ -99,14 +99,14 @@ def test_cumulative_incidence_matches_oracle():
     assert checked >= 25
     # the default analysis (transfers censored) estimates the transfer-free world:
     # never below the oracle share
-    res_c = analyse(g.dataset, months=(12,), cohorts=False)
+    res_c = analyse(g.dataset, months=(12,), cohorts=False, finegray=False)
     pre = res_c.cif.query("cohort == 'policy_pre' and cause == 'permanency'")["estimate"].item()
     assert pre >= g.truth["oracle"]["permanency_within_by_period"]["pre"]["share_12m"] - 0.03
 
 
 def test_incidence_matches_own_simulator_oracle():
     sim = simulate(n=6000, seed=5, hr=1.0, transfers=False)
-    res = analyse(sim.dataset, cohorts=False, months=(6, 12, 24))
+    res = analyse(sim.dataset, cohorts=False, months=(6, 12, 24), finegray=False)
     a = res.cif.query("cohort == 'all' and cause == 'permanency'")
     orc = sim.oracle_cif([6, 12, 24])
     se = (a["ci_upper"] - a["ci_lower"]).to_numpy() / 3.92
@@ -124,7 +124,8 @@ def test_ignoring_left_truncation_biases_and_handling_does_not():
     se_orc = np.sqrt(orc * (1 - orc) / 6000)
     out = {}
     for label, window in (("ignored", None), ("handled", "2014-04-01")):
-        res = analyse(sim.dataset, window_start=window, cohorts=False, months=(12, 24))
+        res = analyse(sim.dataset, window_start=window, cohorts=False, months=(12, 24),
+                      finegray=False)
         a = res.cif.query("cohort == 'all' and cause == 'permanency'")
         se = (a["ci_upper"] - a["ci_lower"]).to_numpy() / 3.92
         z = (a["estimate"].to_numpy() - orc) / np.hypot(se, se_orc)
@@ -147,7 +148,7 @@ def test_synthetic_stock_needs_the_window():
     oracle = g.truth["oracle"]["permanency_within_by_period"]["pre"]
     for window, ok in ((None, False), ("auto", True)):
         res = analyse(g.dataset, window_start=window, cohorts=False, months=(12, 24),
-                      transfers="compete")
+                      transfers="compete", finegray=False)
         a = res.cif.query("cohort == 'all' and cause == 'permanency'").set_index("month")
         for m, key in ((12, "share_12m"), (24, "share_24m")):
             covers = a.loc[m, "ci_lower"] <= oracle[key] <= a.loc[m, "ci_upper"]
