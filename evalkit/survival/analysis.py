@@ -48,6 +48,7 @@ from evalkit.survival import aalen_johansen as aj
 from evalkit.survival import coxph as cox
 from evalkit.survival import incidence as inc
 from evalkit.survival import rmst as rm
+from evalkit.survival.cuminc import cumulative_incidence
 from evalkit.survival.data import (
     ALL_CAUSES,
     ANY_PERMANENCY,
@@ -219,10 +220,11 @@ class SurvivalAnalysis(Results):
 
 
 def _cif_for(g: pd.DataFrame, months: Sequence[float]) -> tuple[aj.AalenJohansenResult, pd.DataFrame]:
-    r = aj.fit(
-        g["time"], g["cause"], g["entry"], causes=ALL_CAUSES,
-        combine={ANY_PERMANENCY: PERMANENT_CAUSES},
-    )
+    # the public estimator (issue #13); its fitted Aalen–Johansen curves are ``fit_``
+    r = cumulative_incidence(
+        g, "time", "cause", entry="entry", causes=ALL_CAUSES,
+        combine={ANY_PERMANENCY: PERMANENT_CAUSES}, times=months, time_unit="months",
+    ).fit_
     t = r.at(list(months))
     t = t.loc[t["cause"].isin(CAUSES_OUT)]
     t["cause"] = pd.Categorical(t["cause"], CAUSES_OUT, ordered=True)
@@ -267,7 +269,9 @@ def fit_policy_cox(
     data["event"] = data["event"].astype(np.int8)
     if "policy" not in cov or data["event"].sum() <= len(cov):
         return None, cov, notes
-    res = cox.fit(data, cov, strata="center", cluster="child_id", alpha=alpha)
+    # the public estimator (issue #13: the analyses call the functions users call)
+    res = cox.cox(data, cov, start="start", stop="stop", event="event", strata="center",
+                  cluster="child_id", alpha=alpha)
     return res, cov, notes
 
 

@@ -415,6 +415,7 @@ def cox(
     cov_type: str | None = None,
     tol: float = 1e-9,
     max_iter: int = 50,
+    alpha: float = 0.05,
 ) -> CoxResult:
     """Cox proportional-hazards regression on any DataFrame.
 
@@ -446,6 +447,9 @@ def cox(
         else ``"model"``.
     tol, max_iter
         Newton–Raphson convergence settings.
+    alpha : float
+        1 − level of the intervals in ``table`` (``conf_int(level)`` takes
+        any level).
 
     Returns
     -------
@@ -497,5 +501,5 @@ def cox(
         work, names, start="_start", stop="_stop", event="_event",
         strata=[f"_s_{c}" for c in strata_cols] or None,
         cluster="_cluster" if use_cluster else None,
-        ties=ties, tol=tol, max_iter=max_iter,
+        ties=ties, tol=tol, max_iter=max_iter, alpha=alpha,
     )
