@@ -620,9 +620,18 @@ def load(path: str | os.PathLike, mapping: str | os.PathLike | Any = None) -> Da
 
     Examples
     --------
-    >>> import evalkit
-    >>> ds = evalkit.load("synthetic/data/nagano_default")  # doctest: +SKIP
-    >>> ds.placements.head()  # doctest: +SKIP
+    A small synthetic export written to a folder, then read back:
+
+    >>> import tempfile, evalkit
+    >>> from evalkit.synth import generate
+    >>> from evalkit.data.load import write_dataset
+    >>> folder = write_dataset(generate("nagano_default", seed=1, children_scale=0.1).dataset,
+    ...                        tempfile.mkdtemp() + "/export")
+    >>> ds = evalkit.load(folder)
+    >>> ds.placements.columns.tolist()
+    ['child_id', 'start_date', 'end_date', 'setting', 'end_reason']
+    >>> evalkit.validate(ds).ok
+    True
     """
     if mapping is not None:
         from evalkit.data.mapping.apply import load_mapped

@@ -1,6 +1,9 @@
 """The annual evaluation report (papermill notebook → HTML, notebook, workbook).
 
->>> from evalkit.report import build_report  # doctest: +SKIP
+The example is not run by the doctests (a build executes the notebook, about
+15 s); ``tests/test_report.py`` runs the same call.
+
+>>> from evalkit.report import build_report
 >>> res = build_report("synthetic/data/nagano_default", 2026)  # doctest: +SKIP
 >>> res.html  # doctest: +SKIP
 PosixPath('reports/FY2026/all/annual_report.html')
