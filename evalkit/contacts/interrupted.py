@@ -112,19 +112,23 @@ def expected_counts(panel: pd.DataFrame, outcome: str) -> np.ndarray:
     return np.exp(X[:, keep] @ beta + off)
 
 
-def monthly_series(panel: pd.DataFrame, outcome: str, standardise: bool = True) -> pd.DataFrame:
+def monthly_series(panel: pd.DataFrame, outcome: str, standardise: bool = True,
+                   expected: np.ndarray | None = None) -> pd.DataFrame:
     """Monthly aggregate: ``month, count, child_months, expected, policy_share, since``.
 
-    ``expected`` is the case-mix expected count (:func:`expected_counts`) when
-    ``standardise``, else the child-months.
+    ``expected`` is the case-mix expected count (:func:`expected_counts`, or
+    the ``expected`` array given, one per child-month) when ``standardise``,
+    else the child-months.
     """
     w = panel["child_months"].to_numpy()
+    if standardise and expected is None:
+        expected = expected_counts(panel, outcome)
     df = pd.DataFrame(
         {
             "month": panel["month"].to_numpy(),
             "count": panel[outcome].to_numpy(dtype=float),
             "child_months": w,
-            "expected": expected_counts(panel, outcome) if standardise else w,
+            "expected": expected if standardise else w,
             "pw": panel["policy"].to_numpy() * w,
             "sw": panel["months_since_policy"].to_numpy() * (panel["policy"].to_numpy() > 0) * w,
         }
@@ -172,13 +176,23 @@ def fit_its(
     standardise: bool = True,
     n_boot: int = 199,
     seed: int = 1,
+    bootstrap: str = "batched",
 ) -> ITSResult:
     """Fit the ITS model to the monthly aggregate of a child-month panel.
 
     Slope and level changes are estimated only when there are months both
     with and without the policy; otherwise a ``ValueError`` is raised.
+
+    ``bootstrap`` chooses how the child bootstrap is computed: ``"batched"``
+    (one matrix product and all replicates' fits together) or ``"loop"``
+    (the reference: one pandas series and one statsmodels GLM per
+    replicate). Both use the same draws and give the same standard errors
+    (to ~1e-8); ``"loop"`` is kept for the benchmark and the tests.
     """
-    s = monthly_series(panel, outcome, standardise)
+    if bootstrap not in ("batched", "loop"):
+        raise ValueError(f"bootstrap must be 'batched' or 'loop', not {bootstrap!r}")
+    expected = expected_counts(panel, outcome) if standardise else None
+    s = monthly_series(panel, outcome, standardise, expected=expected)
     X = its_design(s)
     if not (s["policy_share"].gt(0).any() and s["policy_share"].eq(0).any()):
         raise ValueError("ITS needs months before and after the policy start")
@@ -220,7 +234,10 @@ def fit_its(
     }
     bse_boot = None
     if n_boot > 0:
-        bse_boot = _child_bootstrap_se(panel, outcome, standardise, list(X.columns), n_boot, seed)
+        boot = _child_bootstrap_se if bootstrap == "batched" else _child_bootstrap_se_loop
+        kw = ({"expected": expected, "start": np.asarray(res.params, dtype=float)}
+              if bootstrap == "batched" else {})
+        bse_boot = boot(panel, outcome, standardise, list(X.columns), n_boot, seed, **kw)
         diag["bootstrap_reps"] = n_boot
         diag["se_level_hac"] = float(bse["level_change"])
         diag["se_level_boot"] = float(bse_boot["level_change"])
@@ -230,9 +247,146 @@ def fit_its(
 
 def _child_bootstrap_se(
     panel: pd.DataFrame, outcome: str, standardise: bool, columns: list[str], n_boot: int,
+    seed: int, expected: np.ndarray | None = None, start: np.ndarray | None = None,
+) -> pd.Series:
+    """Standard errors of the ITS coefficients from a Poisson(1) child-cluster bootstrap.
+
+    Each replicate draws a Poisson(1) weight per child (the same draws, in the
+    same order, as one ``rng.poisson(1.0, G)`` per replicate), rebuilds the
+    monthly series from the weighted children and refits the segmented
+    Poisson regression. The per-child monthly contributions are summed once
+    into a sparse child × month matrix, so the weighted series of all
+    replicates is one matrix product, and the Poisson fits of all replicates
+    run together (batched Newton–IRLS, warm-started from the full-sample
+    estimate ``start``) to the same maximum-likelihood estimates as a
+    statsmodels GLM per replicate. A replicate with a month left without
+    children, a singular design or no convergence is refitted the reference
+    way (:func:`_child_bootstrap_se_loop`); one that fails there is skipped.
+
+    Parameters
+    ----------
+    panel : DataFrame
+        The child-month panel.
+    outcome : str
+    standardise : bool
+        Offset = case-mix expected counts (else child-months).
+    columns : list of str
+        Columns of the full-sample design (the replicates use the same).
+    n_boot, seed : int
+        Number of replicates and seed of the draws.
+    expected : ndarray, optional
+        :func:`expected_counts` of the panel when already computed.
+    start : ndarray, optional
+        Full-sample coefficients (in ``columns`` order), the warm start.
+
+    Returns
+    -------
+    Series
+        Standard deviation (ddof 1) of each coefficient over the replicates.
+    """
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(seed)
+    child = pd.factorize(panel["child_id"].to_numpy())[0]
+    months, m = np.unique(panel["month"].to_numpy(), return_inverse=True)
+    G, T = int(child.max() + 1), len(months)
+    w = panel["child_months"].to_numpy(dtype=float)
+    y = panel[outcome].to_numpy(dtype=float)
+    if standardise:
+        e = expected if expected is not None else expected_counts(panel, outcome)
+    else:
+        e = w
+    pol = panel["policy"].to_numpy(dtype=float)
+    pw = pol * w
+    sw = panel["months_since_policy"].to_numpy() * (pol > 0) * w
+    # child × (quantity, month): the per-child contributions, summed once
+    vals = np.concatenate([w, y, e, pw, sw])
+    cols = np.concatenate([m + k * T for k in range(5)])
+    C = sp.csr_matrix((vals, (np.tile(child, 5), cols)), shape=(G, 5 * T))
+    W = rng.poisson(1.0, (n_boot, G)).astype(float)
+    agg = np.asarray((C.T @ W.T).T).reshape(n_boot, 5, T)
+    cm, cnt, ex, pws, sws = (agg[:, k, :] for k in range(5))
+    full = (cm > 0).all(axis=1)
+    est = np.full((n_boot, len(columns)), np.nan)
+    if full.any():
+        est[full] = _batched_its_fits(months, cnt[full], cm[full], ex[full], pws[full],
+                                      sws[full], columns, start)
+    for b in np.flatnonzero(~np.isfinite(est).all(axis=1)):
+        est[b] = _its_replicate_fit(months, cnt[b], cm[b], ex[b], pws[b], sws[b], columns)
+    est = est[np.isfinite(est).all(axis=1)]
+    return pd.Series(np.std(est, axis=0, ddof=1), index=columns).reindex(
+        ["const", "trend", "level_change", "slope_change", *columns[4:]]
+    ).dropna()
+
+
+def _its_replicate_fit(months, cnt, cm, ex, pws, sws, columns) -> np.ndarray:
+    """One replicate fitted the reference way (statsmodels GLM); NaN when it fails."""
+    ok = cm > 0
+    s = pd.DataFrame({"month": months[ok], "count": cnt[ok], "child_months": cm[ok],
+                      "expected": ex[ok], "policy_share": pws[ok] / cm[ok],
+                      "since": sws[ok] / cm[ok]})
+    X = its_design(s).reindex(columns=columns, fill_value=0.0)
+    try:
+        r = sm.GLM(s["count"].to_numpy(), X, family=sm.families.Poisson(),
+                   offset=np.log(s["expected"].to_numpy())).fit()
+        return np.asarray(r.params, dtype=float)
+    except Exception:  # a degenerate replicate (e.g. singular design) is skipped
+        return np.full(len(columns), np.nan)
+
+
+def _batched_its_fits(months, cnt, cm, ex, pws, sws, columns, start, tol=1e-10,
+                      maxiter=50) -> np.ndarray:
+    """Poisson MLE of every replicate at once (Newton–IRLS); NaN rows where it did not converge.
+
+    Every replicate has all ``T`` months, so the design is the full-sample one
+    with the replicate's policy share and slope columns.
+    """
+    B, T = cnt.shape
+    template = pd.DataFrame({"month": months, "policy_share": 0.0, "since": 0.0})
+    X0 = its_design(template).reindex(columns=columns, fill_value=0.0).to_numpy(dtype=float)
+    X = np.broadcast_to(X0, (B, T, len(columns))).copy()
+    if "level_change" in columns:
+        X[:, :, columns.index("level_change")] = pws / cm
+    if "slope_change" in columns:
+        X[:, :, columns.index("slope_change")] = sws / cm / 12.0
+    with np.errstate(all="ignore"):
+        off = np.log(ex)
+        if start is not None and np.all(np.isfinite(start)):
+            beta = np.broadcast_to(np.asarray(start, dtype=float), (B, len(columns))).copy()
+        else:
+            beta = np.zeros((B, len(columns)))
+            beta[:, 0] = np.log(np.maximum(cnt.sum(axis=1), 1e-8) / np.exp(off).sum(axis=1))
+        done = np.zeros(B, dtype=bool)
+        for _ in range(maxiter):
+            mu = np.exp(np.einsum("btp,bp->bt", X, beta) + off)
+            H = np.einsum("btp,bt,btq->bpq", X, mu, X)
+            g = np.einsum("btp,bt->bp", X, cnt - mu)
+            try:
+                step = np.linalg.solve(H, g[:, :, None])[:, :, 0]
+            except np.linalg.LinAlgError:  # a singular replicate: all go the reference way
+                return np.full((B, len(columns)), np.nan)
+            beta = beta + step
+            done = np.abs(step).max(axis=1) < tol
+            if done.all():
+                break
+        ok = done & np.isfinite(beta).all(axis=1)
+        # a replicate whose design is (numerically) rank-deficient goes the reference way
+        cond = np.linalg.cond(H)
+        ok &= np.isfinite(cond) & (cond < 1e12)
+    beta[~ok] = np.nan
+    return beta
+
+
+def _child_bootstrap_se_loop(
+    panel: pd.DataFrame, outcome: str, standardise: bool, columns: list[str], n_boot: int,
     seed: int,
 ) -> pd.Series:
-    """Standard errors of the ITS coefficients from a Poisson(1) child-cluster bootstrap."""
+    """The reference implementation of :func:`_child_bootstrap_se` (one pandas series and one
+    statsmodels GLM per replicate; same draws, same estimates, about 20× slower).
+
+    Kept for the benchmark (``benchmarks/bench_simulate.py``) and the test that the fast
+    path gives the same standard errors; also the fallback for degenerate replicates.
+    """
     rng = np.random.default_rng(seed)
     child = pd.factorize(panel["child_id"].to_numpy())[0]
     months, m = np.unique(panel["month"].to_numpy(), return_inverse=True)
