@@ -106,3 +106,56 @@ def test_duplicate_month_is_refused(sicily):
     df = pd.concat([sicily, sicily.iloc[:1]])
     with pytest.raises(ValueError, match="same month twice"):
         its(df, count="aces", time="date", interruption="2005-01-01")
+
+
+def test_policy_share_with_a_common_start_is_the_step(sicily):
+    """A share of 0/1 and months since the start reproduce the step model exactly."""
+    d = pd.to_datetime(sicily["date"])
+    months = (d.dt.year - 2005) * 12 + d.dt.month - 1
+    df = sicily.assign(share=(months >= 0).astype(float), since=months.clip(lower=0))
+    a = its(sicily, count="aces", time="date", interruption="2005-01-01", exposure="stdpop",
+            family="quasipoisson", seasonality=("harmonic", 2))
+    b = its(df, count="aces", time="date", policy_share="share", months_since="since",
+            exposure="stdpop", family="quasipoisson", seasonality=("harmonic", 2))
+    np.testing.assert_allclose(b.params, a.params, rtol=1e-10)
+    np.testing.assert_allclose(b.std_errors, a.std_errors, rtol=1e-10)
+
+
+def test_staggered_share_and_yearly_time_unit(sicily):
+    """A fractional share is a regressor like any other; per-year terms are 12× per-month."""
+    rng = np.random.default_rng(3)
+    share = np.clip(np.linspace(-1.0, 1.5, len(sicily)), 0, 1)
+    df = sicily.assign(share=share, since=np.cumsum(share) * rng.uniform(0.9, 1.0))
+    m = its(df, count="aces", time="date", policy_share="share", months_since="since",
+            exposure="stdpop", cov_type="hac")
+    y = its(df, count="aces", time="date", policy_share="share", months_since="since",
+            exposure="stdpop", cov_type="hac", time_unit="year")
+    np.testing.assert_allclose(y.params[["trend", "slope_change"]],
+                               12 * m.params[["trend", "slope_change"]], rtol=1e-8)
+    assert y.params["level_change"] == pytest.approx(m.params["level_change"], rel=1e-8)
+    assert y.std_errors["level_change"] == pytest.approx(m.std_errors["level_change"], rel=1e-6)
+    # the same model written out for statsmodels
+    import statsmodels.api as sm
+    t = np.arange(len(df), dtype=float)
+    X = pd.DataFrame({"intercept": 1.0, "trend": t, "level_change": share,
+                      "slope_change": df["since"].to_numpy()})
+    ref = sm.GLM(df["aces"].to_numpy(float), X, family=sm.families.Poisson(),
+                 offset=np.log(df["stdpop"].to_numpy(float))).fit(
+        cov_type="HAC", cov_kwds={"maxlags": m.maxlags})
+    np.testing.assert_allclose(m.params.to_numpy(), ref.params.to_numpy(), rtol=1e-7)
+    np.testing.assert_allclose(m.cov_params().to_numpy(), ref.cov_params().to_numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("kw, msg", [
+    ({"policy_share": "share"}, "exactly one of"),
+    ({"interruption": None}, "exactly one of"),
+    ({"interruption": None, "policy_share": "share"}, "needs months_since"),
+    ({"interruption": None, "policy_share": "bad", "slope_change": False}, r"shares in \[0, 1\]"),
+    ({"interruption": None, "policy_share": "share", "months_since": "share",
+      "time_unit": "week"}, "time_unit must be"),
+])
+def test_policy_share_arguments_are_clear(sicily, kw, msg):
+    df = sicily.assign(share=(np.arange(len(sicily)) > 30).astype(float), bad=2.0)
+    args = {"count": "aces", "time": "date", "interruption": "2005-01-01", "exposure": "stdpop"}
+    with pytest.raises(ValueError, match=msg):
+        its(df, **{**args, **kw})

@@ -43,6 +43,8 @@ from scipy import stats
 from statsmodels.stats.diagnostic import acorr_ljungbox
 from statsmodels.stats.stattools import durbin_watson
 
+from evalkit.contacts.segmented import its
+
 
 @dataclass(frozen=True)
 class ITSResult:
@@ -193,24 +195,25 @@ def fit_its(
         raise ValueError(f"bootstrap must be 'batched' or 'loop', not {bootstrap!r}")
     expected = expected_counts(panel, outcome) if standardise else None
     s = monthly_series(panel, outcome, standardise, expected=expected)
-    X = its_design(s)
     if not (s["policy_share"].gt(0).any() and s["policy_share"].eq(0).any()):
         raise ValueError("ITS needs months before and after the policy start")
-    if s["policy_share"].gt(0).sum() < 2:
-        X = X.drop(columns="slope_change")
     T = len(s)
     lags = int(maxlags if maxlags is not None else np.floor(4 * (T / 100) ** (2 / 9)))
-    model = sm.GLM(s["count"].to_numpy(), X, family=sm.families.Poisson(),
-                   offset=np.log(s["expected"].to_numpy()))
-    res = model.fit(cov_type="HAC", cov_kwds={"maxlags": lags})
-    # rates per child-month: fitted counts / child-months
-    fitted = res.predict(X, offset=np.log(s["expected"].to_numpy())) / s["child_months"].to_numpy()
-    Xc = X.copy()
-    Xc["level_change"] = 0.0
-    if "slope_change" in Xc:
-        Xc["slope_change"] = 0.0
-    cf = res.predict(Xc, offset=np.log(s["expected"].to_numpy())) / s["child_months"].to_numpy()
-    pearson = (s["count"].to_numpy() - res.fittedvalues) / np.sqrt(res.fittedvalues)
+    slope = bool(s["policy_share"].gt(0).sum() >= 2)
+    # the public estimator, on the monthly aggregate: policy share and mean months since
+    # the centres' own starts in place of the step, per-year trend, HAC errors
+    fit = its(s, count="count", time="month", exposure="expected", policy_share="policy_share",
+              months_since="since", family="poisson", slope_change=slope, cov_type="hac",
+              maxlags=lags, time_unit="year",
+              seasonality="month" if T >= 36 else ("harmonic", 2))
+    X = its_design(s)
+    if not slope:
+        X = X.drop(columns="slope_change")
+    params, bse = _centred(fit, X.columns, s)
+    fitted = fit.series["fitted"].to_numpy() / s["child_months"].to_numpy()
+    cf = fit.series["counterfactual"].to_numpy() / s["child_months"].to_numpy()
+    pearson = (s["count"].to_numpy() - fit.series["fitted"].to_numpy()) / np.sqrt(
+        fit.series["fitted"].to_numpy())
     lb_lags = int(min(12, max(1, T // 4)))
     lb = acorr_ljungbox(pearson, lags=[lb_lags])
     series = s.assign(
@@ -219,10 +222,9 @@ def fit_its(
         counterfactual_rate=np.asarray(cf),
     )[["month", "count", "child_months", "rate", "fitted_rate", "counterfactual_rate",
        "policy_share"]]
-    params = pd.Series(res.params, index=X.columns)
     if "slope_change" not in params:
         params["slope_change"] = np.nan
-    bse = pd.Series(res.bse, index=X.columns).reindex(params.index)
+    bse = bse.reindex(params.index)
     diag = {
         "ljung_box_lags": lb_lags,
         "ljung_box_stat": float(lb["lb_stat"].iloc[0]),
@@ -235,7 +237,7 @@ def fit_its(
     bse_boot = None
     if n_boot > 0:
         boot = _child_bootstrap_se if bootstrap == "batched" else _child_bootstrap_se_loop
-        kw = ({"expected": expected, "start": np.asarray(res.params, dtype=float)}
+        kw = ({"expected": expected, "start": params[list(X.columns)].to_numpy(dtype=float)}
               if bootstrap == "batched" else {})
         bse_boot = boot(panel, outcome, standardise, list(X.columns), n_boot, seed, **kw)
         diag["bootstrap_reps"] = n_boot
@@ -243,6 +245,29 @@ def fit_its(
         diag["se_level_boot"] = float(bse_boot["level_change"])
     return ITSResult(outcome=outcome, params=params, bse=bse, series=series, diagnostics=diag,
                      bse_boot=bse_boot)
+
+
+def _centred(fit, columns, series: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """Public :func:`its` estimates in :func:`its_design`'s parametrisation.
+
+    :func:`its` measures the trend from the first month; the panel ITS centres
+    it (``const`` is the log rate at the middle of the series) and names the
+    month indicators ``month[m]``. Only ``const`` changes:
+    ``const = intercept + trend · mean(t)``, with its variance from the
+    covariance of the two.
+    """
+    ren = {"intercept": "const", **{f"month_{m}": f"month[{m}]" for m in range(2, 13)}}
+    b = fit.params.rename(index=ren)
+    V = fit.cov_params().rename(index=ren, columns=ren)
+    tbar = float(np.arange(len(series), dtype=float).mean() / 12.0)
+    # its() counts months from the first one; the panel's months are consecutive
+    b["const"] = b["const"] + b["trend"] * tbar
+    var = np.diag(V.to_numpy()).copy()
+    i, j = V.index.get_loc("const"), V.index.get_loc("trend")
+    var[i] = V.iat[i, i] + tbar**2 * V.iat[j, j] + 2 * tbar * V.iat[i, j]
+    se = pd.Series(np.sqrt(var), index=V.index)
+    cols = list(columns)
+    return b.reindex(cols).rename(None), se.reindex(cols).rename(None)
 
 
 def _child_bootstrap_se(

@@ -72,6 +72,8 @@ class ITSFit(Results):
         One row per month: ``time, count, exposure, policy, fitted,
         counterfactual`` (expected counts with and without the policy terms).
     nobs : int
+    cov_params_ : DataFrame
+        Covariance of ``params`` (``cov_params()`` returns a copy).
     """
 
     params_: pd.Series
@@ -83,6 +85,7 @@ class ITSFit(Results):
     alpha: float = np.nan
     maxlags: int | None = None
     nobs: int = field(default=0)
+    cov_params_: pd.DataFrame | None = None
 
     log_scale = True
     exp_name = "rate_ratio"
@@ -94,6 +97,10 @@ class ITSFit(Results):
     @property
     def std_errors(self) -> pd.Series:
         return self.std_errors_
+
+    def cov_params(self) -> pd.DataFrame:
+        """Covariance matrix of ``params`` (by ``cov_type``), a copy."""
+        return self.cov_params_.copy()
 
     def rate_ratio(self, term: str = "level_change", level: float = 0.95) -> pd.Series:
         """``rate_ratio, lower, upper, p_value`` of one term, as a Series."""
@@ -142,13 +149,16 @@ def its(
     *,
     count: str,
     time: str,
-    interruption,
+    interruption=None,
     exposure: str | None = None,
     family: str = "poisson",
     seasonality=None,
     slope_change: bool = True,
     cov_type: str = "model",
     maxlags: int | None = None,
+    policy_share: str | None = None,
+    months_since: str | None = None,
+    time_unit: str = "month",
 ) -> ITSFit:
     """Fit a segmented (interrupted time series) regression to a monthly series.
 
@@ -161,8 +171,22 @@ def its(
     time : str
         Column of dates; each is read as its calendar month (month starts are
         expected; one row per month, no gaps needed).
-    interruption : date-like
-        The first month under the policy.
+    interruption : date-like, optional
+        The first month under the policy. Give this or ``policy_share``.
+    policy_share : str, optional
+        Instead of ``interruption``, for an aggregate of units that adopt the
+        policy at different dates (centres of a prefecture): the column of
+        the share of each month's exposure under the policy (0–1). It takes
+        the place of ``D_t``; the series needs a month with share 0 and one
+        with a positive share (two for a slope change).
+    months_since : str, optional
+        With ``policy_share`` and ``slope_change``: the column of the
+        exposure-weighted mean number of months since the unit's own start
+        (0 for units not yet under the policy); it takes the place of
+        ``(t − t0)·D_t``.
+    time_unit : {"month", "year"}
+        Unit of ``t`` in the trend and the slope change (``"year"``: the
+        coefficients are per year, i.e. 12× the monthly ones).
     exposure : str, optional
         Column of exposure (population, child-months); ``log(exposure)`` is the
         offset. Without it the model is of the counts.
@@ -182,7 +206,16 @@ def its(
         raise ValueError(f"family must be one of {FAMILIES}, got {family!r}")
     if cov_type not in COV_TYPES:
         raise ValueError(f"cov_type must be one of {COV_TYPES}, got {cov_type!r}")
-    need = [c for c in (count, time, exposure) if c is not None]
+    if time_unit not in ("month", "year"):
+        raise ValueError(f"time_unit must be 'month' or 'year', got {time_unit!r}")
+    if (interruption is None) == (policy_share is None):
+        raise ValueError("give exactly one of interruption= and policy_share= / "
+                         "interruption と policy_share のどちらか一方を指定してください")
+    if policy_share is not None and slope_change and months_since is None:
+        raise ValueError("slope_change with policy_share needs months_since= / "
+                         "policy_share で傾きの変化を推定するには months_since が必要です")
+    need = [c for c in (count, time, exposure, policy_share,
+                        months_since if policy_share is not None else None) if c is not None]
     missing = [c for c in need if c not in df.columns]
     if missing:
         raise ValueError(f"columns not found: {missing} / 列がありません: {missing}")
@@ -202,15 +235,28 @@ def its(
         offset = np.log(expo)
     else:
         expo, offset = np.ones(len(y)), np.zeros(len(y))
-    t0 = pd.Period(pd.Timestamp(interruption), freq="M")
+    scale = 12.0 if time_unit == "year" else 1.0
     t = (per.asi8 - per.asi8[0]).astype(float)
-    post = (per >= t0).astype(float)
-    if post.sum() < 2 or (1 - post).sum() < 2:
-        raise ValueError("the series needs at least two months before and two from the interruption / "
-                         "導入前と導入後にそれぞれ2か月以上が必要です")
-    X = pd.DataFrame({"intercept": 1.0, "trend": t, "level_change": post})
+    if policy_share is None:
+        t0 = pd.Period(pd.Timestamp(interruption), freq="M")
+        post = (per >= t0).astype(float)
+        if post.sum() < 2 or (1 - post).sum() < 2:
+            raise ValueError("the series needs at least two months before and two from the "
+                             "interruption / 導入前と導入後にそれぞれ2か月以上が必要です")
+        since = (t - float(t0.ordinal - per.asi8[0])) * post
+    else:
+        post = df[policy_share].to_numpy(dtype=float)[order]
+        if not np.isfinite(post).all() or (post < 0).any() or (post > 1).any():
+            raise ValueError(f"column {policy_share!r} must hold shares in [0, 1] / "
+                             f"列 {policy_share!r} は0〜1の割合である必要があります")
+        if not ((post == 0).any() and (post > 0).sum() >= (2 if slope_change else 1)):
+            raise ValueError("the series needs a month without the policy and months under it / "
+                             "導入前の月と導入後の月が必要です")
+        since = (df[months_since].to_numpy(dtype=float)[order] if slope_change
+                 else np.zeros(len(post)))
+    X = pd.DataFrame({"intercept": 1.0, "trend": t / scale, "level_change": post})
     if slope_change:
-        X["slope_change"] = (t - float(t0.ordinal - per.asi8[0])) * post
+        X["slope_change"] = since / scale
     X = pd.concat([X, _seasonal(per.month.to_numpy(), seasonality)], axis=1)
     X.index = range(len(y))
     lags = maxlags if maxlags is not None else int(np.floor(4 * (len(y) / 100) ** (2 / 9)))
@@ -227,11 +273,11 @@ def its(
         alpha = float(nb.params["alpha"])
         res = sm.GLM(y, X, family=sm.families.NegativeBinomial(alpha=alpha), offset=offset).fit(
             start_params=nb.params.drop("alpha").to_numpy(), **cov)
-        params, bse = res.params, res.bse
+        params, bse, vcov = res.params, res.bse, res.cov_params()
     else:
         res = sm.GLM(y, X, family=sm.families.Poisson(), offset=offset).fit(
             **({"scale": "X2"} if family == "quasipoisson" and cov_type == "model" else {}), **cov)
-        params, bse = res.params, res.bse
+        params, bse, vcov = res.params, res.bse, res.cov_params()
     beta = params.to_numpy()
     Xa = X.to_numpy()
     cf = Xa.copy()
@@ -243,6 +289,7 @@ def its(
     })
     return ITSFit(params_=params.rename("estimate"), std_errors_=bse.rename("std_error"),
                   family=family, cov_type=cov_type, dispersion=dispersion, series=series,
-                  alpha=alpha, maxlags=lags if cov_type == "hac" else None, nobs=len(y))
+                  alpha=alpha, maxlags=lags if cov_type == "hac" else None, nobs=len(y),
+                  cov_params_=vcov)
 
 
