@@ -100,8 +100,11 @@ def reading(rows: pd.DataFrame, cadence: str = "month", lang: str = "ja") -> str
 
 def plot_spc(rows: pd.DataFrame, *, title: str, cadence: str = "month", trial: bool = False,
              policy_start: pd.Timestamp | None = None, targets: dict | None = None,
-             assurance: dict | None = None, ylabel: str = ""):
-    """An SPC chart of one series (rows of ``spc.csv``): limits, near limits, signals marked."""
+             assurance: dict | None = None, ylabel: str = "", lang: str = "ja"):
+    """An SPC chart of one series (rows of ``spc.csv``): limits, near limits, signals marked.
+
+    The one-line reading under the title is in ``lang``; the legend is bilingual.
+    """
     fig, ax = new_figure(8.0, 4.4)
     x = np.arange(len(rows))
     y = rows["value"].to_numpy(float)
@@ -130,7 +133,7 @@ def plot_spc(rows: pd.DataFrame, *, title: str, cadence: str = "month", trial: b
     ax.set_xticks(x[::step])
     ax.set_xticklabels(rows["period"].astype(str).to_numpy()[::step], rotation=45, ha="right",
                        fontsize=7)
-    sub = reading(rows, cadence, "ja")
+    sub = reading(rows, cadence, lang)
     if trial:
         sub += "　※試行的な管理限界（基準期間12点未満）/ trial limits (< 12 baseline points)"
     if assurance:

@@ -421,6 +421,7 @@ class Section:
         total_row: int | None = None,
         keys: Mapping[tuple[int, str], Any] | None = None,
         depends: Mapping[tuple[int, str], tuple[Iterable[Any], str]] | None = None,
+        html: bool = True,
     ) -> T.TableBlock:
         """Register a table's counts and show it once disclosure control has run.
 
@@ -438,6 +439,8 @@ class Section:
         keys : registry keys of count cells
         depends : ``(row, column)`` → (keys it is built on, text shown when one
             of them is suppressed) for values built on counts of other tables
+        html : False publishes the table in the workbook only (the points behind
+            a chart), after the same disclosure control
 
         Returns
         -------
@@ -450,7 +453,7 @@ class Section:
         counts = list(counts)
         frame = T.prepare(df, audience="internal", min_cell=r.min_cell, counts=counts, pct=pct,
                           dec=dec)
-        block = T.TableBlock(name, caption, frame)
+        block = T.TableBlock(name, caption, frame, html=html)
         raw = df.reset_index(drop=True)
         for c in counts:
             for i, v in enumerate(raw[c]):
@@ -490,6 +493,16 @@ class Section:
     def figure(self, fig, alt: str = "") -> Section:
         return self.raw(T.figure_html(fig, alt))
 
+    def table_later(self, name: str, caption: str, fn: Callable[[], pd.DataFrame]) -> Section:
+        """A table of texts built after disclosure control (``fn`` reads the protected registry).
+
+        For summaries of what the protected cells allow to say (signals and
+        verdicts of published points only). ``fn`` must not return counts: they
+        are not registered. Shown and published like the other tables.
+        """
+        self.blocks.append(_LaterTable(name, caption, fn))
+        return self
+
     def later(self, fn: Callable[[], Any]) -> Section:
         """Draw a figure after disclosure control (``fn`` adds it with :meth:`figure`).
 
@@ -508,7 +521,14 @@ class Section:
                 shown = b.render(reg)
                 self.tables.append(b)
                 T.publish(b.name, shown, b.caption)
-                self.raw(T.table_html(shown, b.caption))
+                if b.html:
+                    self.raw(T.table_html(shown, b.caption))
+            elif isinstance(b, _LaterTable):
+                shown = self.attempt(b.fn)
+                if shown is not None:
+                    shown = shown.astype(object).where(shown.notna(), T.MISSING)
+                    T.publish(b.name, shown, b.caption)
+                    self.raw(T.table_html(shown, b.caption))
             elif isinstance(b, _Later):
                 self.attempt(b.fn)
             else:
@@ -540,6 +560,13 @@ class Section:
 @dataclass
 class _Later:
     fn: Callable[[], Any]
+
+
+@dataclass
+class _LaterTable:
+    name: str
+    caption: str
+    fn: Callable[[], pd.DataFrame]
 
 
 def compose(r: Report, control: bool = True) -> dict[str, Section]:
@@ -1709,9 +1736,24 @@ def methods(r: Report) -> Section:
     return s
 
 
+def spc(r: Report) -> Section:
+    """SPC charts of the monthly and quarterly KPIs (:mod:`evalkit.report.monitor_section`)."""
+    from evalkit.report.monitor_section import spc_section
+
+    return spc_section(r)
+
+
+def centres(r: Report) -> Section:
+    """Funnel plots comparing the centres (:mod:`evalkit.report.monitor_section`)."""
+    from evalkit.report.monitor_section import centres_section
+
+    return centres_section(r)
+
+
 #: Section functions in report order (the notebook calls them one per cell).
 SECTIONS: tuple[Callable[[Report], Section], ...] = (
-    glance, kpis, foster, survival, contacts, stagnant, logic_model, quality, methods,
+    glance, kpis, spc, centres, foster, survival, contacts, stagnant, logic_model, quality,
+    methods,
 )
-SECTION_KEYS = ("glance", "kpi", "foster", "survival", "contacts", "stagnant", "logic", "quality",
-                "methods")
+SECTION_KEYS = ("glance", "kpi", "spc", "centres", "foster", "survival", "contacts", "stagnant",
+                "logic", "quality", "methods")
