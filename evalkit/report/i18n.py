@@ -152,10 +152,13 @@ TEXTS: dict[str, tuple[str, str]] = {
     "spc.note": (
         "▲ 改善・▼ 懸念・● 通常の変動・◆ 方向のない特別な変動。保証: ✔ 目標を一貫して達成、✖ 一貫して未達、"
         "？ 達成・未達どちらもあり得る（目標が管理限界の内側）、— 目標なし。基準期間が12点未満のときは試行的な管理限界。"
+        "公表用では、秘匿した度数の点は図から除き、その点に基づくシグナル（連続の判定を含む）も示しません（x）。"
         "月末の在籍などの時点の指標は同じ子どもを毎月数えるため、方針の効果がなくてもシグナルが出やすい（docs/monitor.md）。",
         "▲ improvement, ▼ concern, ● common cause, ◆ special cause without a direction. Assurance: "
         "✔ consistently passing the target, ✖ consistently failing, ? hit and miss (target inside "
-        "the limits), — no target. Fewer than 12 baseline points: trial limits. Point-in-time "
+        "the limits), — no target. Fewer than 12 baseline points: trial limits. Public report: "
+        "points with suppressed counts are left off the charts, and so are the signals resting on "
+        "them (runs included; x). Point-in-time "
         "indicators count the same children month after month and signal easily even without a "
         "policy effect (docs/monitor.md).",
     ),

@@ -178,13 +178,67 @@ def _register_spc(r: S.Report, sub: pd.DataFrame, infos) -> tuple[list, dict]:
     return cells, base_keys
 
 
+def signal_deps(signals: Iterable[str], cells: list, base: frozenset) -> list[frozenset]:
+    """The counts each point's signal rests on.
+
+    A signal says where the point lies against the centre line and limits (the
+    baseline total and the point's own counts); a run (``shift``, ``trend``)
+    also says where the other points of the run lie, and where it ends says
+    something of the points just before and after it; ``two_of_three`` looks at
+    a window of three. So the signal of point ``j`` rests on the counts of the
+    points of its runs and their neighbours, and of ``j − 2 … j + 2`` for
+    ``two_of_three``. Published only when none of them is suppressed.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace as N
+    >>> cells = [N(deps=frozenset({i})) for i in range(5)]
+    >>> d = signal_deps(["", "shift", "shift", "", ""], cells, frozenset({"b"}))
+    >>> sorted(d[1], key=str) == sorted({0, 1, 2, 3, "b"}, key=str), sorted(d[4], key=str)
+    (True, [4, 'b'])
+    """
+    codes = [set(str(x).split(";")) - {""} for x in signals]
+    n = len(codes)
+    out = [base | cells[j].deps for j in range(n)]
+
+    def deps(a: int, b: int) -> frozenset:
+        return frozenset().union(*(cells[q].deps for q in range(max(a, 0), min(b, n - 1) + 1)))
+
+    for code in ("shift", "trend"):
+        j = 0
+        while j < n:
+            if code not in codes[j]:
+                j += 1
+                continue
+            e = j
+            while e + 1 < n and code in codes[e + 1]:
+                e += 1
+            d = deps(j - 1, e + 1)
+            for q in range(j, e + 1):
+                out[q] = out[q] | d
+            j = e + 1
+    for j in range(n):
+        if "two_of_three" in codes[j]:
+            out[j] = out[j] | deps(j - 2, j + 2)
+    return out
+
+
 def _visible(r: S.Report, rows: pd.DataFrame, cells: list, base: frozenset) -> pd.DataFrame:
-    """A series' SPC rows as the public may see them: suppressed points blanked."""
+    """A series' SPC rows as the public may see them: suppressed points blanked.
+
+    A point whose counts are suppressed loses its value, limits and signal; a
+    point whose signal rests on a suppressed count (:func:`signal_deps`) loses
+    its signal (shown as common-cause variation); a suppressed baseline total
+    hides the centre line and limits of the whole series.
+    """
     reg = r.registry
     out = rows.copy()
     hide_base = _hidden(reg, base)
+    sd = signal_deps(out["signal"].fillna(""), cells, base)
+    out["withheld"] = False
     for j, c in enumerate(cells):
-        if _hidden(reg, c.deps) or hide_base:
+        if _hidden(reg, sd[j]) or hide_base:
+            out.iloc[j, out.columns.get_loc("withheld")] = True
             out.iloc[j, out.columns.get_loc("signal")] = ""
             out.iloc[j, out.columns.get_loc("variation")] = "common"
         if _hidden(reg, c.deps):
@@ -226,6 +280,13 @@ def spc_section(r: S.Report) -> S.Section:
     cols = {"numerator": r.tr("kpi.numerator"), "denominator": r.tr("kpi.denominator"),
             "value": r.tr("kpi.value")}
     keys, deps, recs = {}, {}, []
+    sdeps: list[frozenset] = []
+    pos = 0
+    for si in infos:
+        n = int(((spc["kpi"] == si.kpi) & (spc["group"] == si.group)).sum())
+        sdeps += signal_deps(spc["signal"].iloc[pos:pos + n], cells[pos:pos + n],
+                             base_keys[(si.kpi, si.group)])
+        pos += n
     names = {c: r.tr(f"spc.{c}") for c in ("center_line", "lower", "upper", "lower_near",
                                            "upper_near", "signal", "variation")}
     for i, row in enumerate(spc.itertuples(index=False)):
@@ -238,8 +299,11 @@ def spc_section(r: S.Report) -> S.Section:
         if base:
             deps[(i, names["center_line"])] = (base, "x")
         if both:
-            for c in ("lower", "upper", "lower_near", "upper_near", "signal", "variation"):
+            for c in ("lower", "upper", "lower_near", "upper_near"):
                 deps[(i, names[c])] = (both, "x")
+        if sdeps[i]:
+            for c in ("signal", "variation"):
+                deps[(i, names[c])] = (sdeps[i], "x")
         recs.append({
             r.tr("kpi.name"): _group_text(k, g, r.lang),
             r.tr("spc.period"): str(row.period),
@@ -334,7 +398,7 @@ def _variation_table(r: S.Report, spc: pd.DataFrame, infos, cells: list,
                        base_keys[(si.kpi, si.group)])
         after = vis.iloc[si.baseline_points:]
         kinds = sorted(set(after.loc[after["signal"] != "", "variation"]))
-        last_hidden = pd.isna(vis["value"].iloc[-1])
+        last_hidden = pd.isna(vis["value"].iloc[-1]) or bool(vis["withheld"].iloc[-1])
         latest = "x" if last_hidden else _label(str(vis["variation"].iloc[-1]), r.lang)
         aft = (" ・ ".join(_label(k, r.lang) for k in kinds) if kinds else
                _label("common", r.lang)) if len(after) else T.MISSING

@@ -951,8 +951,11 @@ def kpis(r: Report) -> Section:
     yearly = kpi_yearly(r, long).reset_index(drop=True)
     cells = kpi_cells(r, yearly)
     ids = _kpi_ids(long)
-    name_c, last_c, this_c, dir_c = (r.tr(k) for k in ("kpi.name", "kpi.last_year",
-                                                      "kpi.this_year", "kpi.direction"))
+    from evalkit.report import change as CH
+
+    ch = s.attempt(lambda: CH.changes(r, long))
+    name_c, last_c, this_c, ci_c, dir_c = (r.tr(k) for k in (
+        "kpi.name", "kpi.last_year", "kpi.this_year", "kpi.interval", "kpi.verdict"))
     summary, keys, deps = [], {}, {}
     for k in ids:
         y = yearly.loc[yearly["kpi"] == k]
@@ -971,17 +974,29 @@ def kpis(r: Report) -> Section:
                 keys.update(sh)
                 deps.update(dp)
                 both |= cells[idx[0]].deps
+        if len(now) and cells[now[0]].deps:  # the interval of a suppressed value is suppressed
+            deps[(i, ci_c)] = (cells[now[0]].deps, "x")
         if both:
-            deps[(i, dir_c)] = (frozenset(both), r.tr("dir.na"))
+            deps[(i, dir_c)] = (frozenset(both), "x")
+        row = CH.change_row(ch, k, g)
+        pct = _variant(k).value_kind == "ratio" and k not in PER_CHILD_MONTH
+        if len(now):
+            lo, hi, meth = CH.year_interval(r, long, yearly.loc[now[0]], row)
+            ci = CH.interval_text(lo, hi, pct, meth, r.lang)
+        else:
+            ci = T.MISSING
         summary.append((
             label,
             _kpi_value(yearly, before[0]) if len(before) else T.MISSING,
             _kpi_value(yearly, now[0]) if len(now) else T.MISSING,
-            _direction(r, k, yearly["value"].iloc[now[0]] if len(now) else np.nan,
-                       yearly["value"].iloc[before[0]] if len(before) else np.nan, False),
+            ci,
+            CH.verdict_text(row, pct, r.lang) if len(now) and len(before) else T.MISSING,
         ))
-    sm = pd.DataFrame(summary, columns=[name_c, last_c, this_c, dir_c])
+    sm = pd.DataFrame(summary, columns=[name_c, last_c, this_c, ci_c, dir_c])
     s.table("kpi_summary", r.tr("kpi.summary"), sm, keys=keys, depends=deps)
+    s.note(r.tr("kpi.verdict_note"))
+    if ch is not None and not ch.empty:
+        _change_table(r, s, ch, yearly, cells)
     s.note(r.tr("kpi.yearly_note"))
     policy = _policy_day(r)
     for n, k in enumerate(ids, 1):
@@ -1010,6 +1025,51 @@ def kpis(r: Report) -> Section:
         s.table(f"kpi_{k}"[:31], kpi_name(k, r.lang), tab, keys=keys, depends=deps)
         s.later(lambda k=k, v=v: s.figure(*_kpi_plot(r, long, k, v, policy)))
     return s
+
+
+def _change_table(r: Report, s: Section, ch: pd.DataFrame, yearly: pd.DataFrame,
+                  cells: list[KpiCells]) -> None:
+    """The workbook sheet ``change``: ``evalkit.kpi.compare`` for every KPI and group.
+
+    Its values rest on the counts of both years (the yearly table's cells): a
+    row whose counts are suppressed shows ``x``. No count is shown.
+    """
+    from evalkit.report import change as CH
+
+    idx = {(str(k), str(g), int(f)): i for i, (k, g, f) in
+           enumerate(zip(yearly["kpi"], yearly["group"], yearly["fy"], strict=True))}
+    show = ["kpi", "group", "base_period", "new_period", "base_value", "new_value", "measure",
+            "estimate", "ci_lower", "ci_upper", "p_value", "ci_method", "direction", "verdict"]
+    rows, deps = [], {}
+    for row in ch.to_dict("records"):
+        k, g = str(row["kpi"]), str(row["group"])
+        ks: set = set()
+        js = [idx.get((k, g, fy)) for fy in (r.fiscal_year - 1, r.fiscal_year)]
+        if all(j is None for j in js):  # nothing of the report behind it: not shown
+            continue
+        for j in js:
+            if j is not None:
+                ks |= cells[j].deps
+        i = len(rows)
+        rec = {c: row.get(c) for c in show if c in row}
+        rec["kpi"] = kpi_name(k, r.lang)
+        rec["group"] = _group_label(g, r.lang)
+        rec["verdict"] = r.tr(f"verdict.{row['verdict']}") if row.get("verdict") in \
+            CH.VERDICTS else T.MISSING
+        for c in ("base_value", "new_value", "estimate", "ci_lower", "ci_upper", "p_value"):
+            if c in rec:
+                x = rec[c]
+                rec[c] = f"{float(x):.4f}" if _finite(x) else T.MISSING
+        for c in ("base_period", "new_period"):
+            if c in rec:
+                rec[c] = str(rec[c])
+        rows.append(rec)
+        if ks:
+            for c in ("base_value", "new_value", "estimate", "ci_lower", "ci_upper", "p_value",
+                      "verdict"):
+                if c in rec:
+                    deps[(i, c)] = (frozenset(ks), "x")
+    s.table("change", r.tr("kpi.verdict"), pd.DataFrame(rows), depends=deps, html=False)
 
 
 def _policy_day(r: Report) -> pd.Timestamp | None:
