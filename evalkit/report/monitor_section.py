@@ -307,8 +307,8 @@ def spc_section(r: S.Report) -> S.Section:
         recs.append({
             r.tr("kpi.name"): _group_text(k, g, r.lang),
             r.tr("spc.period"): str(row.period),
-            cols["numerator"]: S._kpi_field(sub, i, "numerator"),
-            cols["denominator"]: S._kpi_field(sub, i, "denominator"),
+            cols["numerator"]: _field(sub, i, "numerator"),
+            cols["denominator"]: _field(sub, i, "denominator"),
             cols["value"]: S._kpi_value(sub, i),
             names["center_line"]: _fmt(k, row.center_line),
             names["lower"]: _fmt(k, row.lower_limit),
@@ -352,6 +352,16 @@ def spc_section(r: S.Report) -> S.Section:
     return s
 
 
+def _field(sub: pd.DataFrame, i: int, f: str):
+    """A numerator/denominator: a count as an integer, anything else (child-months,
+    days) with one decimal, so that it never reads as a small count."""
+    k = str(sub["kpi"].iloc[i])
+    if f in S._variant(k, str(sub["variant"].iloc[i])).count_fields:
+        return S._kpi_field(sub, i, f)
+    x = sub[f].iloc[i]
+    return f"{float(x):.1f}" if S._finite(x) else T.MISSING
+
+
 def _signal_name(code: str, lang: str) -> str:
     from evalkit.monitor import label
 
@@ -378,12 +388,13 @@ def _spc_chart(r: S.Report, s: S.Section, rows: pd.DataFrame, si, cells: list,
     ass = si.assurance if not vis["upper_limit"].isna().iloc[-1] else {}
     unit = {"ratio": "割合 / share" if _pct_kpi(si.kpi) else "回／人月 / per child-month",
             "count": "件 / cases"}.get(v.value_kind, "")
+    text = _reading(r, vis, si, _hidden(r.registry, base))
     fig = plot_spc(vis, title=_group_text(si.kpi, si.group, r.lang), cadence=si.cadence,
                    trial=si.trial, policy_start=starts, targets=si.targets, assurance=ass,
-                   ylabel=unit, lang=r.lang)
+                   ylabel=unit, lang=r.lang, subtitle=text)
     s.figure(fig, _group_text(si.kpi, si.group, r.lang))
     s.raw(f'<p class="ek-reading"><b>{html.escape(r.tr("spc.reading"))}:</b> '
-          f"{html.escape(_reading(r, vis, si, _hidden(r.registry, base)))}</p>")
+          f"{html.escape(text)}</p>")
 
 
 def _variation_table(r: S.Report, spc: pd.DataFrame, infos, cells: list,
@@ -593,6 +604,11 @@ def _outside_table(r: S.Report, blocks, keys_of: dict) -> pd.DataFrame:
     rows = []
     for (k, g, per), b in blocks:
         vis = _visible_funnel(r, k, b, keys_of)
+        if vis["center_line"].isna().all():  # the prefecture's counts are suppressed
+            rows.append({r.tr("kpi.name"): _group_text(k, g, r.lang), r.tr("spc.period"): str(per),
+                         r.tr("funnel.out95"): "x", r.tr("funnel.out998"): "x",
+                         r.tr("funnel.adjusted"): "x"})
+            continue
         ok = vis["value"].notna()
         o95 = [_center_text(str(c), r.lang) for c, o, m in
                zip(vis["center"], vis["outside"], ok, strict=True) if m and str(o) == "95"]
