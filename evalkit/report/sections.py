@@ -760,7 +760,8 @@ def _kpi_display(r: Report, table: pd.DataFrame) -> pd.DataFrame:
     from evalkit.kpi.suppression import suppress_kpi_table
 
     mc = r.min_cell if r.public else 0
-    disp = suppress_kpi_table(table[LONG_COLUMNS].reset_index(drop=True), min_cell=mc)
+    cols = [c for c in LONG_COLUMNS if c in table.columns]  # tables built here may lack ci_*
+    disp = suppress_kpi_table(table[cols].reset_index(drop=True), min_cell=mc)
     out = table.reset_index(drop=True).copy()
     for c in ("numerator", "denominator"):
         out[c + "_disp"] = [_count_cell(x) for x in disp[c]]
