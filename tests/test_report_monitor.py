@@ -5,9 +5,8 @@ Registries and tables are built by :func:`evalkit.report.sections.compose`
 (it registers no counts, ``test_disclosure_sweep``). The papermill builds of
 ``test_report.py`` check the same sections in the HTML and the workbook.
 
-``evalkit.kpi.compare`` is replaced by a stand-in of its contract
-(``tests/_compare_standin.py``) where a test needs a verdict of known
-arithmetic.
+Verdicts come from :func:`evalkit.report.change.changes` (``evalkit.kpi.compare``
+on the report's yearly values).
 """
 
 from __future__ import annotations
@@ -18,7 +17,6 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from _compare_standin import compare as standin_compare
 from _disclosure import no_contacts, synth
 
 from evalkit.report import monitor_section as M
@@ -54,10 +52,6 @@ def build(data, center: str, figures: bool = False, lang: str = "ja"):
 def patched():
     mp = pytest.MonkeyPatch()
     no_contacts(mp)
-    import evalkit.kpi as K
-
-    if not hasattr(K, "compare"):  # until evalkit.kpi.compare exists (branch i12ci)
-        mp.setattr(K, "compare", standin_compare, raising=False)
     yield mp
     mp.undo()
 
@@ -190,6 +184,7 @@ def test_every_kpi_in_the_summary_has_a_verdict_and_an_interval(seed3):
     """Every KPI of the summary: this year's interval (— only for counts) and a verdict;
     改善 only where the interval of the change is on the better side."""
     from evalkit.kpi import get_variant
+    from evalkit.report.change import changes
 
     _, builds = seed3
     r, _, pub = builds["all"]
@@ -198,7 +193,7 @@ def test_every_kpi_in_the_summary_has_a_verdict_and_an_interval(seed3):
     assert list(sm.columns)[-2:] == [ci_c, v_c]
     words = ("改善", "悪化", "誤差の範囲")
     long = S._kpi_long(r)
-    ch = __import__("evalkit.kpi", fromlist=["compare"]).compare(long, 2025, 2026, data=r.ds)
+    ch = changes(r, long, S.kpi_yearly(r, long).reset_index(drop=True))
     ids = S._kpi_ids(long)
     assert len(sm) == len(ids)
     for k, (_, row) in zip(ids, sm.iterrows(), strict=True):
@@ -206,10 +201,15 @@ def test_every_kpi_in_the_summary_has_a_verdict_and_an_interval(seed3):
         if row[this_c] == "x":
             assert row[ci_c] == "x"  # the interval of a suppressed value is suppressed
             continue
-        if v.value_kind in ("ratio", "per_1000_days"):
-            assert row[v_c] == "x" or row[v_c].startswith(words), (k, row[v_c])
-        if row[v_c].startswith("改善"):
-            c = ch.loc[(ch["kpi"] == k) & (ch["variant"] == "primary")].iloc[0]
+        assert row[v_c] == "x" or row[v_c].startswith(words), (k, row[v_c])
+        if v.ci_method == "count":
+            assert row[ci_c] == "—", k  # counts have no interval
+        else:
+            assert re.fullmatch(r"[\d.]+%?〜[\d.]+%?", row[ci_c]), (k, row[ci_c])
+        c = ch.loc[ch["kpi"] == k]
+        c = c.loc[c["group"] == S._main_group(k, c["group"])] if len(c) else c
+        if row[v_c].startswith("改善") and len(c):
+            c = c.iloc[0]
             null = 1.0 if c["measure"] == "ratio" else 0.0
             better = c["ci_lower"] > null if v.direction == "up" else c["ci_upper"] < null
             assert better, k

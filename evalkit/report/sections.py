@@ -954,7 +954,7 @@ def kpis(r: Report) -> Section:
     ids = _kpi_ids(long)
     from evalkit.report import change as CH
 
-    ch = s.attempt(lambda: CH.changes(r, long))
+    ch = s.attempt(lambda: CH.changes(r, long, yearly))
     name_c, last_c, this_c, ci_c, dir_c = (r.tr(k) for k in (
         "kpi.name", "kpi.last_year", "kpi.this_year", "kpi.interval", "kpi.verdict"))
     summary, keys, deps = [], {}, {}
@@ -982,7 +982,7 @@ def kpis(r: Report) -> Section:
         row = CH.change_row(ch, k, g)
         pct = _variant(k).value_kind == "ratio" and k not in PER_CHILD_MONTH
         if len(now):
-            lo, hi, meth = CH.year_interval(r, long, yearly.loc[now[0]], row)
+            lo, hi, meth = CH.year_interval(row)
             ci = CH.interval_text(lo, hi, pct, meth, r.lang)
         else:
             ci = T.MISSING
