@@ -257,3 +257,42 @@ def test_pandas_frames_of_the_new_sheets_have_no_formula_text(seed3):
         df: pd.DataFrame = pub[name][1]
         for v in df.to_numpy().ravel():
             assert not (isinstance(v, str) and v.startswith("=")), (name, v)
+
+
+def test_pooled_change_clustered_by_child_hand_computed(monkeypatch):
+    """Three children, two years: a in both, b only in the first, c only in the second.
+
+    Rates 3/2 and 6/3; per child and year z = (y − R x)/(R X): a ±1/6 in both
+    years, b −1/6, c −1/6; differences 0, 1/6, −1/6; variance 3/2 · 2/36 = 1/12.
+    """
+    from types import SimpleNamespace as N
+
+    from evalkit.report import change as CH
+
+    cs = pd.DataFrame({"fy": [2025, 2025, 2026, 2026], "group": "all",
+                       "child": [0, 1, 0, 2], "y": [2.0, 1.0, 3.0, 3.0], "x": [1.0, 1.0, 1.0, 2.0]})
+    monkeypatch.setattr(CH, "pooled_child_sums", lambda r, k: cs)
+    c = pd.DataFrame([{c: None for c in ("kpi", "variant", "center", "group", "measure",
+                                         "estimate", "ci_lower", "ci_upper", "p_value",
+                                         "ci_method", "verdict", "verdict_ja")}])
+    c.loc[0, ["kpi", "variant", "center", "group"]] = ["interviews", "primary", "all", "all"]
+    out = CH.pooled_cluster_change(N(fiscal_year=2026), c, ["interviews"])
+    se = np.sqrt(1 / 12)
+    est = 2.0 / 1.5
+    z = 1.959963984540054
+    assert out.loc[0, "estimate"] == pytest.approx(est)
+    assert out.loc[0, "ci_lower"] == pytest.approx(np.exp(np.log(est) - z * se))
+    assert out.loc[0, "ci_upper"] == pytest.approx(np.exp(np.log(est) + z * se))
+    assert out.loc[0, "ci_lower"] == pytest.approx(0.757213, abs=1e-6)
+    assert out.loc[0, "ci_upper"] == pytest.approx(2.347791, abs=1e-6)
+    assert out.loc[0, "p_value"] == pytest.approx(0.318978, abs=1e-6)
+    assert out.loc[0, "verdict"] == "no_clear_change" and out.loc[0, "ci_method"] == "cluster"
+    # this year's pooled interval: cluster_interval of the pooled child sums
+    from evalkit.kpi.intervals import cluster_interval
+
+    y = pd.DataFrame({"kpi": ["interviews"], "group": ["all"], "fy": [2026],
+                      "numerator": [6.0], "denominator": [3.0], "value": [2.0]})
+    t = CH.pooled_table(N(fiscal_year=2026), y)
+    lo, hi = cluster_interval([6.0], [3.0], [18.0], [5.0], [9.0], [2], 0.95, scale="log")
+    assert (t.loc[0, "ci_lower"], t.loc[0, "ci_upper"]) == pytest.approx((lo[0], hi[0]))
+    assert t.loc[0, "period"] == "FY2026" and t.loc[0, "ci_method"] == "cluster"
