@@ -137,7 +137,8 @@ def pooled_table(r, Y: pd.DataFrame) -> pd.DataFrame:
 
 
 def pooled_child_sums(r, kpi_id: str) -> pd.DataFrame:
-    """Each child's numerator and denominator summed over each of the two fiscal years.
+    """Each child's numerator and denominator summed over each fiscal year of the report
+    (this year and the four before, as far as the data go).
 
     Columns ``fy, group, child, y, x`` (``child``: a position, internal only).
     """
@@ -153,7 +154,8 @@ def pooled_child_sums(r, kpi_id: str) -> pd.DataFrame:
     ctx = getattr(r, "_kpi_context", None)
     if ctx is None:
         ctx = r._kpi_context = Context(r.ds)  # type: ignore[attr-defined]
-    s, e = fiscal_year_start(r.fiscal_year - 1), fiscal_year_end(r.fiscal_year)
+    first = getattr(r, "_first_fy", None) or r.fiscal_year - 4
+    s, e = fiscal_year_start(first), fiscal_year_end(r.fiscal_year)
     cc = child_contributions(ctx, v, s, e)
     per = periods_for(v.cadence, s, e, r.ds.as_of)
     fy_of = dict(zip(per["period"].astype(str),
@@ -218,6 +220,38 @@ def pooled_cluster_change(r, c: pd.DataFrame, kpis: list[str]) -> pd.DataFrame:
                   "verdict", "verdict_ja"]] = ["ratio", est, lo, hi, p, "cluster", verdict,
                                                VERDICT_JA[verdict]]
     return c
+
+
+def yearly_intervals(r, long: pd.DataFrame, yearly: pd.DataFrame) -> pd.DataFrame:
+    """The interval of every yearly value of the report: ``ci_lower, ci_upper, ci_method``.
+
+    Aligned with ``yearly`` (:func:`evalkit.report.sections.kpi_yearly`): a
+    single period's value takes the KPI table's own interval; a pooled year
+    Wilson's interval of the pooled counts (shares) or the ratio interval
+    clustered by child over the year's months (rates, :func:`pooled_child_sums`).
+    """
+    out = pd.DataFrame({"ci_lower": np.nan, "ci_upper": np.nan, "ci_method": ""},
+                       index=yearly.index)
+    if "ci_lower" not in long.columns:
+        return out
+    L = long.loc[long["variant"] == "primary"]
+    key = {(str(k), str(g), str(p)): i for i, (k, g, p) in
+           enumerate(zip(L["kpi"], L["group"], L["period"], strict=True))}
+    pooled = []
+    for j, row in yearly.iterrows():
+        v = _variant(str(row["kpi"]))
+        if _single_period(v):
+            i = key.get((str(row["kpi"]), str(row["group"]), str(row["cell_period"])))
+            if i is not None:
+                x = L.iloc[i]
+                out.loc[j] = [x["ci_lower"], x["ci_upper"], str(x["ci_method"] or "")]
+        else:
+            pooled.append(j)
+    if pooled:
+        t = pooled_table(r, yearly.loc[pooled])
+        out.loc[pooled, ["ci_lower", "ci_upper", "ci_method"]] = \
+            t[["ci_lower", "ci_upper", "ci_method"]].to_numpy()
+    return out
 
 
 def change_row(ch: pd.DataFrame | None, kpi_id: str, group: str) -> dict[str, Any] | None:

@@ -99,6 +99,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "kpi.this_year": ("今年度", "This year"),
     "kpi.last_year": ("前年度", "Previous year"),
     "kpi.interval": ("今年度の95%信頼区間", "This year: 95% interval"),
+    "kpi.interval95": ("95%信頼区間", "95% interval"),
     "kpi.verdict": ("前年度からの変化（判定）", "Change from last year (verdict)"),
     "kpi.verdict_note": (
         "判定は前年度との差（比率は差、率は率比）の95%信頼区間による: 区間が改善の側だけにあれば「改善」、"

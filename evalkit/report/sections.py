@@ -954,7 +954,9 @@ def kpis(r: Report) -> Section:
     ids = _kpi_ids(long)
     from evalkit.report import change as CH
 
+    r._first_fy = int(yearly["fy"].min())  # type: ignore[attr-defined]
     ch = s.attempt(lambda: CH.changes(r, long, yearly))
+    ivals = s.attempt(lambda: CH.yearly_intervals(r, long, yearly))
     name_c, last_c, this_c, ci_c, dir_c = (r.tr(k) for k in (
         "kpi.name", "kpi.last_year", "kpi.this_year", "kpi.interval", "kpi.verdict"))
     summary, keys, deps = [], {}, {}
@@ -1023,6 +1025,14 @@ def kpis(r: Report) -> Section:
             cols["denominator"]: [_kpi_field(yearly, j, "denominator") for j in y.index],
             cols["value"]: [_kpi_value(yearly, j) for j in y.index],
         })
+        if ivals is not None:  # issue #12: the interval of every yearly value
+            pct = v.value_kind == "ratio" and k not in PER_CHILD_MONTH
+            ci_col = r.tr("kpi.interval95")
+            tab[ci_col] = [CH.interval_text(ivals.at[j, "ci_lower"], ivals.at[j, "ci_upper"], pct,
+                                            ivals.at[j, "ci_method"], r.lang) for j in y.index]
+            for i, j in enumerate(y.index):
+                if cells[j].deps:
+                    deps[(i, ci_col)] = (cells[j].deps, "x")
         s.table(f"kpi_{k}"[:31], kpi_name(k, r.lang), tab, keys=keys, depends=deps)
         s.later(lambda k=k, v=v: s.figure(*_kpi_plot(r, long, k, v, policy)))
     return s
