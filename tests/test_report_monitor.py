@@ -296,3 +296,23 @@ def test_pooled_change_clustered_by_child_hand_computed(monkeypatch):
     lo, hi = cluster_interval([6.0], [3.0], [18.0], [5.0], [9.0], [2], 0.95, scale="log")
     assert (t.loc[0, "ci_lower"], t.loc[0, "ci_upper"]) == pytest.approx((lo[0], hi[0]))
     assert t.loc[0, "period"] == "FY2026" and t.loc[0, "ci_method"] == "cluster"
+
+
+def test_baseline_is_before_the_policy_or_every_point(seed3):
+    """Limits from the points before the policy start; none of those shown → every point."""
+    _, builds = seed3
+    r = builds["all"][0]
+    long = S._kpi_long(r)
+    start = M._policy_start(r)
+    assert start is not None
+    sub, spc, infos = M.spc_series(r, long)
+    for si in infos:
+        pe = pd.to_datetime(sub.loc[(sub["kpi"] == si.kpi) & (sub["group"] == si.group),
+                                    "period_end"])
+        assert si.baseline_points == int((pe < start).sum()) > 0, si.kpi
+    late = long.loc[pd.to_datetime(long["period_end"]) >= start]
+    sub, spc, infos = M.spc_series(r, late)
+    assert not M._has_baseline(r, sub)
+    for si in infos:
+        n = int(((sub["kpi"] == si.kpi) & (sub["group"] == si.group)).sum())
+        assert si.baseline_points == n, si.kpi

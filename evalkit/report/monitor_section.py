@@ -88,6 +88,14 @@ def _policy_start(r: S.Report) -> pd.Timestamp | None:
     return policy_starts(r.ds).get("all")
 
 
+def _has_baseline(r: S.Report, sub: pd.DataFrame) -> bool:
+    """Whether some charted period ends before the policy start (False without a policy)."""
+    ps = _policy_start(r)
+    if ps is None or sub.empty:
+        return False
+    return bool((pd.to_datetime(sub["period_end"]) < ps).any())
+
+
 def _hidden(reg, keys: Iterable) -> bool:
     return bool(set(keys) & reg.suppressed)
 
@@ -127,7 +135,10 @@ def spc_series(r: S.Report, long: pd.DataFrame):
     if not parts:
         return long.iloc[:0], pd.DataFrame(), []
     sub = pd.concat(parts, ignore_index=True)
-    table, infos = spc_of_long(sub, variants, policy_starts(r.ds))
+    starts = policy_starts(r.ds)
+    if not _has_baseline(r, sub):  # no point before the policy: limits from every point
+        starts = {}
+    table, infos = spc_of_long(sub, variants, starts)
     order = {(str(a), str(b)): i for i, (a, b) in
              enumerate(dict.fromkeys(zip(sub["kpi"], sub["group"], strict=True)))}
     infos = sorted(infos, key=lambda s: order[(s.kpi, s.group)])
@@ -274,7 +285,7 @@ def spc_section(r: S.Report) -> S.Section:
         return s
     r.used("monitor")
     cells, base_keys = _register_spc(r, sub, infos)
-    if _policy_start(r) is None:
+    if not _has_baseline(r, sub):
         s.note(r.tr("spc.no_baseline"))
     # the per-point table (workbook sheet ``spc``): counts registered, the rest derived
     cols = {"numerator": r.tr("kpi.numerator"), "denominator": r.tr("kpi.denominator"),
