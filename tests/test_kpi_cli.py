@@ -19,8 +19,8 @@ def test_kpi_csv_on_stdout(data_dir):
     assert list(t.columns) == LONG_COLUMNS
     r = t.loc[(t.period == "FY2026Q2") & (t.group == "all")].iloc[0]
     assert (r.numerator, r.denominator) == (2, 3)
-    # empty value for a zero denominator
-    assert ",under3,0,0,\n" in out
+    # empty value (and interval) for a zero denominator
+    assert ",under3,0,0,,,,wilson\n" in out
 
 
 def test_kpi_range_by_center_and_out_files(data_dir, tmp_path):

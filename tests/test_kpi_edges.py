@@ -198,7 +198,8 @@ def test_zero_denominators_give_empty_values_not_errors():
     counts = t.loc[t.variant.eq("count") | t.kpi.eq("stagnant_cases")]
     assert (counts["value"] == 0).all()
     csv = t.to_csv(index=False)
-    assert ",0.0,0.0,\n" in csv  # empty value
+    assert ",0.0,0.0,,,,cluster\n" in csv  # empty value and interval
+    assert t["ci_lower"].isna().all() and t["ci_upper"].isna().all()
 
 
 # ------------------------------------------------------------------ variants on one small case

@@ -190,10 +190,35 @@ def test_workbook_holds_the_report_tables(public, html_text):
     for name in ("glance", "discharges_by_reason", "kpi_summary", "foster_rate",
                  "permanency_cif", "stagnant_cases", "logic_model", "validation", "provenance"):
         assert name in sheets, name
+    # issue #12: the SPC points, the funnel rows and the summaries behind the charts
+    for name in ("spc", "variation", "funnel", "funnel_outside"):
+        assert name in sheets, name
+    spc = pd.read_excel(public.xlsx, sheet_name="spc")
+    assert {t("spc.center_line", "ja"), t("spc.upper", "ja"), t("spc.signal", "ja")} <= set(spc)
+    fun = pd.read_excel(public.xlsx, sheet_name="funnel")
+    assert {t("funnel.center", "ja"), t("funnel.upper998", "ja")} <= set(fun)
     # the shown glance table equals the sheet
     glance = pd.read_excel(public.xlsx, sheet_name="glance")
     assert glance.shape == (4, 2)
     assert str(glance.iloc[0, 1]) in table_cells(html_text)
+
+
+def _section_html(html: str, key: str) -> str:
+    i = html.index(f'id="{key}"')
+    j = html.find('<h2 class="ek-section"', i + 1)
+    return html[i:j if j > 0 else len(html)]
+
+
+def test_spc_charts_and_funnel_plots_in_the_html(html_text):
+    """Issue #12: an SPC chart per monthly/quarterly KPI with its reading; funnel plots."""
+    spc = _section_html(html_text, "spc")
+    assert spc.count("data:image/png;base64,") >= 7
+    assert spc.count(t("spc.reading", "ja") + ":") >= 7
+    assert re.search(r"(改善|懸念)のシグナル|特別な変動なし|秘匿のため", spc)
+    assert t("spc.summary", "ja") in spc
+    fun = _section_html(html_text, "centres")
+    assert fun.count("data:image/png;base64,") >= 1
+    assert t("funnel.summary", "ja") in fun
 
 
 def test_provenance(public, html_text, dataset):
@@ -250,6 +275,11 @@ def test_internal_english_one_centre(data_dir, tmp_path):
         assert f">{t('sec.' + key, 'en')}</h2>" in h, key
     assert "<5" not in table_cells(h)  # nothing suppressed
     assert "Chuo centre" in h
+    # issue #12 in English: readings, variation labels, funnel summary
+    spc = _section_html(h, "spc")
+    assert re.search(r"a signal of (improvement|concern)|no special cause", spc)
+    assert "special cause" in spc or "common cause" in spc
+    assert t("funnel.summary", "en") in _section_html(h, "centres")
 
 
 # --------------------------------------------------------------------------- failures

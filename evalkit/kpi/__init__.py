@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib as _importlib
 
+from evalkit.kpi.compare import COMPARE_COLUMNS, ComparisonTable, compare
 from evalkit.kpi.engine import LONG_COLUMNS, Context, compute
 from evalkit.kpi.registry import (
     KPI,
@@ -33,7 +34,8 @@ for _m in KPI_MODULES:
     _importlib.import_module(f"evalkit.kpi.{_m}")
 
 __all__ = [
-    "KPI", "LONG_COLUMNS", "Context", "Variant", "all_variants", "catalogue", "compute",
+    "COMPARE_COLUMNS", "KPI", "LONG_COLUMNS", "ComparisonTable", "Context", "Variant",
+    "all_variants", "catalogue", "compare", "compute",
     "get_kpi", "get_variant", "kpi_ids", "register", "suppress_counts", "suppress_kpi_table",
     "variants_of",
 ]

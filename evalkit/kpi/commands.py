@@ -17,12 +17,16 @@ from evalkit.outputs import check_output
 KPI_DESCRIPTION = """\
 KPI_DEFINITIONS.md の KPI（主定義と各バリアント）を計算し、長い形式の表
 （kpi, variant, period, period_start, period_end, center, group, numerator,
-denominator, value）を出力します。--out がなければ CSV を標準出力に出します。
-分母が 0 の値は空欄です。
+denominator, value, ci_lower, ci_upper, ci_method）を出力します。--out がなければ
+CSV を標準出力に出します。分母が 0 の値は空欄です。ci_lower/ci_upper は値の
+信頼区間（既定 95%、--level）、ci_method はその方法（wilson, cluster,
+brookmeyer_crowley, greenwood；件数は count で区間は空欄）。
 
 Compute the KPIs of KPI_DEFINITIONS.md (primary definitions and variants) as one
 long table; CSV on stdout unless --out is given (.csv, .xlsx or .json, written
-atomically). A value with a zero denominator is empty.
+atomically). A value with a zero denominator is empty. ci_lower/ci_upper is the
+value's confidence interval (95% unless --level), ci_method its method (counts:
+count, interval empty); see docs/kpi.md.
 """
 
 KPI_EPILOG = """\
@@ -30,6 +34,7 @@ KPI_EPILOG = """\
   evalkit kpi data/export --fiscal-year 2026
   evalkit kpi data/export --from 2026-04-01 --to 2026-09-30 --kpi foster_rate interviews:reach
   evalkit kpi data/export --fiscal-year 2026 --by-center --min-cell 5 --out kpi.xlsx
+  evalkit kpi data/export --fiscal-year 2026 --level 0.9
   evalkit kpi --list
 期間 / periods: 月次 KPI は範囲に重なる各月、四半期 KPI は各四半期、年度 KPI は範囲に重なる
 各年度（基準日 as_of より後に終わる期間は除く）/ every month, fiscal quarter or fiscal year
@@ -58,6 +63,9 @@ def register(subparsers) -> None:
     p.add_argument("--by-center", action="store_true", help="児童相談所別の行も出す / rows per centre too")
     p.add_argument("--min-cell", type=int, default=0, metavar="N",
                    help="1〜N-1 の度数を秘匿（既定 0 = 秘匿なし）/ suppress counts 1..N-1 (default 0 = off)")
+    p.add_argument("--level", type=float, default=0.95, metavar="L",
+                   help="信頼区間の信頼水準（既定 0.95）/ confidence level of the intervals "
+                        "(default 0.95)")
     p.add_argument("--out", metavar="FILE", help="出力ファイル .csv/.xlsx/.json / output file")
     p.add_argument("--list", action="store_true", help="KPI とバリアントの一覧 / list KPIs and variants")
     add_input_arguments(p)
@@ -197,6 +205,8 @@ def run_kpi(args) -> int:
         raise UsageError("--to が --from より前です / --to is before --from")
     if args.min_cell < 0:
         raise UsageError("--min-cell は 0 以上 / --min-cell must be 0 or more")
+    if not (0.0 < args.level < 1.0):
+        raise UsageError(f"--level は 0 と 1 の間 / --level must lie between 0 and 1: {args.level}")
     try:
         select_variants(args.kpi)
     except KeyError as e:
@@ -207,11 +217,12 @@ def run_kpi(args) -> int:
     if ds is None:
         return 1
     table = compute(ds, fiscal_year=args.fiscal_year, start=start, end=end, kpis=args.kpi,
-                    by_center=args.by_center)
+                    by_center=args.by_center, level=args.level)
     if args.min_cell:
         table = suppress_kpi_table(table, args.min_cell)
     params = {"fiscal_year": args.fiscal_year, "from": args.date_from, "to": args.date_to,
-              "kpi": args.kpi, "by_center": args.by_center, "min_cell": args.min_cell}
+              "kpi": args.kpi, "by_center": args.by_center, "min_cell": args.min_cell,
+              "level": args.level}
     write_table(table, args.out, _provenance(ds, params))
     return 0
 

@@ -34,7 +34,8 @@ def _cells(ctx: Context, periods: pd.DataFrame, ev: Events) -> pd.DataFrame:
     e, pidx = e[ok], pidx[ok]
     cs = ctx.e_care_start[e]
     has = ev.any_between(ctx.e_child[e], cs, add_months_days(cs, 1))
-    return make_cells(ctx, pidx, ctx.e_center[e], "all", has.astype(float), 1.0, len(periods))
+    return make_cells(ctx, pidx, ctx.e_center[e], "all", has.astype(float), 1.0, len(periods),
+                      child=ctx.e_child[e])
 
 
 @register(

@@ -16,6 +16,15 @@ position), ``center`` (centre position in :attr:`Context.centers`),
 ``group``, ``numerator``, ``denominator``, which :func:`compute` sums per
 centre and over all centres; or, for variants with a ``reducer``, unit
 records reduced per cell.
+
+Intervals (issue #12): for variants whose ``ci_method`` is ``cluster`` the
+engine sets :attr:`Context.child_level` while the variant's function runs;
+:func:`make_cells` then keeps one cell per (period, child) with a ``child``
+column (the ``child=`` argument every KPI passes), and the finish step sums
+each child's numerator ``y_i`` and denominator ``x_i`` per cell and the
+moments ``Σy_i², Σx_i², Σx_i y_i`` and the number of children, from which
+:func:`evalkit.kpi.intervals.cluster_interval` makes the interval — all with
+``np.unique`` / ``np.bincount``, no loop over children.
 """
 
 from __future__ import annotations
@@ -34,8 +43,10 @@ from evalkit.kpi.registry import Variant, all_variants, get_kpi, get_variant, va
 #: Columns of the long table, in order.
 LONG_COLUMNS = [
     "kpi", "variant", "period", "period_start", "period_end", "center", "group",
-    "numerator", "denominator", "value",
+    "numerator", "denominator", "value", "ci_lower", "ci_upper", "ci_method",
 ]
+#: Columns added by the intervals (right after ``value``).
+CI_COLUMNS = ["ci_lower", "ci_upper", "ci_method"]
 #: Sentinel for a missing day number.
 NA_DAY = np.iinfo(np.int64).min // 4
 _DAY_OFFSET = 200_000  # keeps day numbers positive inside combined keys
@@ -214,6 +225,9 @@ class Context:
     contacts, reviews, plans : :class:`Events`.
     """
 
+    #: While True, :func:`make_cells` keeps one cell per (period, child) (set by the engine).
+    child_level: bool = False
+
     def __init__(self, ds) -> None:
         self.ds = ds
         self._cache: dict = {}
@@ -236,6 +250,7 @@ class Context:
     # ------------------------------------------------------------------ helpers
     def cached(self, key, fn):
         """``fn()`` computed once per ``key`` for this context (shared by variants)."""
+        key = (key, self.child_level)
         if key not in self._cache:
             self._cache[key] = fn()
         return self._cache[key]
@@ -399,12 +414,22 @@ CELL_COLUMNS = ["pidx", "center", "group", "numerator", "denominator"]
 
 def make_cells(ctx: Context, pidx: np.ndarray, center: np.ndarray, group: str,
                numerator: np.ndarray | float = 1.0, denominator: np.ndarray | float = 0.0,
-               n_periods: int | None = None) -> pd.DataFrame:
-    """Sum contributions per (period, centre) into a compact cells frame."""
+               n_periods: int | None = None, child: np.ndarray | None = None) -> pd.DataFrame:
+    """Sum contributions per (period, centre) into a compact cells frame.
+
+    ``child`` (child positions, one per contribution) is used when
+    :attr:`Context.child_level` is set: the cells are then summed per
+    (period, child) and carry a ``child`` column (the centre is the child's).
+    """
     pidx = np.asarray(pidx, np.int64)
     center = np.asarray(center, np.int64)
     nc = len(ctx.centers)
     npd = int(n_periods if n_periods is not None else (pidx.max() + 1 if len(pidx) else 0))
+    if ctx.child_level:
+        if child is None:
+            raise ValueError("make_cells: child= is needed for child-level cells")
+        return _child_cells(ctx, pidx, np.asarray(child, np.int64), group, numerator,
+                            denominator, npd)
     if len(pidx) == 0 or npd == 0:
         return pd.DataFrame({c: [] for c in CELL_COLUMNS})
     k = pidx * nc + center
@@ -417,6 +442,32 @@ def make_cells(ctx: Context, pidx: np.ndarray, center: np.ndarray, group: str,
         {"pidx": nz // nc, "center": nz % nc, "group": group, "numerator": num[nz],
          "denominator": den[nz]}
     )
+
+
+def _sum_by_key(key: np.ndarray, size: int, *weights: np.ndarray
+                ) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Distinct keys and the sums of each weight per key (bincount when dense, else unique)."""
+    if size <= 4 * len(key) + 1_000_000:
+        cnt = np.bincount(key, minlength=size)
+        nz = np.flatnonzero(cnt)
+        return nz, [np.bincount(key, weights=w, minlength=size)[nz] for w in weights]
+    uniq, inv = np.unique(key, return_inverse=True)
+    return uniq, [np.bincount(inv, weights=w, minlength=len(uniq)) for w in weights]
+
+
+def _child_cells(ctx: Context, pidx: np.ndarray, child: np.ndarray, group: str, numerator,
+                 denominator, npd: int) -> pd.DataFrame:
+    cols = CELL_COLUMNS + ["child"]
+    if len(pidx) == 0 or npd == 0:
+        return pd.DataFrame({c: [] for c in cols})
+    nch = max(len(ctx.child_ids), 1)
+    k = pidx * nch + child
+    num = np.broadcast_to(np.asarray(numerator, float), k.shape)
+    den = np.broadcast_to(np.asarray(denominator, float), k.shape)
+    keys, (y, x) = _sum_by_key(k, npd * nch, num, den)
+    ch = keys % nch
+    return pd.DataFrame({"pidx": keys // nch, "center": ctx.child_center[ch], "group": group,
+                         "numerator": y, "denominator": x, "child": ch})
 
 
 def cat_cells(*frames: pd.DataFrame) -> pd.DataFrame:
@@ -490,29 +541,85 @@ def _value(kind: str, num: np.ndarray, den: np.ndarray) -> np.ndarray:
     return v
 
 
+def child_sums(cells: pd.DataFrame, groups: Sequence[str], npd: int, n_children: int
+               ) -> pd.DataFrame:
+    """Child-level cells summed per (group, period, child): ``pidx, center, gi, child, y, x``.
+
+    ``gi`` is the group's position in ``groups`` (cells of other groups are dropped).
+    """
+    gpos = {g: i for i, g in enumerate(groups)}
+    g = cells["group"].map(gpos)
+    ok = g.notna().to_numpy()
+    pi = cells["pidx"].to_numpy(np.int64)[ok]
+    ch = cells["child"].to_numpy(np.int64)[ok]
+    gi = g.to_numpy()[ok].astype(np.int64)
+    cc = cells["center"].to_numpy(np.int64)[ok]
+    nch = max(int(n_children), 1)
+    key = (gi * npd + pi) * nch + ch
+    keys, (y, x) = _sum_by_key(key, len(groups) * npd * nch, cells["numerator"].to_numpy(float)[ok],
+                               cells["denominator"].to_numpy(float)[ok])
+    # the centre of a child is the same in every cell: take it from the child's first cell
+    centre_of = np.zeros(nch, np.int64)
+    centre_of[ch] = cc
+    c = keys % nch
+    gp = keys // nch
+    return pd.DataFrame({"pidx": gp % npd, "center": centre_of[c], "gi": gp // npd, "child": c,
+                         "y": y, "x": x})
+
+
 def _finish_additive(v: Variant, cells: pd.DataFrame, periods: pd.DataFrame,
-                     centers: list[str], by_center: bool) -> pd.DataFrame:
+                     centers: list[str], by_center: bool, level: float | None = None,
+                     n_children: int = 0) -> pd.DataFrame:
+    from evalkit.kpi.intervals import cluster_interval, wilson_interval
+
     groups = (["all"] if v.include_all_group else []) + list(v.groups or ())
     npd, ng = len(periods), len(groups)
     gpos = {g: i for i, g in enumerate(groups)}
     nc = len(centers)
-    num = np.zeros((npd, nc + 1, ng))
-    den = np.zeros((npd, nc + 1, ng))
-    if len(cells):
-        g = cells["group"].map(gpos)
-        ok = g.notna().to_numpy()
-        pi = cells["pidx"].to_numpy(np.int64)[ok]
-        ci = cells["center"].to_numpy(np.int64)[ok]
-        gi = g.to_numpy()[ok].astype(np.int64)
-        np.add.at(num, (pi, ci, gi), cells["numerator"].to_numpy(float)[ok])
-        np.add.at(den, (pi, ci, gi), cells["denominator"].to_numpy(float)[ok])
-    num[:, nc, :] = num[:, :nc, :].sum(axis=1)
-    den[:, nc, :] = den[:, :nc, :].sum(axis=1)
+    shape = (npd, nc + 1, ng)
+    num = np.zeros(shape)
+    den = np.zeros(shape)
+    clustered = "child" in cells.columns
+    if clustered:
+        mom = {m: np.zeros(shape) for m in ("syy", "sxx", "sxy", "n")}
+        if len(cells):
+            cs = child_sums(cells, groups, npd, n_children)
+            flat = ((cs["pidx"].to_numpy() * (nc + 1) + cs["center"].to_numpy()) * ng
+                    + cs["gi"].to_numpy())
+            y, x = cs["y"].to_numpy(), cs["x"].to_numpy()
+            size = npd * (nc + 1) * ng
+            for arr, w in ((num, y), (den, x), (mom["syy"], y * y), (mom["sxx"], x * x),
+                           (mom["sxy"], x * y), (mom["n"], np.ones(len(y)))):
+                arr += np.bincount(flat, weights=w, minlength=size).reshape(shape)
+        for arr in [num, den, *mom.values()]:
+            arr[:, nc, :] = arr[:, :nc, :].sum(axis=1)
+    else:
+        if len(cells):
+            g = cells["group"].map(gpos)
+            ok = g.notna().to_numpy()
+            pi = cells["pidx"].to_numpy(np.int64)[ok]
+            ci = cells["center"].to_numpy(np.int64)[ok]
+            gi = g.to_numpy()[ok].astype(np.int64)
+            np.add.at(num, (pi, ci, gi), cells["numerator"].to_numpy(float)[ok])
+            np.add.at(den, (pi, ci, gi), cells["denominator"].to_numpy(float)[ok])
+        num[:, nc, :] = num[:, :nc, :].sum(axis=1)
+        den[:, nc, :] = den[:, :nc, :].sum(axis=1)
     cidx = [nc] + (list(range(nc)) if by_center else [])
     labels = ["all"] + centers
     P, Cc, G = np.meshgrid(np.arange(npd), np.array(cidx), np.arange(ng), indexing="ij")
     P, Cc, G = P.ravel(), Cc.ravel(), G.ravel()
     n, d = num[P, Cc, G], den[P, Cc, G]
+    value = _value(v.value_kind, n, d)
+    lo = np.full(len(n), np.nan)
+    hi = np.full(len(n), np.nan)
+    if level is not None and v.ci_method == "wilson":
+        lo, hi = wilson_interval(n, d, level)
+    elif level is not None and v.ci_method == "cluster" and clustered:
+        mult = 1000.0 if v.value_kind == "per_1000_days" else 1.0
+        lo, hi = cluster_interval(n, d, mom["syy"][P, Cc, G], mom["sxx"][P, Cc, G],
+                                  mom["sxy"][P, Cc, G], mom["n"][P, Cc, G], level,
+                                  scale=v.ci_scale)
+        lo, hi = lo * mult, hi * mult
     out = pd.DataFrame(
         {
             "pidx": P,
@@ -520,14 +627,18 @@ def _finish_additive(v: Variant, cells: pd.DataFrame, periods: pd.DataFrame,
             "group": [groups[x] for x in G],
             "numerator": n,
             "denominator": d if v.value_kind != "count" else np.nan,
-            "value": _value(v.value_kind, n, d),
+            "value": value,
+            "ci_lower": lo,
+            "ci_upper": hi,
+            "ci_method": v.ci_method if level is not None else "",
         }
     )
     return out
 
 
 def _finish_reduced(v: Variant, recs: pd.DataFrame, periods: pd.DataFrame,
-                    centers: list[str], by_center: bool) -> pd.DataFrame:
+                    centers: list[str], by_center: bool, level: float | None = None
+                    ) -> pd.DataFrame:
     groups = (["all"] if v.include_all_group else []) + list(v.groups or ())
     rows = []
     gb_all = {k: g for k, g in recs.groupby(["pidx", "group"], sort=False)} if len(recs) else {}
@@ -539,21 +650,40 @@ def _finish_reduced(v: Variant, recs: pd.DataFrame, periods: pd.DataFrame,
             for g in groups:
                 sub = gb_all.get((p, g), empty) if ci < 0 else gb_c.get((p, ci, g), empty)
                 n, d, val = v.reducer(sub)
-                rows.append((p, label, g, n, d, val))
-    return pd.DataFrame(rows, columns=["pidx", "center", "group", "numerator", "denominator", "value"])
+                lo = hi = float("nan")
+                if level is not None and v.interval is not None and np.isfinite(val):
+                    lo, hi = v.interval(sub, level)
+                rows.append((p, label, g, n, d, val, lo, hi))
+    out = pd.DataFrame(rows, columns=["pidx", "center", "group", "numerator", "denominator",
+                                      "value", "ci_lower", "ci_upper"])
+    out["ci_method"] = v.ci_method if level is not None else ""
+    return out
+
+
+def run_variant(ctx: Context, v: Variant, periods: pd.DataFrame, child_level: bool = False
+                ) -> pd.DataFrame:
+    """``v.func(ctx, periods)``, with child-level cells when ``child_level``."""
+    before = ctx.child_level
+    ctx.child_level = bool(child_level) and v.reducer is None
+    try:
+        return v.func(ctx, periods)
+    finally:
+        ctx.child_level = before
 
 
 def compute_variant(ctx: Context, v: Variant, start: pd.Timestamp, end: pd.Timestamp,
-                    by_center: bool = False) -> pd.DataFrame:
-    """The long-table rows of one variant over [start, end]."""
+                    by_center: bool = False, level: float | None = 0.95) -> pd.DataFrame:
+    """The long-table rows of one variant over [start, end] (intervals at ``level``;
+    ``None``: none, the interval columns empty)."""
     periods = periods_for(v.cadence, start, end, ctx.ds.as_of)
     if len(periods) == 0:
         return pd.DataFrame({c: [] for c in LONG_COLUMNS})
-    res = v.func(ctx, periods)
+    res = run_variant(ctx, v, periods, child_level=level is not None and v.ci_method == "cluster")
     if v.reducer is None:
-        out = _finish_additive(v, res, periods, ctx.centers, by_center)
+        out = _finish_additive(v, res, periods, ctx.centers, by_center, level,
+                               n_children=len(ctx.child_ids))
     else:
-        out = _finish_reduced(v, res, periods, ctx.centers, by_center)
+        out = _finish_reduced(v, res, periods, ctx.centers, by_center, level)
     pr = periods.iloc[out["pidx"].to_numpy()]
     out.insert(0, "kpi", v.kpi.id)
     out.insert(1, "variant", v.variant)
@@ -563,8 +693,35 @@ def compute_variant(ctx: Context, v: Variant, start: pd.Timestamp, end: pd.Times
     return out[LONG_COLUMNS]
 
 
+def child_contributions(ctx: Context, v: Variant, start: pd.Timestamp, end: pd.Timestamp
+                        ) -> pd.DataFrame:
+    """Each child's numerator ``y`` and denominator ``x`` per period and group of one
+    additive variant over [start, end] (for clustered variances).
+
+    Returns columns ``period, group, center, child, y, x`` (``center`` is the child's
+    centre code, ``child`` its position in :attr:`Context.child_ids`; internal: never
+    written out). Empty for reduced variants.
+    """
+    cols = ["period", "group", "center", "child", "y", "x"]
+    periods = periods_for(v.cadence, start, end, ctx.ds.as_of)
+    if len(periods) == 0 or v.reducer is not None:
+        return pd.DataFrame({c: [] for c in cols})
+    cells = run_variant(ctx, v, periods, child_level=True)
+    groups = (["all"] if v.include_all_group else []) + list(v.groups or ())
+    if len(cells) == 0:
+        return pd.DataFrame({c: [] for c in cols})
+    cs = child_sums(cells, groups, len(periods), len(ctx.child_ids))
+    return pd.DataFrame({
+        "period": periods["period"].to_numpy()[cs["pidx"].to_numpy()],
+        "group": np.asarray(groups, dtype=object)[cs["gi"].to_numpy()],
+        "center": np.asarray(ctx.centers, dtype=object)[cs["center"].to_numpy()],
+        "child": cs["child"].to_numpy(), "y": cs["y"].to_numpy(), "x": cs["x"].to_numpy(),
+    })
+
+
 def compute(dataset, fiscal_year=None, start=None, end=None, kpis: Sequence[str] | None = None,
-            by_center: bool = False, context: Context | None = None) -> pd.DataFrame:
+            by_center: bool = False, context: Context | None = None,
+            level: float | None = 0.95) -> pd.DataFrame:
     """Compute KPIs into the long table of KPI_DEFINITIONS.md.
 
     Parameters
@@ -583,13 +740,18 @@ def compute(dataset, fiscal_year=None, start=None, end=None, kpis: Sequence[str]
         Add one row per centre besides ``all``.
     context : Context, optional
         A prepared :class:`Context` of ``dataset`` (to reuse across calls).
+    level : float or None, default 0.95
+        Confidence level of ``ci_lower, ci_upper`` (method in ``ci_method``, by
+        variant: see :mod:`evalkit.kpi.intervals` and ``docs/kpi.md``). ``None``
+        computes no intervals (the three columns are empty; point estimates only).
 
     Returns
     -------
     KPITable
         A DataFrame with columns :data:`LONG_COLUMNS` that follows the results
         protocol (:mod:`evalkit.kpi.table`). Periods ending after ``as_of`` are left
-        out. ``value`` is NaN (written empty) when the denominator is 0.
+        out. ``value`` is NaN (written empty) when the denominator is 0, and so is its
+        interval; ``count`` values have an empty interval (``ci_method = "count"``).
 
     Examples
     --------
@@ -598,19 +760,28 @@ def compute(dataset, fiscal_year=None, start=None, end=None, kpis: Sequence[str]
     >>> t.loc[(t.period == "FY2026Q2") & (t.group == "all"), ["numerator", "denominator"]].values.tolist()
     [[2.0, 3.0]]
     """
+    from evalkit.results import check_level
+
+    if level is not None:
+        level = check_level(level)
     s, e = resolve_range(dataset, fiscal_year, start, end)
     variants = select_variants(kpis)
     ctx = context if context is not None else Context(dataset)
-    parts = [compute_variant(ctx, v, s, e, by_center) for v in variants]
+    parts = [compute_variant(ctx, v, s, e, by_center, level) for v in variants]
     parts = [p for p in parts if len(p)]
     from evalkit.kpi.table import KPITable
 
     if not parts:
         empty = {c: pd.Series(dtype=object) for c in LONG_COLUMNS}
-        empty.update({c: pd.Series(dtype=float) for c in ("numerator", "denominator", "value")})
+        empty.update({c: pd.Series(dtype=float) for c in ("numerator", "denominator", "value",
+                                                           "ci_lower", "ci_upper")})
         return KPITable(empty)
     out = pd.concat(parts, ignore_index=True)
-    out["numerator"] = out["numerator"].astype(float)
-    out["denominator"] = out["denominator"].astype(float)
-    out["value"] = out["value"].astype(float)
-    return KPITable(out)
+    for c in ("numerator", "denominator", "value", "ci_lower", "ci_upper"):
+        out[c] = out[c].astype(float)
+    # no interval without a value (empty denominator, curve never reaching 0.5 …)
+    out.loc[out["value"].isna(), ["ci_lower", "ci_upper"]] = np.nan
+    out["ci_method"] = out["ci_method"].astype(object)
+    res = KPITable(out)
+    res.attrs["level"] = level
+    return res

@@ -37,6 +37,7 @@ define_kpi(
     definition_en=("family_exchange contacts dated in the month, of children in care that day, "
                    "divided by child-months in care."),
     count_fields=("numerator",),
+    ci_method="cluster",
 )
 def exchanges_rate(ctx: Context, periods: pd.DataFrame) -> pd.DataFrame:
     return contact_rate_cells(ctx, periods, ctx.contacts_of(KINDS))
@@ -68,10 +69,11 @@ def exchanges_reach(ctx: Context, periods: pd.DataFrame) -> pd.DataFrame:
     definition_ja="月内の家族交流（措置中のもの）のうち、養育者（里親・施設担当職員）が同席したものの割合",
     definition_en=("Share of the month's family_exchange contacts (of children in care that day) "
                    "with caregiver_present."),
+    ci_method="cluster", ci_scale="logit",
 )
 def exchanges_with_caregiver(ctx: Context, periods: pd.DataFrame) -> pd.DataFrame:
     ev = ctx.contacts_of(KINDS)
     pos, pidx = qualifying_contacts(ctx, ev, periods)
     cg = ev.cols["caregiver_present"][pos].astype(float)
     return make_cells(ctx, pidx, ctx.child_center[ev.child[pos]], "all", cg, np.ones(len(pos)),
-                      len(periods))
+                      len(periods), child=ev.child[pos])

@@ -38,9 +38,9 @@ def age_cells(ctx: Context, pidx: np.ndarray, child: np.ndarray, day: np.ndarray
     """Cells for ``all`` and the three (overlapping) age groups."""
     under3, pre = ctx.age_groups(child, day)
     center = ctx.child_center[child]
-    out = [make_cells(ctx, pidx, center, "all", num, 1.0, n)]
+    out = [make_cells(ctx, pidx, center, "all", num, 1.0, n, child=child)]
     for g, m in (("under3", under3), ("preschool", pre), ("school_age", ~pre)):
-        out.append(make_cells(ctx, pidx[m], center[m], g, num[m], 1.0, n))
+        out.append(make_cells(ctx, pidx[m], center[m], g, num[m], 1.0, n, child=child[m]))
     return cat_cells(*out)
 
 

@@ -44,7 +44,8 @@ def contact_rate_cells(ctx: Context, periods: pd.DataFrame, ev: Events) -> pd.Da
     """Qualifying contacts (numerator) and child-months in care (denominator)."""
     n = len(periods)
     pos, pidx = qualifying_contacts(ctx, ev, periods)
-    num = make_cells(ctx, pidx, ctx.child_center[ev.child[pos]], "all", 1.0, 0.0, n)
+    num = make_cells(ctx, pidx, ctx.child_center[ev.child[pos]], "all", 1.0, 0.0, n,
+                     child=ev.child[pos])
     return cat_cells(num, child_month_cells(ctx, periods))
 
 
@@ -55,7 +56,8 @@ def child_month_cells(ctx: Context, periods: pd.DataFrame) -> pd.DataFrame:
     def make() -> pd.DataFrame:
         rows, j, days = ctx.days_in(ctx.r_in_care, ps, pe)
         dim = (pe - ps + 1).astype(float)
-        return make_cells(ctx, j, ctx.r_center[rows], "all", 0.0, days / dim[j], len(periods))
+        return make_cells(ctx, j, ctx.r_center[rows], "all", 0.0, days / dim[j], len(periods),
+                          child=ctx.r_child[rows])
 
     return ctx.cached(("child_months", ps.tobytes(), pe.tobytes()), make)
 
@@ -63,7 +65,8 @@ def child_month_cells(ctx: Context, periods: pd.DataFrame) -> pd.DataFrame:
 def contact_count_cells(ctx: Context, periods: pd.DataFrame, ev: Events) -> pd.DataFrame:
     """Qualifying contacts counted per month."""
     pos, pidx = qualifying_contacts(ctx, ev, periods)
-    return make_cells(ctx, pidx, ctx.child_center[ev.child[pos]], "all", 1.0, 0.0, len(periods))
+    return make_cells(ctx, pidx, ctx.child_center[ev.child[pos]], "all", 1.0, 0.0, len(periods),
+                      child=ev.child[pos])
 
 
 def contact_reach_cells(ctx: Context, periods: pd.DataFrame, ev: Events) -> pd.DataFrame:
@@ -75,7 +78,7 @@ def contact_reach_cells(ctx: Context, periods: pd.DataFrame, ev: Events) -> pd.D
     key = ctx.r_child[rows].astype(np.int64) * n + j
     k = np.minimum(np.searchsorted(has, key), max(len(has) - 1, 0))
     hit = (has[k] == key).astype(float) if len(has) else np.zeros(len(key))
-    return make_cells(ctx, j, ctx.r_center[rows], "all", hit, 1.0, n)
+    return make_cells(ctx, j, ctx.r_center[rows], "all", hit, 1.0, n, child=ctx.r_child[rows])
 
 
 @register(
@@ -86,6 +89,7 @@ def contact_reach_cells(ctx: Context, periods: pd.DataFrame, ev: Events) -> pd.D
                    "children in care that day, divided by child-months in care (days in care that "
                    "month ÷ days in the month, summed over children)."),
     count_fields=("numerator",),
+    ci_method="cluster",
 )
 def interviews_rate(ctx: Context, periods: pd.DataFrame) -> pd.DataFrame:
     return contact_rate_cells(ctx, periods, ctx.contacts_of(C.INTERVIEW_KINDS))

@@ -38,4 +38,5 @@ def kin_search(ctx: Context, periods: pd.DataFrame) -> pd.DataFrame:
     e, pidx = e[ok], pidx[ok]
     has = ctx.contacts_of(["kin_search"]).any_between(ctx.e_child[e], ctx.e_start[e] - 90,
                                                      ctx.e_care_start[e])
-    return make_cells(ctx, pidx, ctx.e_center[e], "all", has.astype(float), 1.0, len(periods))
+    return make_cells(ctx, pidx, ctx.e_center[e], "all", has.astype(float), 1.0, len(periods),
+                      child=ctx.e_child[e])

@@ -48,7 +48,8 @@ def _discharges(ctx: Context, periods: pd.DataFrame):
 )
 def permanent_share(ctx: Context, periods: pd.DataFrame) -> pd.DataFrame:
     e, pidx, _, perm = _discharges(ctx, periods)
-    return make_cells(ctx, pidx, ctx.e_center[e], "all", perm, 1.0, len(periods))
+    return make_cells(ctx, pidx, ctx.e_center[e], "all", perm, 1.0, len(periods),
+                      child=ctx.e_child[e])
 
 
 @register(
@@ -59,7 +60,8 @@ def permanent_share(ctx: Context, periods: pd.DataFrame) -> pd.DataFrame:
 )
 def permanent_count(ctx: Context, periods: pd.DataFrame) -> pd.DataFrame:
     e, pidx, _, perm = _discharges(ctx, periods)
-    return make_cells(ctx, pidx, ctx.e_center[e], "all", perm, 0.0, len(periods))
+    return make_cells(ctx, pidx, ctx.e_center[e], "all", perm, 0.0, len(periods),
+                      child=ctx.e_child[e])
 
 
 @register(
@@ -71,7 +73,8 @@ def permanent_count(ctx: Context, periods: pd.DataFrame) -> pd.DataFrame:
 def permanent_share_excl(ctx: Context, periods: pd.DataFrame) -> pd.DataFrame:
     e, pidx, reason, perm = _discharges(ctx, periods)
     den = (~np.isin(reason, ["transfer_out", "death"])).astype(float)
-    return make_cells(ctx, pidx, ctx.e_center[e], "all", perm, den, len(periods))
+    return make_cells(ctx, pidx, ctx.e_center[e], "all", perm, den, len(periods),
+                      child=ctx.e_child[e])
 
 
 def kinship_moves(ctx: Context) -> np.ndarray:
@@ -107,4 +110,5 @@ def permanent_share_kinship(ctx: Context, periods: pd.DataFrame) -> pd.DataFrame
     pidx = period_index(periods, day[e])
     ok = pidx >= 0
     e, pidx = e[ok], pidx[ok]
-    return make_cells(ctx, pidx, ctx.e_center[e], "all", perm[e].astype(float), 1.0, len(periods))
+    return make_cells(ctx, pidx, ctx.e_center[e], "all", perm[e].astype(float), 1.0, len(periods),
+                      child=ctx.e_child[e])

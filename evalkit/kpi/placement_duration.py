@@ -90,6 +90,26 @@ def km_rmst(duration: np.ndarray, event: np.ndarray, tau: float) -> float:
     return float(np.sum(val * np.diff(brk)))
 
 
+def km_median_interval(recs: pd.DataFrame, level: float = 0.95) -> tuple[float, float]:
+    """Brookmeyer–Crowley interval of the Kaplan–Meier median of unit records."""
+    from evalkit.kpi.intervals import brookmeyer_crowley
+
+    if len(recs) == 0:
+        return float("nan"), float("nan")
+    return brookmeyer_crowley(recs["duration"].to_numpy(), recs["event"].to_numpy(), level)
+
+
+def rmst_interval(recs: pd.DataFrame, level: float = 0.95) -> tuple[float, float]:
+    """Greenwood-variance Wald interval of the RMST to :data:`RMST_TAU_DAYS`."""
+    from evalkit.kpi.intervals import rmst_greenwood
+
+    if len(recs) == 0:
+        return float("nan"), float("nan")
+    _, _, lo, hi = rmst_greenwood(recs["duration"].to_numpy(), recs["event"].to_numpy(),
+                                  RMST_TAU_DAYS, level)
+    return lo, hi
+
+
 def _reduce_median(recs: pd.DataFrame) -> tuple[float, float, float]:
     if len(recs) == 0:
         return 0.0, 0.0, float("nan")
@@ -115,7 +135,8 @@ def _by_group(ctx, rows, pidx, num, n) -> pd.DataFrame:
     out = []
     for g in SETTING_GROUPS:
         m = grp == g
-        out.append(make_cells(ctx, pidx[m], ctx.r_center[rows[m]], g, num[m], 1.0, n))
+        out.append(make_cells(ctx, pidx[m], ctx.r_center[rows[m]], g, num[m], 1.0, n,
+                              child=ctx.r_child[rows[m]]))
     return cat_cells(*out)
 
 
@@ -189,7 +210,7 @@ def entry_records(ctx: Context, periods: pd.DataFrame) -> pd.DataFrame:
     definition_en=("Kaplan–Meier median days of placement rows started in the fiscal year and the "
                    "two before, rows still open censored at as_of."),
     value_kind="median_days", include_all_group=False, count_fields=("numerator", "denominator"),
-    reducer=_reduce_median,
+    reducer=_reduce_median, interval=km_median_interval,
 )
 def entry_km_median(ctx: Context, periods: pd.DataFrame) -> pd.DataFrame:
     return entry_records(ctx, periods)
@@ -202,7 +223,7 @@ def entry_km_median(ctx: Context, periods: pd.DataFrame) -> pd.DataFrame:
     definition_en=("Restricted mean days to 3 years (τ = 1,095 days) of the same entry cohort's "
                    "Kaplan–Meier curve."),
     value_kind="rmst_days", include_all_group=False, count_fields=("numerator", "denominator"),
-    reducer=_reduce_rmst,
+    reducer=_reduce_rmst, interval=rmst_interval,
 )
 def entry_rmst(ctx: Context, periods: pd.DataFrame) -> pd.DataFrame:
     return entry_records(ctx, periods)

@@ -40,12 +40,13 @@ def _moves_cells(ctx: Context, periods: pd.DataFrame, kind: str) -> pd.DataFrame
     pidx = period_index(periods, ctx.r_start[r])
     m = pidx >= 0
     n = len(periods)
-    num = make_cells(ctx, pidx[m], ctx.r_center[r[m]], "all", 1.0, 0.0, n)
+    num = make_cells(ctx, pidx[m], ctx.r_center[r[m]], "all", 1.0, 0.0, n, child=ctx.r_child[r[m]])
     ps, pe = ps_days(periods), pe_days(periods)
 
     def make() -> pd.DataFrame:
         rows, j, days = ctx.days_in(ctx.r_in_care, ps, pe)
-        return make_cells(ctx, j, ctx.r_center[rows], "all", 0.0, days.astype(float), n)
+        return make_cells(ctx, j, ctx.r_center[rows], "all", 0.0, days.astype(float), n,
+                          child=ctx.r_child[rows])
 
     den = ctx.cached(("care_days", ps.tobytes(), pe.tobytes()), make)
     return cat_cells(num, den)

@@ -39,7 +39,8 @@ def plan_coverage(ctx: Context, periods: pd.DataFrame) -> pd.DataFrame:
     rows, j = ctx.rows_on_days(ctx.r_in_care, pe)
     pday = ctx.plans.last_day_on_or_before(ctx.r_child[rows], pe[j])
     has = (pday != NA_DAY) & (pday >= ctx.r_ep_start[rows])
-    return make_cells(ctx, j, ctx.r_center[rows], "all", has.astype(float), 1.0, len(periods))
+    return make_cells(ctx, j, ctx.r_center[rows], "all", has.astype(float), 1.0, len(periods),
+                      child=ctx.r_child[rows])
 
 
 @register(
@@ -55,4 +56,5 @@ def plan_timely(ctx: Context, periods: pd.DataFrame) -> pd.DataFrame:
     ok = pidx >= 0
     e, pidx = e[ok], pidx[ok]
     has = ctx.plans.any_between(ctx.e_child[e], ctx.e_start[e], ctx.e_care_start[e] + 30)
-    return make_cells(ctx, pidx, ctx.e_center[e], "all", has.astype(float), 1.0, len(periods))
+    return make_cells(ctx, pidx, ctx.e_center[e], "all", has.astype(float), 1.0, len(periods),
+                      child=ctx.e_child[e])

@@ -54,4 +54,5 @@ def reentry(ctx: Context, periods: pd.DataFrame) -> pd.DataFrame:
     ev = Events.build(ctx.e_child[starts], ctx.e_care_start[starts])
     d = ctx.e_discharge[e]
     back = ev.any_between(ctx.e_child[e], d, d + 365).astype(float)
-    return make_cells(ctx, pidx, ctx.e_center[e], "all", back, 1.0, len(periods))
+    return make_cells(ctx, pidx, ctx.e_center[e], "all", back, 1.0, len(periods),
+                      child=ctx.e_child[e])

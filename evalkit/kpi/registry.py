@@ -39,6 +39,12 @@ import pandas as pd
 CADENCES = ("month", "quarter", "year")
 #: Kinds of value: how ``value`` is made from ``numerator`` and ``denominator``.
 VALUE_KINDS = ("ratio", "count", "mean_days", "per_1000_days", "median_days", "rmst_days")
+#: Interval methods (``ci_method`` of the long table; see :mod:`evalkit.kpi.intervals`).
+CI_METHODS = ("wilson", "cluster", "bootstrap", "brookmeyer_crowley", "greenwood", "count")
+#: The interval method of each kind of value unless a variant says otherwise.
+DEFAULT_CI_METHOD = {"ratio": "wilson", "count": "count", "mean_days": "cluster",
+                     "per_1000_days": "cluster", "median_days": "brookmeyer_crowley",
+                     "rmst_days": "greenwood"}
 
 
 @dataclass(frozen=True)
@@ -111,6 +117,15 @@ class Variant:
         For non-additive values (Kaplan–Meier median, RMST): ``reducer(records)
         -> (numerator, denominator, value)`` applied per cell to the unit
         records the function returns.
+    ci_method : str
+        Interval method of its values (one of :data:`CI_METHODS`; defaults by
+        ``value_kind``, :data:`DEFAULT_CI_METHOD`). ``cluster`` variants
+        return cells with a ``child`` column (see :mod:`evalkit.kpi.engine`).
+    ci_scale : {'log', 'logit'}
+        Scale of a ``cluster`` interval: ``log`` for positive rates and means,
+        ``logit`` for shares (0–1) of units that cluster in children.
+    interval : callable or None
+        For reduced variants: ``interval(records, level) -> (lower, upper)``.
     """
 
     kpi: KPI
@@ -128,6 +143,11 @@ class Variant:
     include_all_group: bool = True
     count_fields: tuple[str, ...] = ("numerator", "denominator")
     reducer: Callable[[pd.DataFrame], tuple[float, float, float]] | None = field(
+        default=None, repr=False
+    )
+    ci_method: str = "wilson"
+    ci_scale: str = "log"
+    interval: Callable[[pd.DataFrame, float], tuple[float, float]] | None = field(
         default=None, repr=False
     )
 
@@ -167,10 +187,18 @@ def register(
     include_all_group: bool = True,
     count_fields: tuple[str, ...] = ("numerator", "denominator"),
     reducer: Callable[[pd.DataFrame], tuple[float, float, float]] | None = None,
+    ci_method: str | None = None,
+    ci_scale: str = "log",
+    interval: Callable[[pd.DataFrame, float], tuple[float, float]] | None = None,
 ) -> Callable[[Callable[..., pd.DataFrame]], Callable[..., pd.DataFrame]]:
     """Decorator registering ``func`` as variant ``variant`` of KPI ``kpi_id``."""
     if value_kind not in VALUE_KINDS:
         raise ValueError(f"unknown value_kind {value_kind!r}")
+    method = ci_method or DEFAULT_CI_METHOD[value_kind]
+    if method not in CI_METHODS:
+        raise ValueError(f"unknown ci_method {method!r}")
+    if ci_scale not in ("log", "logit"):
+        raise ValueError(f"unknown ci_scale {ci_scale!r}")
 
     def deco(func: Callable[..., pd.DataFrame]) -> Callable[..., pd.DataFrame]:
         k = _KPIS[kpi_id]
@@ -190,6 +218,9 @@ def register(
             include_all_group=include_all_group,
             count_fields=count_fields,
             reducer=reducer,
+            ci_method=method,
+            ci_scale=ci_scale,
+            interval=interval,
         )
         if v.cadence not in CADENCES:
             raise ValueError(f"unknown cadence {v.cadence!r}")
@@ -229,7 +260,7 @@ def catalogue() -> pd.DataFrame:
     """The registry as a table (one row per KPI variant), for docs and reports.
 
     Columns: ``kpi, variant, name_ja, name_en, cadence, point_in_time,
-    direction, groups, value_kind, definition_ja, definition_en``.
+    direction, groups, value_kind, ci_method, definition_ja, definition_en``.
     """
     rows = [
         {
@@ -242,6 +273,7 @@ def catalogue() -> pd.DataFrame:
             "direction": v.direction,
             "groups": ",".join((("all",) if v.include_all_group else ()) + tuple(v.groups or ())),
             "value_kind": v.value_kind,
+            "ci_method": v.ci_method,
             "definition_ja": v.definition_ja,
             "definition_en": v.definition_en,
         }

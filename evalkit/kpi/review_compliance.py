@@ -60,4 +60,4 @@ def review_compliance(ctx: Context, periods: pd.DataFrame) -> pd.DataFrame:
     rows, j = ctx.rows_on_days(ctx.r_tp | ctx.r_in_care, pe)
     _, _, overdue = review_status(ctx, rows, pe[j])
     return make_cells(ctx, j, ctx.r_center[rows], "all", (~overdue).astype(float), 1.0,
-                      len(periods))
+                      len(periods), child=ctx.r_child[rows])

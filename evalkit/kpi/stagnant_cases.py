@@ -60,8 +60,9 @@ def stagnant_cases(ctx: Context, periods: pd.DataFrame) -> pd.DataFrame:
     st, _ = stagnant_status(ctx, rows, pe[j])
     rows, j = rows[st], j[st]
     n = len(periods)
-    out = [make_cells(ctx, j, ctx.r_center[rows], "all", 1.0, 0.0, n)]
+    out = [make_cells(ctx, j, ctx.r_center[rows], "all", 1.0, 0.0, n, child=ctx.r_child[rows])]
     for g in (C.GROUP_INFANT, C.GROUP_CHILDRENS):
         m = ctx.r_group[rows] == g
-        out.append(make_cells(ctx, j[m], ctx.r_center[rows[m]], g, 1.0, 0.0, n))
+        out.append(make_cells(ctx, j[m], ctx.r_center[rows[m]], g, 1.0, 0.0, n,
+                               child=ctx.r_child[rows[m]]))
     return cat_cells(*out)

@@ -199,7 +199,9 @@ def suppress_kpi_table(table: pd.DataFrame, min_cell: int = 5, rate_digits: int 
     ``childrens_home`` = ``all`` for stagnant cases).
 
     Returns a copy whose ``numerator``, ``denominator`` and ``value`` are
-    display strings.
+    display strings; so are ``ci_lower`` and ``ci_upper`` when the table has
+    them (issue #12): an interval is hidden (``"x"``) exactly where its value
+    is, since its limits would give the suppressed value away.
     """
     from evalkit.kpi.registry import get_variant
 
@@ -244,13 +246,26 @@ def suppress_kpi_table(table: pd.DataFrame, min_cell: int = 5, rate_digits: int 
     hide = final["numerator"] | final["denominator"]
     value = t["value"].to_numpy(float)
     disp = []
+    ci = {c: t[c].to_numpy(float) for c in ("ci_lower", "ci_upper") if c in t.columns}
+    ci_disp: dict[str, list[str]] = {c: [] for c in ci}
     for i in range(n):
+        digits = 1 if kinds[i] in ("mean_days", "median_days", "rmst_days") else rate_digits
         if kinds[i] == "count":
             disp.append(out.at[i, "numerator"] if np.isfinite(value[i]) else "")
         elif hide[i]:
             disp.append(HIDDEN)
         else:
-            digits = 1 if kinds[i] in ("mean_days", "median_days", "rmst_days") else rate_digits
             disp.append(_fmt_value(value[i], digits))
+        for c, arr in ci.items():
+            if kinds[i] == "count":
+                ci_disp[c].append("")
+            elif hide[i]:
+                ci_disp[c].append(HIDDEN)
+            elif not np.isfinite(value[i]):
+                ci_disp[c].append("")
+            else:
+                ci_disp[c].append(_fmt_value(arr[i], digits))
     out["value"] = disp
+    for c, lst in ci_disp.items():
+        out[c] = lst
     return out

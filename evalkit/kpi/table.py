@@ -6,10 +6,13 @@
 protocol (:mod:`evalkit.results`), so a KPI reads like every other estimate:
 
 - ``params`` — the KPI values, indexed by ``(kpi, variant, period, center, group)``;
-- ``std_errors`` — binomial standard errors ``sqrt(p(1 − p)/n)`` of ratio KPIs
-  (NaN for counts, durations and other kinds);
-- ``conf_int(level)`` — Wilson score intervals of ratio KPIs (the ones the
-  ``--intervals`` option writes), NaN otherwise;
+- ``std_errors`` — binomial standard errors ``sqrt(p(1 − p)/n)`` of ``wilson``
+  KPIs (NaN for the other methods, whose intervals are not value ± z·SE);
+- ``conf_int(level)`` — the table's own ``ci_lower, ci_upper`` (every method,
+  see :mod:`evalkit.kpi.intervals`) at the level it was computed with
+  (``attrs["level"]``, 0.95 by default); another level raises ``ValueError``
+  (refit with ``compute(..., level=)``); a table computed with ``level=None``
+  gives Wilson intervals of ``wilson`` KPIs and NaN otherwise;
 - ``pvalues`` — NaN (a KPI value has no null hypothesis);
 - ``summary()`` — value, numerator, denominator, std_error, lower, upper, method;
 - ``to_frame()`` — a plain DataFrame copy of the long table.
@@ -24,6 +27,8 @@ Examples
 >>> s = t.summary()
 >>> s.loc[("foster_rate", "primary", "FY2026Q2", "all", "all"), ["value", "lower", "upper"]].round(3).tolist()
 [0.667, 0.208, 0.939]
+>>> t.loc[0, ["ci_lower", "ci_upper", "ci_method"]].tolist() == [s.iloc[0]["lower"], s.iloc[0]["upper"], "wilson"]
+True
 """
 
 from __future__ import annotations
@@ -50,9 +55,9 @@ class KPITable(pd.DataFrame, Results):
         return pd.MultiIndex.from_frame(pd.DataFrame(self[KEY_COLUMNS]).astype(str))
 
     def _methods(self) -> np.ndarray:
-        from evalkit.kpi.intervals import _method
+        from evalkit.kpi.intervals import method_of
 
-        return np.array([_method(k, v) for k, v in zip(self["kpi"], self["variant"], strict=True)],
+        return np.array([method_of(k, v) for k, v in zip(self["kpi"], self["variant"], strict=True)],
                         dtype=object)
 
     @property
@@ -73,10 +78,26 @@ class KPITable(pd.DataFrame, Results):
         return pd.Series(np.nan, index=self._keys(), name="p_value")
 
     def conf_int(self, level: float = 0.95) -> pd.DataFrame:
-        """Wilson intervals of ratio KPIs (NaN for other kinds): ``lower``, ``upper``."""
-        from evalkit.kpi.intervals import add_intervals
+        """Intervals of the KPI values: ``lower``, ``upper`` (see the module doc).
 
-        ci = add_intervals(pd.DataFrame(self), check_level(level))
+        Raises
+        ------
+        ValueError
+            When the table holds intervals at another level (refit:
+            ``compute(..., level=level)``).
+        """
+        from evalkit.kpi.intervals import CI_COLUMNS, add_intervals
+
+        level = check_level(level)
+        frame = pd.DataFrame(self)
+        has = all(c in frame for c in CI_COLUMNS)
+        made_at = self.attrs.get("level", 0.95 if has else None)
+        if has and made_at is None:  # computed with level=None: Wilson only
+            frame = frame.drop(columns=CI_COLUMNS)
+        elif has and abs(made_at - level) > 1e-12:
+            raise ValueError(f"区間は信頼水準 {made_at} で計算済み / the intervals were computed at "
+                             f"level {made_at}; refit with compute(..., level={level})")
+        ci = add_intervals(frame, level)
         return pd.DataFrame({"lower": ci["ci_lower"].to_numpy(dtype=float),
                              "upper": ci["ci_upper"].to_numpy(dtype=float)}, index=self._keys())
 

@@ -27,11 +27,16 @@ _SIGNAL_WORD = {"improvement": ("改善のシグナル", "a signal of improvemen
                 "neutral": ("特別な変動のシグナル", "a special-cause signal")}
 
 
-def _run_back(codes: pd.Series, code: str, end: int) -> int:
-    """Length of the run of points carrying ``code`` ending at position ``end``."""
+def _run_back(codes: pd.Series, code: str, end: int, side: np.ndarray | None = None) -> int:
+    """Length of the run of points carrying ``code`` ending at position ``end``.
+
+    With ``side`` (+1 above / −1 below the centre line, per point) the run stops
+    where the side changes: a shift below the mean followed at once by a shift
+    above it are two runs, not one.
+    """
     n = 0
     for i in range(end, -1, -1):
-        if code in str(codes.iloc[i]).split(";"):
+        if code in str(codes.iloc[i]).split(";") and (side is None or side[i] == side[end]):
             n += 1
         else:
             break
@@ -77,8 +82,9 @@ def reading(rows: pd.DataFrame, cadence: str = "month", lang: str = "ja") -> str
         period = f"{i + 1}点目" if ja else f"point {i + 1}"
     beyond = (f"{period}に管理限界を{'上回る' if above else '下回る'}" if ja
               else f"{period} {'above the upper' if above else 'below the lower'} process limit")
+    side = np.sign(vals.to_numpy(float) - cl.to_numpy(float))
     if "beyond_limit" in codes and "shift" in codes:
-        n = _run_back(sig, "shift", i)
+        n = _run_back(sig, "shift", i, side)
         what = (f"{n}{unit}連続で平均を{'上回り' if above else '下回り'}、{beyond}" if ja
                 else f"{n} {unit} in a row {'above' if above else 'below'} the mean, {beyond}")
     elif "beyond_limit" in codes:
@@ -92,7 +98,7 @@ def reading(rows: pd.DataFrame, cadence: str = "month", lang: str = "ja") -> str
         what = (f"3点中2点が警戒線を{'上回る' if above else '下回る'}" if ja
                 else f"2 of 3 points beyond the {'upper' if above else 'lower'} near limit")
     else:
-        n = _run_back(sig, "shift", i)
+        n = _run_back(sig, "shift", i, side)
         what = (f"{n}{unit}連続で平均を{'上回る' if above else '下回る'}" if ja
                 else f"{n} {unit} in a row {'above' if above else 'below'} the mean")
     return f"{what}：{word}" if ja else f"{what}: {word}"
@@ -100,8 +106,13 @@ def reading(rows: pd.DataFrame, cadence: str = "month", lang: str = "ja") -> str
 
 def plot_spc(rows: pd.DataFrame, *, title: str, cadence: str = "month", trial: bool = False,
              policy_start: pd.Timestamp | None = None, targets: dict | None = None,
-             assurance: dict | None = None, ylabel: str = ""):
-    """An SPC chart of one series (rows of ``spc.csv``): limits, near limits, signals marked."""
+             assurance: dict | None = None, ylabel: str = "", lang: str = "ja",
+             subtitle: str | None = None):
+    """An SPC chart of one series (rows of ``spc.csv``): limits, near limits, signals marked.
+
+    The one-line reading under the title is in ``lang`` (``subtitle`` replaces
+    it); the legend is bilingual.
+    """
     fig, ax = new_figure(8.0, 4.4)
     x = np.arange(len(rows))
     y = rows["value"].to_numpy(float)
@@ -130,7 +141,7 @@ def plot_spc(rows: pd.DataFrame, *, title: str, cadence: str = "month", trial: b
     ax.set_xticks(x[::step])
     ax.set_xticklabels(rows["period"].astype(str).to_numpy()[::step], rotation=45, ha="right",
                        fontsize=7)
-    sub = reading(rows, cadence, "ja")
+    sub = reading(rows, cadence, lang) if subtitle is None else subtitle
     if trial:
         sub += "　※試行的な管理限界（基準期間12点未満）/ trial limits (< 12 baseline points)"
     if assurance:

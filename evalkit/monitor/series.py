@@ -150,6 +150,64 @@ def _one_series(g: pd.DataFrame, v: Variant, chart: str, n_base: int | None,
     return cols
 
 
+def spc_of_long(long: pd.DataFrame, variants: Sequence[Variant],
+                starts: dict[str, pd.Timestamp | None], *, baseline_end=None, rebase_at=None,
+                chart: str | None = None,
+                screen_outliers: bool = True) -> tuple[pd.DataFrame, list[SeriesInfo]]:
+    """SPC rows and series decisions of a KPI long table already computed.
+
+    One series per KPI, variant, centre and group of ``long`` (rows of
+    ``variants`` only), in period order; the baseline is set by ``baseline_end``
+    (inclusive) or else by the policy start of the series' centre in ``starts``
+    (points ending before it). :func:`monitor` computes the table and calls this;
+    the annual report calls it on the table it has computed already.
+
+    Returns
+    -------
+    (DataFrame, list of SeriesInfo)
+        The rows of ``spc.csv`` and what was decided per series.
+    """
+    be = pd.Timestamp(baseline_end).normalize() if baseline_end is not None else None
+    rb = pd.Timestamp(rebase_at).normalize() if rebase_at is not None else None
+    vmap = {v.key: v for v in variants}
+    long = long.loc[[(k, v) in vmap for k, v in zip(long["kpi"], long["variant"], strict=True)]]
+    long = long.assign(_ps=pd.to_datetime(long["period_start"]),
+                       _pe=pd.to_datetime(long["period_end"]))
+    rows, infos = [], []
+    for (kid, var, center, group), g in long.groupby(["kpi", "variant", "center", "group"],
+                                                      sort=False):
+        v = vmap[(kid, var)]
+        g = g.sort_values("_pe")
+        ch = chart or default_chart(v)
+        if ch in ("p", "u") and v.value_kind not in ("ratio", "per_1000_days"):
+            ch = "xmr"
+        cutoff = be if be is not None else starts.get(center, starts.get("all"))
+        n_base = _baseline_count(g["_pe"], cutoff, inclusive=be is not None)
+        r = _one_series(g, v, ch, n_base, rb, screen_outliers)
+        if v.value_kind == "per_1000_days" and ch != "xmr":  # limits on the per-day scale
+            for c in SPC_COLUMNS[:6]:
+                r[c] = r[c] * 1000.0
+        m = len(g)
+        r = {"kpi": np.repeat(kid, m), "variant": np.repeat(var, m),
+             "center": np.repeat(center, m), "group": np.repeat(group, m),
+             "period": g["period"].to_numpy(), **r}
+        rows.append(r)
+        nb = len(g) if n_base is None else n_base
+        info = SeriesInfo(kid, var, center, group, ch, v.direction, v.cadence, nb,
+                          nb < TRIAL_POINTS, str(rb.date()) if rb is not None else None)
+        tgt = TARGETS.get((kid, var, group))
+        if tgt and len(g):
+            info.targets = {"national": tgt[0], "prefecture": tgt[1]}
+            info.assurance = {k: assurance(r["lower_limit"][-1], r["upper_limit"][-1], t,
+                                           v.direction) for k, t in info.targets.items()}
+        infos.append(info)
+    table = pd.DataFrame({c: (np.concatenate([r[c] for r in rows]) if rows else [])
+                          for c in SPC_CSV_COLUMNS})
+    for c in SPC_COLUMNS[:6]:
+        table[c] = table[c].astype(float)
+    return table[SPC_CSV_COLUMNS], infos
+
+
 def monitor(ds, *, kpis: Sequence[str] | None = None, start=None, end=None,
             baseline_end=None, rebase_at=None, by_center: bool = False,
             chart: str | None = None, screen_outliers: bool = True) -> MonitorResult:
@@ -187,41 +245,8 @@ def monitor(ds, *, kpis: Sequence[str] | None = None, start=None, end=None,
     starts = policy_starts(ds)
     be = pd.Timestamp(baseline_end).normalize() if baseline_end is not None else None
     rb = pd.Timestamp(rebase_at).normalize() if rebase_at is not None else None
-    vmap = {v.key: v for v in variants}
-    long = long.assign(_ps=pd.to_datetime(long["period_start"]),
-                       _pe=pd.to_datetime(long["period_end"]))
-    rows, infos = [], []
-    for (kid, var, center, group), g in long.groupby(["kpi", "variant", "center", "group"],
-                                                      sort=False):
-        v = vmap[(kid, var)]
-        g = g.sort_values("_pe")
-        ch = chart or default_chart(v)
-        if ch in ("p", "u") and v.value_kind not in ("ratio", "per_1000_days"):
-            ch = "xmr"
-        cutoff = be if be is not None else starts.get(center, starts.get("all"))
-        n_base = _baseline_count(g["_pe"], cutoff, inclusive=be is not None)
-        r = _one_series(g, v, ch, n_base, rb, screen_outliers)
-        if v.value_kind == "per_1000_days" and ch != "xmr":  # limits on the per-day scale
-            for c in SPC_COLUMNS[:6]:
-                r[c] = r[c] * 1000.0
-        m = len(g)
-        r = {"kpi": np.repeat(kid, m), "variant": np.repeat(var, m),
-             "center": np.repeat(center, m), "group": np.repeat(group, m),
-             "period": g["period"].to_numpy(), **r}
-        rows.append(r)
-        nb = len(g) if n_base is None else n_base
-        info = SeriesInfo(kid, var, center, group, ch, v.direction, v.cadence, nb,
-                          nb < TRIAL_POINTS, str(rb.date()) if rb is not None else None)
-        tgt = TARGETS.get((kid, var, group))
-        if tgt and len(g):
-            info.targets = {"national": tgt[0], "prefecture": tgt[1]}
-            info.assurance = {k: assurance(r["lower_limit"][-1], r["upper_limit"][-1], t,
-                                           v.direction) for k, t in info.targets.items()}
-        infos.append(info)
-    table = pd.DataFrame({c: (np.concatenate([r[c] for r in rows]) if rows else [])
-                          for c in SPC_CSV_COLUMNS})
-    for c in SPC_COLUMNS[:6]:
-        table[c] = table[c].astype(float)
+    table, infos = spc_of_long(long, variants, starts, baseline_end=be, rebase_at=rb,
+                               chart=chart, screen_outliers=screen_outliers)
     params = {"kpi": list(kpis) if kpis else None, "from": str(s.date()), "to": str(e.date()),
               "baseline_end": str(be.date()) if be is not None else None,
               "rebase_at": str(rb.date()) if rb is not None else None, "by_center": by_center,
@@ -252,8 +277,22 @@ def funnels(ds, variants: Sequence[Variant], fiscal_year: int, *,
         return pd.DataFrame({c: [] for c in FUNNEL_CSV_COLUMNS})
     long = compute(ds, fiscal_year=fiscal_year, kpis=[f"{v.kpi.id}:{v.variant}" for v in use],
                    by_center=True)
-    long = long.loc[long["center"] != "all"]
+    return funnel_of_long(long, use, fiscal_year, overdispersion=overdispersion)
+
+
+def funnel_of_long(long: pd.DataFrame, variants: Sequence[Variant], fiscal_year: int, *,
+                   overdispersion: bool | str = "auto") -> pd.DataFrame:
+    """Funnel rows (:func:`funnels`) from a KPI long table with centre rows, already computed.
+
+    Only the periods of ``fiscal_year`` and the rows of ``variants`` (proportions
+    and rates) are used; the ``all`` rows are ignored.
+    """
+    use = [v for v in variants if v.value_kind in ("ratio", "per_1000_days")]
     vmap = {v.key: v for v in use}
+    fy = cal.fiscal_year(pd.to_datetime(long["period_end"]))
+    keep = [(k, v) in vmap for k, v in zip(long["kpi"], long["variant"], strict=True)]
+    long = long.loc[np.asarray(keep, bool) & (np.asarray(fy) == fiscal_year)
+                    & (long["center"].astype(object) != "all").to_numpy()]
     parts = []
     for (kid, var, group), g in long.groupby(["kpi", "variant", "group"], sort=False):
         v = vmap[(kid, var)]

@@ -45,6 +45,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     # --- section titles -----------------------------------------------------------------
     "sec.glance": ("年度の概況", "The year at a glance"),
     "sec.kpi": ("評価指標（KPI）", "Key performance indicators"),
+    "sec.spc": ("変化は本物か：SPC チャート", "Signal or noise: SPC charts"),
+    "sec.centres": ("児童相談所の比較（ファネルプロット）", "Comparing centres: funnel plots"),
     "sec.foster": ("年齢区分別の里親等委託率", "Foster-care rate by age group"),
     "sec.survival": ("パーマネンシー達成までの期間", "Time to permanency"),
     "sec.contacts": ("面接・交流の頻度（導入前後）", "Contact frequency before and after"),
@@ -96,6 +98,102 @@ TEXTS: dict[str, tuple[str, str]] = {
     "kpi.name": ("指標", "Indicator"),
     "kpi.this_year": ("今年度", "This year"),
     "kpi.last_year": ("前年度", "Previous year"),
+    "kpi.interval": ("今年度の95%信頼区間", "This year: 95% interval"),
+    "kpi.interval95": ("95%信頼区間", "95% interval"),
+    "kpi.verdict": ("前年度からの変化（判定）", "Change from last year (verdict)"),
+    "kpi.verdict_note": (
+        "判定は前年度との差（比率は差、率は率比）の95%信頼区間による: 区間が改善の側だけにあれば「改善」、"
+        "悪化の側だけにあれば「悪化」、0（率比は1）をまたげば「誤差の範囲」（偶然のゆらぎと区別できない）。",
+        "The verdict uses the 95% interval of the change from last year (a difference for shares, "
+        "a rate ratio for rates): entirely on the better side = improved, entirely on the worse "
+        "side = worsened, covering no change = no clear change (cannot be told from chance).",
+    ),
+    "verdict.improved": ("改善", "improved"),
+    "verdict.worsened": ("悪化", "worsened"),
+    "verdict.no_clear_change": ("誤差の範囲", "no clear change"),
+    # --- SPC and funnels (issue #12) ------------------------------------------------------
+    "spc.intro": (
+        "月次・四半期の各指標の SPC（統計的工程管理）チャート。NHS England「Making Data Count」の規則で、"
+        "通常の変動（偶然のゆらぎ）と特別な原因による変動（本当の変化）を区別する。中心線と管理限界は"
+        "取組の導入前の期間（基準期間）から計算し、導入後の点が管理限界の外に出る、7点以上連続で平均の片側に"
+        "ある、7点連続で上昇・低下する、3点中2点が警戒線の外にある場合にシグナルとする。",
+        "SPC (statistical process control) chart of each monthly and quarterly indicator, following "
+        "NHS England's \"Making Data Count\" rules, which separate common-cause variation (chance) "
+        "from special-cause variation (real change). The centre line and limits come from the "
+        "months before the policy start (the baseline); a point beyond a limit, 7 or more points "
+        "on one side of the mean, 7 points rising or falling, or 2 of 3 points beyond a near "
+        "limit are signals.",
+    ),
+    "spc.summary": ("変動と目標達成の見込み（指標別）", "Variation and assurance by indicator"),
+    "spc.table": ("SPC チャートの点", "SPC chart points"),
+    "spc.chart": ("チャート", "Chart"),
+    "spc.baseline": ("基準期間", "Baseline"),
+    "spc.limits": ("管理限界", "Limits"),
+    "spc.trial": ("試行的（12点未満）", "trial (< 12 points)"),
+    "spc.final": ("確定", "set"),
+    "spc.latest": ("最新点の変動", "Latest point"),
+    "spc.after": ("導入後のシグナル", "Signals after the baseline"),
+    "spc.assur_nat": ("国の目標に対して", "Against the national target"),
+    "spc.assur_pref": ("県の目標に対して", "Against the prefectural target"),
+    "spc.reading": ("読み方", "Reading"),
+    "spc.period": ("期間", "Period"),
+    "spc.center_line": ("中心線", "Centre line"),
+    "spc.lower": ("下方管理限界", "Lower limit"),
+    "spc.upper": ("上方管理限界", "Upper limit"),
+    "spc.lower_near": ("下方警戒線", "Lower near limit"),
+    "spc.upper_near": ("上方警戒線", "Upper near limit"),
+    "spc.signal": ("シグナル", "Signal"),
+    "spc.variation": ("変動", "Variation"),
+    "spc.baseline_row": ("基準期間の計", "Baseline total"),
+    "spc.hidden": ("秘匿のため管理限界を示しません", "limits withheld (small counts)"),
+    "spc.no_baseline": (
+        "取組の導入前の点がないため、全期間の点から管理限界を計算しています。",
+        "No points before the policy start: the limits use every point.",
+    ),
+    "spc.note": (
+        "▲ 改善・▼ 懸念・● 通常の変動・◆ 方向のない特別な変動。保証: ✔ 目標を一貫して達成、✖ 一貫して未達、"
+        "？ 達成・未達どちらもあり得る（目標が管理限界の内側）、— 目標なし。基準期間が12点未満のときは試行的な管理限界。"
+        "公表用では、秘匿した度数の点は図から除き、その点に基づくシグナル（連続の判定を含む）も示しません（x）。"
+        "月末の在籍などの時点の指標は同じ子どもを毎月数えるため、方針の効果がなくてもシグナルが出やすい（docs/monitor.md）。",
+        "▲ improvement, ▼ concern, ● common cause, ◆ special cause without a direction. Assurance: "
+        "✔ consistently passing the target, ✖ consistently failing, ? hit and miss (target inside "
+        "the limits), — no target. Fewer than 12 baseline points: trial limits. Public report: "
+        "points with suppressed counts are left off the charts, and so are the signals resting on "
+        "them (runs included; x). Point-in-time "
+        "indicators count the same children month after month and signal easily even without a "
+        "policy effect (docs/monitor.md).",
+    ),
+    "funnel.intro": (
+        "{period}の各指標を児童相談所ごとに、値と分母（対象の人数・件数・人月）のファネルプロットで比較。"
+        "中心線は県全体の値、破線は95%、点線は99.8%の管理限界（Spiegelhalter 2005）。児童相談所間のばらつきが"
+        "偶然で説明できる以上に大きいとき（過分散）は限界を広げる。限界の外の児童相談所は偶然とは考えにくい差。",
+        "Each indicator by centre for {period}: value against denominator (children, cases or "
+        "child-months) in a funnel plot. Centre line: the prefecture's value; dashed 95% and dotted "
+        "99.8% limits (Spiegelhalter 2005), widened when centres differ more than chance allows "
+        "(overdispersion). A centre outside the limits differs by more than chance.",
+    ),
+    "funnel.suppressed_note": (
+        "公表用では、度数が小さい児童相談所（{m}未満、またはそこから差し引きで分かるもの）は図に示さず、表でも値を示しません。",
+        "Public report: centres with small counts (below {m}, or recoverable from them) are not "
+        "plotted and their values are not listed.",
+    ),
+    "funnel.table": ("ファネルプロットの点（児童相談所別）", "Funnel plot points by centre"),
+    "funnel.summary": ("管理限界の外にある児童相談所", "Centres outside the limits"),
+    "funnel.center": ("児童相談所", "Centre"),
+    "funnel.prefecture": ("県全体", "prefecture"),
+    "funnel.outside": ("管理限界との位置", "Position"),
+    "funnel.out95": ("95%限界の外", "Outside 95%"),
+    "funnel.out998": ("99.8%限界の外", "Outside 99.8%"),
+    "funnel.adjusted": ("過分散の補正", "Overdispersion adjusted"),
+    "funnel.inside": ("限界内", "inside"),
+    "funnel.above": ("上", "above"),
+    "funnel.below": ("下", "below"),
+    "funnel.none": ("なし", "none"),
+    "funnel.lower95": ("95%下限", "Lower 95%"),
+    "funnel.upper95": ("95%上限", "Upper 95%"),
+    "funnel.lower998": ("99.8%下限", "Lower 99.8%"),
+    "funnel.upper998": ("99.8%上限", "Upper 99.8%"),
+    "funnel.hidden_plot": ("秘匿のため図を示しません", "plot withheld (small counts)"),
     "dir.up": ("↑ 上昇", "↑ up"),
     "dir.down": ("↓ 低下", "↓ down"),
     "dir.flat": ("→ 横ばい", "→ flat"),

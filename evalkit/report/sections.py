@@ -421,6 +421,7 @@ class Section:
         total_row: int | None = None,
         keys: Mapping[tuple[int, str], Any] | None = None,
         depends: Mapping[tuple[int, str], tuple[Iterable[Any], str]] | None = None,
+        html: bool = True,
     ) -> T.TableBlock:
         """Register a table's counts and show it once disclosure control has run.
 
@@ -438,6 +439,8 @@ class Section:
         keys : registry keys of count cells
         depends : ``(row, column)`` → (keys it is built on, text shown when one
             of them is suppressed) for values built on counts of other tables
+        html : False publishes the table in the workbook only (the points behind
+            a chart), after the same disclosure control
 
         Returns
         -------
@@ -450,7 +453,7 @@ class Section:
         counts = list(counts)
         frame = T.prepare(df, audience="internal", min_cell=r.min_cell, counts=counts, pct=pct,
                           dec=dec)
-        block = T.TableBlock(name, caption, frame)
+        block = T.TableBlock(name, caption, frame, html=html)
         raw = df.reset_index(drop=True)
         for c in counts:
             for i, v in enumerate(raw[c]):
@@ -490,6 +493,16 @@ class Section:
     def figure(self, fig, alt: str = "") -> Section:
         return self.raw(T.figure_html(fig, alt))
 
+    def table_later(self, name: str, caption: str, fn: Callable[[], pd.DataFrame]) -> Section:
+        """A table of texts built after disclosure control (``fn`` reads the protected registry).
+
+        For summaries of what the protected cells allow to say (signals and
+        verdicts of published points only). ``fn`` must not return counts: they
+        are not registered. Shown and published like the other tables.
+        """
+        self.blocks.append(_LaterTable(name, caption, fn))
+        return self
+
     def later(self, fn: Callable[[], Any]) -> Section:
         """Draw a figure after disclosure control (``fn`` adds it with :meth:`figure`).
 
@@ -508,7 +521,14 @@ class Section:
                 shown = b.render(reg)
                 self.tables.append(b)
                 T.publish(b.name, shown, b.caption)
-                self.raw(T.table_html(shown, b.caption))
+                if b.html:
+                    self.raw(T.table_html(shown, b.caption))
+            elif isinstance(b, _LaterTable):
+                shown = self.attempt(b.fn)
+                if shown is not None:
+                    shown = shown.astype(object).where(shown.notna(), T.MISSING)
+                    T.publish(b.name, shown, b.caption)
+                    self.raw(T.table_html(shown, b.caption))
             elif isinstance(b, _Later):
                 self.attempt(b.fn)
             else:
@@ -540,6 +560,13 @@ class Section:
 @dataclass
 class _Later:
     fn: Callable[[], Any]
+
+
+@dataclass
+class _LaterTable:
+    name: str
+    caption: str
+    fn: Callable[[], pd.DataFrame]
 
 
 def compose(r: Report, control: bool = True) -> dict[str, Section]:
@@ -733,7 +760,8 @@ def _kpi_display(r: Report, table: pd.DataFrame) -> pd.DataFrame:
     from evalkit.kpi.suppression import suppress_kpi_table
 
     mc = r.min_cell if r.public else 0
-    disp = suppress_kpi_table(table[LONG_COLUMNS].reset_index(drop=True), min_cell=mc)
+    cols = [c for c in LONG_COLUMNS if c in table.columns]  # tables built here may lack ci_*
+    disp = suppress_kpi_table(table[cols].reset_index(drop=True), min_cell=mc)
     out = table.reset_index(drop=True).copy()
     for c in ("numerator", "denominator"):
         out[c + "_disp"] = [_count_cell(x) for x in disp[c]]
@@ -924,8 +952,13 @@ def kpis(r: Report) -> Section:
     yearly = kpi_yearly(r, long).reset_index(drop=True)
     cells = kpi_cells(r, yearly)
     ids = _kpi_ids(long)
-    name_c, last_c, this_c, dir_c = (r.tr(k) for k in ("kpi.name", "kpi.last_year",
-                                                      "kpi.this_year", "kpi.direction"))
+    from evalkit.report import change as CH
+
+    r._first_fy = int(yearly["fy"].min())  # type: ignore[attr-defined]
+    ch = s.attempt(lambda: CH.changes(r, long, yearly))
+    ivals = s.attempt(lambda: CH.yearly_intervals(r, long, yearly))
+    name_c, last_c, this_c, ci_c, dir_c = (r.tr(k) for k in (
+        "kpi.name", "kpi.last_year", "kpi.this_year", "kpi.interval", "kpi.verdict"))
     summary, keys, deps = [], {}, {}
     for k in ids:
         y = yearly.loc[yearly["kpi"] == k]
@@ -944,17 +977,29 @@ def kpis(r: Report) -> Section:
                 keys.update(sh)
                 deps.update(dp)
                 both |= cells[idx[0]].deps
+        if len(now) and cells[now[0]].deps:  # the interval of a suppressed value is suppressed
+            deps[(i, ci_c)] = (cells[now[0]].deps, "x")
         if both:
-            deps[(i, dir_c)] = (frozenset(both), r.tr("dir.na"))
+            deps[(i, dir_c)] = (frozenset(both), "x")
+        row = CH.change_row(ch, k, g)
+        pct = _variant(k).value_kind == "ratio" and k not in PER_CHILD_MONTH
+        if len(now):
+            lo, hi, meth = CH.year_interval(row)
+            ci = CH.interval_text(lo, hi, pct, meth, r.lang)
+        else:
+            ci = T.MISSING
         summary.append((
             label,
             _kpi_value(yearly, before[0]) if len(before) else T.MISSING,
             _kpi_value(yearly, now[0]) if len(now) else T.MISSING,
-            _direction(r, k, yearly["value"].iloc[now[0]] if len(now) else np.nan,
-                       yearly["value"].iloc[before[0]] if len(before) else np.nan, False),
+            ci,
+            CH.verdict_text(row, pct, r.lang) if len(now) and len(before) else T.MISSING,
         ))
-    sm = pd.DataFrame(summary, columns=[name_c, last_c, this_c, dir_c])
+    sm = pd.DataFrame(summary, columns=[name_c, last_c, this_c, ci_c, dir_c])
     s.table("kpi_summary", r.tr("kpi.summary"), sm, keys=keys, depends=deps)
+    s.note(r.tr("kpi.verdict_note"))
+    if ch is not None and not ch.empty:
+        _change_table(r, s, ch, yearly, cells)
     s.note(r.tr("kpi.yearly_note"))
     policy = _policy_day(r)
     for n, k in enumerate(ids, 1):
@@ -980,9 +1025,62 @@ def kpis(r: Report) -> Section:
             cols["denominator"]: [_kpi_field(yearly, j, "denominator") for j in y.index],
             cols["value"]: [_kpi_value(yearly, j) for j in y.index],
         })
+        if ivals is not None:  # issue #12: the interval of every yearly value
+            pct = v.value_kind == "ratio" and k not in PER_CHILD_MONTH
+            ci_col = r.tr("kpi.interval95")
+            tab[ci_col] = [CH.interval_text(ivals.at[j, "ci_lower"], ivals.at[j, "ci_upper"], pct,
+                                            ivals.at[j, "ci_method"], r.lang) for j in y.index]
+            for i, j in enumerate(y.index):
+                if cells[j].deps:
+                    deps[(i, ci_col)] = (cells[j].deps, "x")
         s.table(f"kpi_{k}"[:31], kpi_name(k, r.lang), tab, keys=keys, depends=deps)
         s.later(lambda k=k, v=v: s.figure(*_kpi_plot(r, long, k, v, policy)))
     return s
+
+
+def _change_table(r: Report, s: Section, ch: pd.DataFrame, yearly: pd.DataFrame,
+                  cells: list[KpiCells]) -> None:
+    """The workbook sheet ``change``: ``evalkit.kpi.compare`` for every KPI and group.
+
+    Its values rest on the counts of both years (the yearly table's cells): a
+    row whose counts are suppressed shows ``x``. No count is shown.
+    """
+    from evalkit.report import change as CH
+
+    idx = {(str(k), str(g), int(f)): i for i, (k, g, f) in
+           enumerate(zip(yearly["kpi"], yearly["group"], yearly["fy"], strict=True))}
+    show = ["kpi", "group", "base_period", "new_period", "base_value", "new_value", "measure",
+            "estimate", "ci_lower", "ci_upper", "p_value", "ci_method", "direction", "verdict"]
+    rows, deps = [], {}
+    for row in ch.to_dict("records"):
+        k, g = str(row["kpi"]), str(row["group"])
+        ks: set = set()
+        js = [idx.get((k, g, fy)) for fy in (r.fiscal_year - 1, r.fiscal_year)]
+        if all(j is None for j in js):  # nothing of the report behind it: not shown
+            continue
+        for j in js:
+            if j is not None:
+                ks |= cells[j].deps
+        i = len(rows)
+        rec = {c: row.get(c) for c in show if c in row}
+        rec["kpi"] = kpi_name(k, r.lang)
+        rec["group"] = _group_label(g, r.lang)
+        rec["verdict"] = r.tr(f"verdict.{row['verdict']}") if row.get("verdict") in \
+            CH.VERDICTS else T.MISSING
+        for c in ("base_value", "new_value", "estimate", "ci_lower", "ci_upper", "p_value"):
+            if c in rec:
+                x = rec[c]
+                rec[c] = f"{float(x):.4f}" if _finite(x) else T.MISSING
+        for c in ("base_period", "new_period"):
+            if c in rec:
+                rec[c] = str(rec[c])
+        rows.append(rec)
+        if ks:
+            for c in ("base_value", "new_value", "estimate", "ci_lower", "ci_upper", "p_value",
+                      "verdict"):
+                if c in rec:
+                    deps[(i, c)] = (frozenset(ks), "x")
+    s.table("change", r.tr("kpi.verdict"), pd.DataFrame(rows), depends=deps, html=False)
 
 
 def _policy_day(r: Report) -> pd.Timestamp | None:
@@ -1709,9 +1807,24 @@ def methods(r: Report) -> Section:
     return s
 
 
+def spc(r: Report) -> Section:
+    """SPC charts of the monthly and quarterly KPIs (:mod:`evalkit.report.monitor_section`)."""
+    from evalkit.report.monitor_section import spc_section
+
+    return spc_section(r)
+
+
+def centres(r: Report) -> Section:
+    """Funnel plots comparing the centres (:mod:`evalkit.report.monitor_section`)."""
+    from evalkit.report.monitor_section import centres_section
+
+    return centres_section(r)
+
+
 #: Section functions in report order (the notebook calls them one per cell).
 SECTIONS: tuple[Callable[[Report], Section], ...] = (
-    glance, kpis, foster, survival, contacts, stagnant, logic_model, quality, methods,
+    glance, kpis, spc, centres, foster, survival, contacts, stagnant, logic_model, quality,
+    methods,
 )
-SECTION_KEYS = ("glance", "kpi", "foster", "survival", "contacts", "stagnant", "logic", "quality",
-                "methods")
+SECTION_KEYS = ("glance", "kpi", "spc", "centres", "foster", "survival", "contacts", "stagnant",
+                "logic", "quality", "methods")

@@ -155,6 +155,8 @@ class TableBlock:
     frame: pd.DataFrame
     cells: dict[tuple[int, str], Hashable] = field(default_factory=dict)
     derived: dict[tuple[int, str], tuple[frozenset, str]] = field(default_factory=dict)
+    #: False: published in the workbook only (a long table behind a chart), not in the HTML
+    html: bool = True
 
     def render(self, reg) -> pd.DataFrame:
         """The table as published under the (protected) registry ``reg``."""
