@@ -278,7 +278,8 @@ def _date(sc: Mapping[str, Any], key: str, value: Any) -> _dt.date:
 
 
 def validate_values(sc: Mapping[str, Any]) -> None:
-    """Check values (dates, lengths of band arrays, probabilities)."""
+    """Check values (ranges: :func:`check_ranges`; dates, lengths of band arrays)."""
+    check_ranges(sc)
     cal = sc["calendar"]
     hs = _date(sc, "calendar.history_start", cal["history_start"])
     ao = _date(sc, "calendar.as_of", cal["as_of"])
@@ -328,7 +329,6 @@ def validate_values(sc: Mapping[str, Any]) -> None:
             raise ScenarioError(f"policy.effects.{k} は 0 以上です / must be ≥ 0")
     if sc["arrivals"]["children_per_year"] < 0:
         raise ScenarioError("arrivals.children_per_year は 0 以上です / must be ≥ 0")
-    check_ranges(sc)
 
 
 #: Earliest and latest dates a scenario may use (as the fiscal years evalkit accepts).
