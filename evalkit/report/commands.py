@@ -135,19 +135,23 @@ def run_demo(args) -> int:
 
     from evalkit.cli import UsageError
     from evalkit.synth.commands import _not_synthetic
+    from evalkit.synth.scenario import resolve_scenario
 
     data = REPO / "synthetic" / "data" / DEMO_SCENARIO
     out = Path(args.out) if args.out else REPO / "reports"
+    # every check before the (slow) generation: nothing is written when one refuses
     if data.exists() and (not data.is_dir() or (any(data.iterdir()) and _not_synthetic(data))):
         raise UsageError(f"{data} は evalkit synth の出力ではありません（置き換えません）/ {data} is "
                          "not a synthetic dataset evalkit wrote: refusing to replace it")
+    fy = latest_complete_fy(resolve_scenario(DEMO_SCENARIO)["calendar"]["as_of"])
+    final = report_folder(out, fy, "all")
+    prepare_output_dir(final, overwrite=args.overwrite, inputs=[data])
     print(f"合成データを作成中 / generating synthetic data ({DEMO_SCENARIO}, seed={DEMO_SEED}) …",
           file=sys.stderr)
     res = generate(DEMO_SCENARIO, seed=DEMO_SEED)
     ds = res.dataset
-    fy = latest_complete_fy(ds.as_of)
-    final = report_folder(out, fy, "all")
-    prepare_output_dir(final, overwrite=args.overwrite, inputs=[data])
+    if latest_complete_fy(ds.as_of) != fy:  # pragma: no cover (the scenario fixes as_of)
+        raise UsageError("as_of of the demo data differs from its scenario")
     write_synthetic(res, data)
     print(f"データ / data: {data}  ({time.perf_counter() - t0:.1f} s)", file=sys.stderr)
     print(f"{fy}年度の報告書を作成中 / building the FY{fy} report …", file=sys.stderr)
