@@ -408,7 +408,8 @@ def check_ranges(sc: Mapping[str, Any]) -> None:
         if not math.isfinite(v):
             raise ScenarioError(f"{key} は有限の数です: {v} / {key} must be a finite number: {v}")
         if v < 0 and key not in SIGNED:
-            raise ScenarioError(f"{key} は負にできません: {v} / {key} must not be negative: {v}")
+            raise ScenarioError(f"{key} は負にできません（≥ 0）: {v} / {key} must not be negative "
+                                f"(≥ 0): {v}")
         hi = _upper(key)
         if hi is not None and abs(v) > hi:
             raise ScenarioError(f"{key} が大きすぎます: {v}（上限 {hi:g}）/ {key} is too large: {v} "
