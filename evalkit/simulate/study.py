@@ -158,9 +158,13 @@ class StudySpec:
         import hashlib
 
         from evalkit.synth import resolve_scenario
+        from evalkit.synth.scenario import ScenarioError
 
         doc = self.to_json()
-        doc["scenario"] = resolve_scenario(self.scenario)  # the content counts, not the path
+        try:
+            doc["scenario"] = resolve_scenario(self.scenario)  # the content counts, not the path
+        except ScenarioError:  # not a scenario evalkit reads (check() refuses it before)
+            doc["scenario"] = {"unresolved": str(self.scenario)}
         text = json.dumps(doc, sort_keys=True, ensure_ascii=False, default=str)
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
