@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 install: $(STAMP) ## create .venv and install evalkit with its dependencies
 
 demo: $(STAMP) ## synthetic data -> annual report in reports/
-	$(BIN)/evalkit demo
+	$(BIN)/evalkit demo --overwrite
 
 # one BLAS thread per test worker: two workers on two cores, no oversubscription
 test: $(STAMP) ## run the whole test suite (tests/ and the docstring examples)

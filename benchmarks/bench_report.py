@@ -91,7 +91,7 @@ def main() -> int:
             print(f"generated {scenario} x{scale:g} in {gen:.1f} s", file=sys.stderr)
             fy = latest_complete_fy(ds.as_of)
             t, rep = timed(lambda data=data, fy=fy: build_report(
-                data, fy, out=tmp / "reports", progress=False))
+                data, fy, out=tmp / "reports", progress=False, overwrite=True))
             rows.append(row(f"evalkit report FY{fy} ({label})", size, t,
                             throughput=f"{len(ds.children) / t:,.0f} children/s",
                             ratio=base / t, baseline="empty notebook ÷ report"))

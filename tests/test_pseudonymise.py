@@ -323,7 +323,7 @@ def test_extract_holds_no_original_id_or_birth_date(extract, synth):
     doc = json.loads(texts["pseudonymisation.json"])
     assert doc["birth_date"]["coarsening"] == "month" and doc["guard"]["k"] == 5
     assert doc["dropped_columns"] == ["plans.review_condition"]
-    assert set(doc["files_sha256"]) == set(texts) - {"pseudonymisation.json"}
+    assert set(doc["files_sha256"]) == set(texts) - {"pseudonymisation.json", ".evalkit-manifest.json"}
 
 
 def test_key_never_written_or_printed(extract, key_file):
@@ -346,10 +346,15 @@ def test_extract_loads_validates_and_is_reproducible(extract, synth_dir, key_fil
     rc, _, se = run("pseudonymise", synth_dir, "--key", key_file, "--out", out2)
     assert rc == 0, se
     assert _files(out) == _files(out2)  # byte for byte
-    # run again over an earlier extract: replaced as a whole
+    # run again over an earlier extract: refused without --overwrite (#11), then replaced
+    rc, _, se = run("pseudonymise", synth_dir, "--key", key_file, "--out", out2,
+                    "--birth-date", "fiscal-year-start")
+    assert rc == 2 and "--overwrite" in se
+    (out2 / "notes.txt").write_text("mine")
     rc, _, _ = run("pseudonymise", synth_dir, "--key", key_file, "--out", out2,
-                   "--birth-date", "fiscal-year-start")
+                   "--birth-date", "fiscal-year-start", "--overwrite")
     assert rc == 0
+    assert (out2 / "notes.txt").read_text() == "mine"  # a user's file beside it is kept
     assert json.loads((out2 / "pseudonymisation.json").read_text())["birth_date"]["coarsening"] \
         == "fiscal-year-start"
     assert not list(tmp_path.glob(".again*"))

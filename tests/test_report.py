@@ -118,7 +118,8 @@ def test_files_written_whole(public):
     folder = public.folder
     assert folder.name == "all" and folder.parent.name == f"FY{FY}"
     names = sorted(p.name for p in folder.iterdir())
-    assert names == ["annual_report.html", "annual_report.ipynb", "annual_report.xlsx",
+    assert names == [".evalkit-manifest.json",  # #11: every output folder has its manifest
+                     "annual_report.html", "annual_report.ipynb", "annual_report.xlsx",
                      "disclosure.json"]  # #11: the public report's disclosure file
     leftovers = [p.name for p in folder.parent.iterdir() if p.name.startswith(".")]
     assert leftovers == []
@@ -267,7 +268,12 @@ def test_same_inputs_same_report(public, data_dir, tmp_path):
 def test_internal_english_one_centre(data_dir, tmp_path):
     res = build_report(data_dir, FY, out=tmp_path, progress=False, lang="en",
                        audience="internal", center="chuo")
-    assert res.folder == tmp_path / f"FY{FY}" / "chuo"
+    # #11: internal reports live apart from public ones and say 取扱注意 in their names
+    assert res.folder == tmp_path / f"FY{FY}" / "internal" / "chuo"
+    assert sorted(p.name for p in res.folder.iterdir()) == [
+        ".evalkit-manifest.json", "annual_report_取扱注意.html", "annual_report_取扱注意.ipynb",
+        "annual_report_取扱注意.xlsx"]
+    assert not (tmp_path / f"FY{FY}" / "chuo").exists()
     h = res.html.read_text("utf-8")
     assert '<html lang="en">' in h
     assert "取扱注意" in h

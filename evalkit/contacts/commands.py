@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from evalkit.outputs import atomic_dir, check_output
+from evalkit.outputs import add_overwrite_argument, output_dir, prepare_output_dir
 
 DESCRIPTION = """\
 措置中の子ども・家族等との面接回数と親子・家族交流の回数が、パーマネンシー
@@ -58,6 +58,7 @@ def register(subparsers) -> None:
                         "replicates for the ITS interval (default 199; 0 = HAC only)")
     p.add_argument("--seed", type=int, default=1, help="乱数シード / seed (default 1)")
     p.add_argument("--no-plots", action="store_true", help="図を出力しない / skip figures")
+    add_overwrite_argument(p)
     add_input_arguments(p)
     p.set_defaults(func=run)
 
@@ -98,7 +99,8 @@ def run(args) -> int:
     from evalkit.data.inputs import load_input
 
     start, pre_months = _parse_args(args)
-    check_output(args.out, inputs=[args.path])
+    previous = prepare_output_dir(args.out, overwrite=args.overwrite,
+                                  inputs=[args.path, getattr(args, "mapping", None)])
     ds = load_input(args)
     if ds is None:
         return 1
@@ -109,7 +111,7 @@ def run(args) -> int:
         raise UsageError(f"{e.message_ja}\n{e.message_en} [{e.code}]") from e
 
     out = Path(args.out)
-    with atomic_dir(out) as tmp:
+    with output_dir(out, command="contacts", previous=previous) as tmp:
         fmt = "%.10g"
         res.rate_ratios.to_csv(tmp / "rate_ratios.csv", index=False, float_format=fmt, na_rep="")
         res.diagnostics.to_csv(tmp / "diagnostics.csv", index=False, float_format=fmt, na_rep="")

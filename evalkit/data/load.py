@@ -15,7 +15,6 @@ import json
 import os
 import re
 import shutil
-import tempfile
 import unicodedata
 import zipfile
 from collections.abc import Mapping
@@ -748,9 +747,10 @@ def write_dataset(
     """
     if format not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}")
+    from evalkit.outputs import TMP_MARKER, make_temp_dir
+
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    tmp = make_temp_dir(out.parent, out.name)  # a killed run's folder is removed next time
     try:
         meta = dict(ds.meta)
         meta.setdefault("as_of", str(ds.as_of.date()))
@@ -786,6 +786,7 @@ def write_dataset(
         for fn, content in (extra_files or {}).items():
             data = content.encode("utf-8") if isinstance(content, str) else content
             (tmp / fn).write_bytes(data)
+        (tmp / TMP_MARKER).unlink()
         if out.exists():
             _check_replaceable(out)
             shutil.rmtree(out)

@@ -88,9 +88,11 @@ def write_whole(out: Path, text: str) -> None:
 def run_init(args) -> int:
     from evalkit.cli import UsageError
     from evalkit.data.mapping.propose import propose_mapping
+    from evalkit.outputs import check_output
 
     export = _export(args.export)
     out = Path(args.out)
+    check_output(out, inputs=[export])  # #11: never over or inside the export
     if out.exists() and not args.force:
         raise UsageError(f"{out} は既にあります（--force で置き換え）/ {out} exists (--force replaces it)")
     if out.exists() and out.is_dir():

@@ -49,6 +49,9 @@ def register(subparsers) -> None:
     p.add_argument("--new-key", metavar="FILE",
                    help="新しい鍵ファイルを作る（権限 0600）/ create a new key file (mode 0600)")
     p.add_argument("--out", metavar="DIR", help="出力フォルダ / output folder")
+    from evalkit.outputs import add_overwrite_argument
+
+    add_overwrite_argument(p)
     p.add_argument("--birth-date", choices=("month", "fiscal-year-start"), default="month",
                    help="生年月日の粗化（既定 month）/ birth-date coarsening (default month)")
     p.add_argument("--k", type=int, default=5, metavar="K",
@@ -127,7 +130,8 @@ def run(args) -> int:
             raise UsageError("--out を指定してください / --out is required")
         if args.k < 1:
             raise P.PseudonymiseError("K_INVALID", value=args.k)
-        P.check_output(args.out, input_path=args.path, key_path=args.key)
+        P.check_output(args.out, input_path=args.path, key_path=args.key,
+                       overwrite=args.overwrite)
         if not P.key_file_is_private(args.key):
             print("警告: 鍵ファイルを他のユーザーも読めます（chmod 600 を推奨）/ warning: the key "
                   "file is readable by others (chmod 600 recommended)", file=sys.stderr)
@@ -140,7 +144,8 @@ def run(args) -> int:
         ext, rep = P.pseudonymise(ds, key, birth_date=args.birth_date, k=args.k,
                                   coarsen=args.coarsen, allow_invalid=args.allow_invalid,
                                   validation_errors=n_err)
-        out = P.write_extract(ext, rep, args.out, input_path=args.path, key_path=args.key)
+        out = P.write_extract(ext, rep, args.out, input_path=args.path, key_path=args.key,
+                              overwrite=args.overwrite)
     except P.PseudonymiseError as e:
         return _err(e)
     stream = sys.stdout if rep.guard_satisfied else sys.stderr

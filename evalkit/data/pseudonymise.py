@@ -41,7 +41,6 @@ import hmac
 import json
 import os
 import secrets
-import shutil
 import stat
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -609,8 +608,16 @@ def _inside(a: Path, b: Path) -> bool:
 
 
 def check_output(out: str | os.PathLike, *, input_path: str | os.PathLike | None = None,
-                 key_path: str | os.PathLike | None = None) -> None:
-    """Refuse an output folder that overlaps the input, holds the key or other files."""
+                 key_path: str | os.PathLike | None = None,
+                 overwrite: bool = False) -> dict[str, str]:
+    """Refuse an output folder that overlaps the input, holds the key or a user's files.
+
+    An earlier extract (a folder with evalkit's manifest) is replaced only with
+    ``overwrite`` (:func:`evalkit.outputs.prepare_output_dir`); returns the
+    files of its manifest (``{}`` for a new or empty folder).
+    """
+    from evalkit.outputs import prepare_output_dir, read_manifest
+
     o = Path(out).resolve()
     if input_path is not None:
         i = Path(input_path).resolve()
@@ -619,28 +626,28 @@ def check_output(out: str | os.PathLike, *, input_path: str | os.PathLike | None
     if key_path is not None and _inside(Path(key_path).resolve(), o):
         raise PseudonymiseError("KEY_IN_OUTPUT")
     if o.exists():
-        if not o.is_dir() or (any(o.iterdir()) and not (o / EXTRACT_MARKER).is_file()):
+        if not o.is_dir() or (any(o.iterdir()) and read_manifest(o) is None):
             raise PseudonymiseError("OUT_NOT_EMPTY", path=out)
+    return prepare_output_dir(out, overwrite=overwrite)
 
 
 def write_extract(ds: Dataset, report: PseudonymisationReport, out: str | os.PathLike, *,
                   input_path: str | os.PathLike | None = None,
-                  key_path: str | os.PathLike | None = None) -> Path:
+                  key_path: str | os.PathLike | None = None,
+                  overwrite: bool = False) -> Path:
     """Write the extract (CSV, UTF-8) and ``pseudonymisation.json``, whole or not at all.
 
-    ``out`` must be new, empty, or an earlier extract (which is then replaced
-    as a whole: no file of it is left behind). Same inputs and key give
+    ``out`` must be new, empty, or (with ``overwrite``) an earlier extract,
+    whose files (those of its manifest, :mod:`evalkit.outputs`) are then
+    replaced; files a user put beside them are kept. Same inputs and key give
     byte-identical files (no time stamps).
     """
-    from evalkit.outputs import atomic_dir
+    from evalkit.outputs import output_dir
 
-    check_output(out, input_path=input_path, key_path=key_path)
+    previous = check_output(out, input_path=input_path, key_path=key_path, overwrite=overwrite)
     out = Path(out)
-    target = out if not out.exists() else out.with_name(f".{out.name}.new")
-    if target != out:
-        shutil.rmtree(target, ignore_errors=True)
     files: dict[str, str] = {}
-    with atomic_dir(target) as tmp:
+    with output_dir(out, command="pseudonymise", previous=previous) as tmp:
         for name in TABLE_ORDER:
             if _written(ds, name):
                 data = _csv_bytes(ds, name)
@@ -652,10 +659,4 @@ def write_extract(ds: Dataset, report: PseudonymisationReport, out: str | os.Pat
         doc = report.to_dict() | {"files_sha256": files}
         (tmp / EXTRACT_MARKER).write_text(
             json.dumps(doc, ensure_ascii=False, indent=2, sort_keys=True) + "\n", "utf-8")
-    if target != out:  # replace an earlier extract as a whole
-        old = out.with_name(f".{out.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(out, old)
-        os.replace(target, out)
-        shutil.rmtree(old, ignore_errors=True)
     return out

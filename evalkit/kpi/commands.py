@@ -7,12 +7,11 @@ import io
 import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 
-from evalkit.outputs import check_output
+from evalkit.outputs import add_overwrite_argument, prepare_output_file
 
 KPI_DESCRIPTION = """\
 KPI_DEFINITIONS.md の KPI（主定義と各バリアント）を計算し、長い形式の表
@@ -68,6 +67,7 @@ def register(subparsers) -> None:
                         "(default 0.95)")
     p.add_argument("--out", metavar="FILE", help="出力ファイル .csv/.xlsx/.json / output file")
     p.add_argument("--list", action="store_true", help="KPI とバリアントの一覧 / list KPIs and variants")
+    add_overwrite_argument(p)
     add_input_arguments(p)
     p.set_defaults(func=run_kpi)
 
@@ -84,6 +84,7 @@ def register(subparsers) -> None:
                            help="期限まで DAYS 日以内も含める（既定 14）/ include reviews due within "
                                 "DAYS days (default 14)")
         q.add_argument("--out", metavar="FILE", help="出力ファイル .csv/.xlsx / output file")
+        add_overwrite_argument(q)
         add_input_arguments(q)
         q.set_defaults(func=run_list, list_kind=name)
 
@@ -91,10 +92,10 @@ def register(subparsers) -> None:
 # ------------------------------------------------------------------------------ writing
 def write_atomic(path: str | os.PathLike, writer) -> None:
     """Call ``writer(tmp_path)`` then move the file into place (whole or not at all)."""
+    from evalkit.outputs import make_temp_file
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
+    tmp = str(make_temp_file(path.parent, path.name, suffix=path.suffix))
     try:
         writer(tmp)
         umask = os.umask(0)
@@ -188,6 +189,7 @@ def run_kpi(args) -> int:
 
     if args.list:
         cat = catalogue()[["kpi", "variant", "name_ja", "name_en", "cadence", "groups"]]
+        prepare_output_file(args.out, overwrite=args.overwrite)
         write_table(cat, args.out)
         return 0
     if args.fiscal_year is not None:
@@ -212,7 +214,8 @@ def run_kpi(args) -> int:
     except KeyError as e:
         raise UsageError(f"不明な KPI / unknown KPI or variant: {e.args[0]} "
                          "(evalkit kpi --list)") from e
-    check_output(args.out, inputs=[args.path, getattr(args, "mapping", None)])
+    prepare_output_file(args.out, overwrite=args.overwrite,
+                        inputs=[args.path, getattr(args, "mapping", None)])
     ds = _load(args)
     if ds is None:
         return 1
@@ -235,7 +238,8 @@ def run_list(args) -> int:
     day = _date(args.as_of, "--as-of")
     if args.out and Path(args.out).suffix.lower() not in (".csv", ".xlsx", ".json"):
         raise UsageError(f"--out は .csv / .xlsx / .json / --out must end in .csv, .xlsx or .json: {args.out}")
-    check_output(args.out, inputs=[args.path, getattr(args, "mapping", None)])
+    prepare_output_file(args.out, overwrite=args.overwrite,
+                        inputs=[args.path, getattr(args, "mapping", None)])
     ds = _load(args)
     if ds is None:
         return 1

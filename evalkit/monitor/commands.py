@@ -73,6 +73,9 @@ def register(subparsers) -> None:
     p.add_argument("--lang", choices=("ja", "en"), default="ja",
                    help="summary.csv の読み方の言語 / language of the readings")
     p.add_argument("--out", required=True, metavar="DIR", help="出力フォルダ / output folder")
+    from evalkit.outputs import add_overwrite_argument
+
+    add_overwrite_argument(p)
     add_input_arguments(p)
     p.set_defaults(func=run_monitor)
 
@@ -191,8 +194,10 @@ def run_monitor(args) -> int:
         raise UsageError("--min-cell は 0 以上 / --min-cell must be 0 or more")
     _check_kpis(args.kpi)
     out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out はフォルダです / --out must be a folder: {out}")
+    from evalkit.outputs import output_dir, prepare_output_dir
+
+    previous = prepare_output_dir(out, overwrite=args.overwrite,
+                                  inputs=[args.path, getattr(args, "mapping", None)])
     ds = load_input(args)
     if ds is None:
         return 1
@@ -207,21 +212,17 @@ def run_monitor(args) -> int:
     fun = (funnels(ds, default_variants(args.kpi), fy) if fy is not None
            else funnels(ds, [], 0))
     fun = _suppress_funnel(fun, args.min_cell)
-    out.mkdir(parents=True, exist_ok=True)
-    _write_csv(res.spc, out / "spc.csv")
-    _write_csv(fun, out / "funnel.csv")
-    _write_csv(summary_table(res, args.lang), out / "summary.csv")
-    n_fig = 0 if args.no_charts else _charts(res, fun, out)
     prov = {"evalkit_version": __version__, "data_sha256": ds.sha256,
             "as_of": str(pd.Timestamp(ds.as_of).date()),
             "parameters": {**res.parameters, "funnel_fiscal_year": fy, "min_cell": args.min_cell,
                            "allow_invalid": bool(getattr(args, "allow_invalid", False))}}
-    from evalkit.kpi.commands import write_atomic
-
-    def w(tmp):
-        Path(tmp).write_text(json.dumps(prov, ensure_ascii=False, indent=1), encoding="utf-8")
-
-    write_atomic(out / "provenance.json", w)
+    with output_dir(out, command="monitor", previous=previous) as tmp:
+        _write_csv(res.spc, tmp / "spc.csv")
+        _write_csv(fun, tmp / "funnel.csv")
+        _write_csv(summary_table(res, args.lang), tmp / "summary.csv")
+        n_fig = 0 if args.no_charts else _charts(res, fun, tmp)
+        (tmp / "provenance.json").write_text(json.dumps(prov, ensure_ascii=False, indent=1),
+                                             encoding="utf-8")
     n_sig = int((res.spc["signal"] != "").sum())
     print(f"{len(res.series)} 系列 / series, {n_sig} 点にシグナル / signalled points, "
           f"{n_fig} 図 / charts → {out}", file=sys.stderr)

@@ -7,7 +7,8 @@ import sys
 import time
 from pathlib import Path
 
-from evalkit.report.runner import REPO, ReportError, build_report, centers_of
+from evalkit.outputs import add_overwrite_argument, prepare_output_dir
+from evalkit.report.runner import REPO, ReportError, build_report, centers_of, report_folder
 
 DEMO_SCENARIO = "nagano_default"
 DEMO_SEED = 1
@@ -19,19 +20,37 @@ def register(subparsers) -> None:
         "report",
         help="年次評価報告書を作成 / build the annual evaluation report",
         description=(
-            "年次評価報告書（HTML・ノートブック・Excel）を papermill で作成します。\n"
-            "出力は OUT/FY<年度>/<児相>/ に一括で置かれます。\n"
-            "KPI には95%信頼区間と前年度からの判定（改善・悪化・誤差の範囲）、月次・四半期の KPI には\n"
-            "SPC チャート、児相の比較にはファネルプロットが付きます（docs/report.md）。\n\n"
-            "Builds the annual evaluation report (HTML, executed notebook, tables as .xlsx) with\n"
-            "papermill into OUT/FY<Y>/<centre>/, written whole or not at all. Every KPI has its 95%\n"
-            "interval and a verdict against last year (improved / worsened / no clear change),\n"
-            "monthly and quarterly KPIs an SPC chart, and the centres are compared in funnel plots\n"
-            "(docs/report.md).\n\n"
-            "例 / examples:\n"
-            "  evalkit report --data synthetic/data/nagano_default --fiscal-year 2026\n"
-            "  evalkit report --data data.xlsx --fiscal-year 2026 --center each --lang en\n"
-            "  evalkit report --data DATA --fiscal-year 2026 --audience internal --out internal"
+            "年次評価報告書（HTML・ノートブック・Excel）を papermill で作成します。
+"
+            "出力は OUT/FY<年度>/<児相>/ に一括で置かれます（内部用は OUT/FY<年度>/internal/<児相>/
+"
+            "annual_report_取扱注意.*）。以前の報告書は --overwrite で置き換えます。
+"
+            "KPI には95%信頼区間と前年度からの判定（改善・悪化・誤差の範囲）、月次・四半期の KPI には
+"
+            "SPC チャート、児相の比較にはファネルプロットが付きます（docs/report.md）。
+
+"
+            "Builds the annual evaluation report (HTML, executed notebook, tables as .xlsx) with
+"
+            "papermill into OUT/FY<Y>/<centre>/ (internal: OUT/FY<Y>/internal/<centre>/
+"
+            "annual_report_取扱注意.*), written whole or not at all; --overwrite replaces an earlier
+"
+            "report. Every KPI has its 95% interval and a verdict against last year (improved /
+"
+            "worsened / no clear change), monthly and quarterly KPIs an SPC chart, and the centres
+"
+            "are compared in funnel plots (docs/report.md).
+
+"
+            "例 / examples:
+"
+            "  evalkit report --data synthetic/data/nagano_default --fiscal-year 2026
+"
+            "  evalkit report --data data.xlsx --fiscal-year 2026 --center each --lang en
+"
+            "  evalkit report --data DATA --fiscal-year 2026 --audience internal"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -59,6 +78,7 @@ def register(subparsers) -> None:
     p.add_argument("--timeout", type=int, default=1800, metavar="SEC",
                    help="セルごとの制限時間（秒）/ per-cell execution timeout in seconds")
     p.add_argument("--quiet", action="store_true", help="進捗表示なし / no progress bar")
+    add_overwrite_argument(p)
     p.set_defaults(func=run)
 
     d = subparsers.add_parser(
@@ -74,6 +94,7 @@ def register(subparsers) -> None:
     )
     d.add_argument("--out", default=None, metavar="DIR", help="出力先 / output root (default reports/)")
     d.add_argument("--quiet", action="store_true", help="進捗表示なし / no progress bar")
+    add_overwrite_argument(d)
     d.set_defaults(func=run_demo)
 
 
@@ -94,13 +115,16 @@ def run(args) -> int:
     centers = [args.center]
     if args.center == "each":
         centers = ["all", *centers_of(args.data, mapping=args.mapping)]
+    for c in centers:  # every folder checked before the first build (exit 2 when refused)
+        prepare_output_dir(report_folder(args.out, args.fiscal_year, c, args.audience),
+                           overwrite=args.overwrite, inputs=[args.data, args.mapping])
     status = 0
     for c in centers:
         try:
             res = build_report(
                 args.data, args.fiscal_year, center=c, lang=args.lang, audience=args.audience,
                 min_cell=args.min_cell, out=args.out, pdf=args.pdf, timeout=args.timeout,
-                progress=not args.quiet, mapping=args.mapping,
+                progress=not args.quiet, mapping=args.mapping, overwrite=args.overwrite,
             )
         except ReportError as e:
             print(f"evalkit report ({c}): {e}", file=sys.stderr)
@@ -133,18 +157,30 @@ def run_demo(args) -> int:
               file=sys.stderr)
         return 2
 
+    from evalkit.cli import UsageError
+    from evalkit.synth.commands import _not_synthetic
+    from evalkit.synth.scenario import resolve_scenario
+
     data = REPO / "synthetic" / "data" / DEMO_SCENARIO
     out = Path(args.out) if args.out else REPO / "reports"
+    # every check before the (slow) generation: nothing is written when one refuses
+    if data.exists() and (not data.is_dir() or (any(data.iterdir()) and _not_synthetic(data))):
+        raise UsageError(f"{data} は evalkit synth の出力ではありません（置き換えません）/ {data} is "
+                         "not a synthetic dataset evalkit wrote: refusing to replace it")
+    fy = latest_complete_fy(resolve_scenario(DEMO_SCENARIO)["calendar"]["as_of"])
+    final = report_folder(out, fy, "all")
+    prepare_output_dir(final, overwrite=args.overwrite, inputs=[data])
     print(f"合成データを作成中 / generating synthetic data ({DEMO_SCENARIO}, seed={DEMO_SEED}) …",
           file=sys.stderr)
     res = generate(DEMO_SCENARIO, seed=DEMO_SEED)
     ds = res.dataset
+    if latest_complete_fy(ds.as_of) != fy:  # pragma: no cover (the scenario fixes as_of)
+        raise UsageError("as_of of the demo data differs from its scenario")
     write_synthetic(res, data)
-    fy = latest_complete_fy(ds.as_of)
     print(f"データ / data: {data}  ({time.perf_counter() - t0:.1f} s)", file=sys.stderr)
     print(f"{fy}年度の報告書を作成中 / building the FY{fy} report …", file=sys.stderr)
     try:
-        rep = build_report(data, fy, out=out, progress=not args.quiet)
+        rep = build_report(data, fy, out=out, progress=not args.quiet, overwrite=args.overwrite)
     except ReportError as e:
         print(f"evalkit demo: {e}", file=sys.stderr)
         return 1

@@ -6,10 +6,12 @@ on stderr) inside a temporary folder created next to the final one, then
 writes ``annual_report.ipynb`` (outputs kept, timing metadata removed),
 ``annual_report.html`` (no code, offline), ``annual_report.xlsx`` (the
 report's tables) and optionally ``annual_report.pdf``. Only when everything
-succeeded is the folder moved into place as ``OUT/FY<Y>/<centre>/`` with
-:func:`os.replace`; on any failure the temporary folder is removed and a
-:class:`ReportError` carries the failing cell's error (no papermill stack
-trace).
+succeeded is the folder moved into place as ``OUT/FY<Y>/<centre>/`` (an
+internal report: ``OUT/FY<Y>/internal/<centre>/annual_report_取扱注意.*``)
+with its manifest (:func:`evalkit.outputs.commit_output_dir`: a folder of a
+user's files is never replaced, an earlier report only with ``overwrite``);
+on any failure the temporary folder is removed and a :class:`ReportError`
+carries the failing cell's error (no papermill stack trace).
 
 Same data and parameters give identical files apart from the run timestamp
 (``metadata.evalkit.run_timestamp`` in the notebook and the "作成日時" line);
@@ -24,19 +26,28 @@ import logging
 import os
 import re
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import evalkit
+from evalkit.outputs import commit_output_dir, make_temp_dir, prepare_output_dir
 from evalkit.resources import notebook_path, workspace
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 REPO = workspace()  # the checkout, or the current folder when installed from a wheel
 NOTEBOOK = notebook_path("annual_report.ipynb")
 FILES = ("annual_report.ipynb", "annual_report.html", "annual_report.xlsx")
+#: Internal reports live apart from public ones: ``OUT/FY<Y>/internal/<centre>/``.
+INTERNAL_DIR = "internal"
+#: The file names of an internal report say 取扱注意 (handle with care) too.
+INTERNAL_STEM = "annual_report_取扱注意"
+
+
+def report_stem(audience: str = "public") -> str:
+    """``annual_report`` (public) or ``annual_report_取扱注意`` (internal)."""
+    return "annual_report" if audience == "public" else INTERNAL_STEM
 
 
 class ReportError(Exception):
@@ -51,18 +62,19 @@ class ReportResult:
     files: tuple[Path, ...]
     seconds: float
     parameters: dict[str, Any] = field(default_factory=dict)
+    stem: str = "annual_report"
 
     @property
     def html(self) -> Path:
-        return self.folder / "annual_report.html"
+        return self.folder / f"{self.stem}.html"
 
     @property
     def xlsx(self) -> Path:
-        return self.folder / "annual_report.xlsx"
+        return self.folder / f"{self.stem}.xlsx"
 
     @property
     def notebook(self) -> Path:
-        return self.folder / "annual_report.ipynb"
+        return self.folder / f"{self.stem}.ipynb"
 
 
 def _clean(s: str) -> str:
@@ -79,14 +91,15 @@ def _timestamp() -> str:
     return now.strftime("%Y%m%dT%H%M%SZ")  # ISO 8601 basic format (no "YYYY-MM-DD" in outputs)
 
 
-def scrub_notebook(nb, *, run_timestamp: str, parameters: dict[str, Any]) -> None:
+def scrub_notebook(nb, *, run_timestamp: str, parameters: dict[str, Any],
+                   stem: str = "annual_report") -> None:
     """Remove run-dependent metadata (times, durations, temp paths); keep one timestamp."""
     pm = nb.metadata.get("papermill", {})
     nb.metadata["papermill"] = {
         "parameters": pm.get("parameters", parameters),
         "version": pm.get("version"),
         "input_path": "notebooks/annual_report.ipynb",
-        "output_path": "annual_report.ipynb",
+        "output_path": f"{stem}.ipynb",
     }
     nb.metadata["evalkit"] = {
         "version": evalkit.__version__,
@@ -139,10 +152,16 @@ def _kernel_manager_class(log_path: Path):
 
     ipykernel warns about unencrypted TCP on every start; users should not see
     that, but a crashing kernel's last words are kept for the error message.
+    The connection file goes beside the log (an evalkit temporary folder that
+    the next run removes if this one is killed), not to Jupyter's runtime folder.
     """
     from jupyter_client.manager import AsyncKernelManager
 
     class QuietKernelManager(AsyncKernelManager):
+        def __init__(self, **kw):
+            super().__init__(**kw)
+            self.connection_file = str(log_path.parent / "kernel-connection.json")
+
         async def _async_launch_kernel(self, kernel_cmd, **kw):
             kw["stderr"] = open(log_path, "ab")  # noqa: SIM115 (closed with the process)
             try:
@@ -159,9 +178,11 @@ def _quiet_logs() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
-def report_folder(out: str | Path, fiscal_year: int, center: str) -> Path:
-    """``OUT/FY<Y>/<centre>``."""
-    return Path(out) / f"FY{int(fiscal_year)}" / center
+def report_folder(out: str | Path, fiscal_year: int, center: str,
+                  audience: str = "public") -> Path:
+    """``OUT/FY<Y>/<centre>`` (public) or ``OUT/FY<Y>/internal/<centre>`` (internal)."""
+    base = Path(out) / f"FY{int(fiscal_year)}"
+    return base / center if audience == "public" else base / INTERNAL_DIR / center
 
 
 def build_report(
@@ -178,6 +199,7 @@ def build_report(
     progress: bool = True,
     notebook: str | Path | None = None,
     mapping: str | Path | None = None,
+    overwrite: bool = False,
 ) -> ReportResult:
     """Run the annual-report notebook and write the report folder atomically.
 
@@ -189,12 +211,15 @@ def build_report(
     lang : ``ja`` or ``en``
     audience : ``public`` (small cells suppressed) or ``internal`` (取扱注意)
     min_cell : public: counts 1..min_cell−1 are suppressed
-    out : output root; the report goes to ``out/FY<Y>/<centre>/``
+    out : output root; the report goes to ``out/FY<Y>/<centre>/`` (public) or
+        ``out/FY<Y>/internal/<centre>/`` (internal, files ``annual_report_取扱注意.*``)
     pdf : also print ``annual_report.pdf`` with headless Chromium
     timeout : seconds allowed per notebook cell
     progress : show papermill's progress bar on stderr
     notebook : the notebook to run (default ``notebooks/annual_report.ipynb``)
     mapping : a ``mapping.toml`` when ``data`` is a centre's own export (docs/mapping.md)
+    overwrite : replace an earlier evalkit report in that folder (the files of its
+        manifest, :mod:`evalkit.outputs`); a folder of a user's files is never replaced
 
     Returns
     -------
@@ -204,6 +229,8 @@ def build_report(
     ------
     ReportError
         With the failing cell's error; nothing is left in ``out``.
+    evalkit.outputs.OutputRefused
+        The report folder holds a user's files, or an earlier report without ``overwrite``.
     """
     import nbformat
     import papermill as pm
@@ -222,6 +249,9 @@ def build_report(
             f"児童相談所コードは英数字です（例: chuo）/ centre code must be letters and digits "
             f"(e.g. chuo): {center!r}"
         )
+    if center == INTERNAL_DIR:
+        raise ReportError(f"児童相談所コード {INTERNAL_DIR!r} は内部用報告書のフォルダ名として予約されています / "
+                          f"centre code {INTERNAL_DIR!r} is reserved (the internal reports' folder)")
     nb_path = Path(notebook) if notebook else NOTEBOOK
     if not nb_path.exists():
         raise ReportError(f"ノートブックが見つかりません / notebook not found: {nb_path}")
@@ -237,17 +267,20 @@ def build_report(
         if not Path(mapping).is_file():
             raise ReportError(f"マッピングファイルが見つかりません / mapping file not found: {mapping}")
         parameters["mapping"] = str(Path(mapping).resolve())
-    final = report_folder(out, fiscal_year, center)
+    final = report_folder(out, fiscal_year, center, audience)
+    stem = report_stem(audience)
+    previous = prepare_output_dir(final, overwrite=overwrite, inputs=[data, mapping, nb_path])
     created: list[Path] = []
-    for d in (Path(out), final.parent):
+    for d in reversed([final.parent, *final.parent.parents]):
         if not d.exists():
-            d.mkdir(parents=True)
+            d.mkdir()
             created.append(d)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{center}.", suffix=".tmp", dir=final.parent))
-    kernel_log = Path(tempfile.mkdtemp(prefix="evalkit-kernel-")) / "kernel.log"
+    tmp = make_temp_dir(final.parent, center)
+    kernel_dir = make_temp_dir(final.parent, f"{center}-kernel")  # log + connection file
+    kernel_log = kernel_dir / "kernel.log"
     try:
         (tmp / T.SIDECAR_DIR).mkdir()
-        out_nb = tmp / "annual_report.ipynb"
+        out_nb = tmp / f"{stem}.ipynb"
         _quiet_logs()
         try:
             pm.execute_notebook(
@@ -271,40 +304,36 @@ def build_report(
             raise ReportError(msg) from None
         ts = _timestamp()
         nb = nbformat.read(out_nb, as_version=4)
-        scrub_notebook(nb, run_timestamp=ts, parameters=parameters)
+        scrub_notebook(nb, run_timestamp=ts, parameters=parameters, stem=stem)
         export.hide_data_path(nb, parameters["data_path"], data.name)  # #11: no absolute path
+        if "mapping" in parameters:
+            export.hide_data_path(nb, parameters["mapping"], Path(parameters["mapping"]).name)
         nbformat.write(nb, out_nb)
         items = T.read_sidecar(tmp)
         extra = disclosure_step(tmp, audience)  # #11: audit; refuse a leaking public report
         shutil.rmtree(tmp / T.SIDECAR_DIR)
         title = _title(lang, fiscal_year, center)
         html = export.notebook_to_html(nb, lang=lang, title=title)
-        (tmp / "annual_report.html").write_text(html, encoding="utf-8")
-        info = {k: str(v) for k, v in parameters.items() if k != "data_path"}
+        (tmp / f"{stem}.html").write_text(html, encoding="utf-8")
+        info = {k: str(v) for k, v in parameters.items() if k not in ("data_path", "mapping")}
         info["data"] = data.name
+        if mapping:
+            info["mapping"] = Path(mapping).name
         info["evalkit"] = evalkit.__version__
-        T.write_workbook(items, tmp / "annual_report.xlsx", info=info, lang=lang)
-        files = [*FILES, *extra]
+        T.write_workbook(items, tmp / f"{stem}.xlsx", info=info, lang=lang)
+        files = [f"{stem}.ipynb", f"{stem}.html", f"{stem}.xlsx", *extra]
         if pdf:
             try:
-                export.html_to_pdf(tmp / "annual_report.html", tmp / "annual_report.pdf")
+                export.html_to_pdf(tmp / f"{stem}.html", tmp / f"{stem}.pdf")
             except (FileNotFoundError, RuntimeError) as e:
                 raise ReportError(str(e)) from None
-            files.append("annual_report.pdf")
-        # mkdtemp makes the folder private (0700); give it the usual permissions
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o777 & ~mask)
-        # move in whole
-        if final.exists():
-            trash = Path(tempfile.mkdtemp(prefix=f".{center}.", suffix=".old", dir=final.parent))
-            os.replace(final, trash / "old")
-            os.replace(tmp, final)
-            shutil.rmtree(trash, ignore_errors=True)
-        else:
-            os.replace(tmp, final)
+            files.append(f"{stem}.pdf")
+        # into place: a new folder in one rename; into an earlier report, exactly the
+        # files of its manifest are replaced or removed (evalkit.outputs)
+        commit_output_dir(tmp, final, previous, command="report")
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(kernel_dir, ignore_errors=True)
         for d in reversed(created):
             try:
                 d.rmdir()
@@ -312,12 +341,13 @@ def build_report(
                 pass
         raise
     finally:
-        shutil.rmtree(kernel_log.parent, ignore_errors=True)
+        shutil.rmtree(kernel_dir, ignore_errors=True)
     return ReportResult(
         folder=final,
         files=tuple(final / f for f in files),
         seconds=time.perf_counter() - t0,
         parameters=parameters,
+        stem=stem,
     )
 
 

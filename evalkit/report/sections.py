@@ -356,6 +356,9 @@ def open_report(
             f"centre {center!r} is not in the data ({', '.join(centers)})",
         )
     fy = int(fiscal_year)
+    if ds_all.placements.empty:  # a header-only placements table (#11)
+        raise _param_error("分析する措置がありません（placements 表に行がありません）",
+                           "no placements to analyse (the placements table has no rows)")
     first = ds_all.placements["start_date"].min()
     if pd.isna(first) or fiscal_year_start(fy) > ds_all.as_of or fiscal_year_end(fy) < first:
         raise _param_error(

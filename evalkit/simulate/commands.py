@@ -36,6 +36,9 @@ def register(sub) -> None:
     p.add_argument("--children-scale", type=float, default=1.0, help="scale of the synthetic population")
     p.add_argument("--retry-failed", action="store_true", help="on resume, rerun failed replications")
     p.add_argument("--out", required=True, help="study folder (created; reused to resume)")
+    from evalkit.outputs import add_overwrite_argument
+
+    add_overwrite_argument(p)
     p.set_defaults(func=run)
 
 
@@ -68,7 +71,7 @@ def run(args) -> int:
     )
     try:
         res = run_study(spec, args.out, workers=args.workers, scheduler=args.scheduler,
-                        retry_failed=args.retry_failed)
+                        retry_failed=args.retry_failed, overwrite=args.overwrite)
     except ValueError as e:
         raise UsageError(str(e)) from e
     with pd.option_context("display.width", 160, "display.max_columns", 30):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import sys
 import time
 import traceback
@@ -28,6 +29,9 @@ from evalkit import __version__
 from evalkit.results import Results
 from evalkit.simulate.grid import expand_grid, replication_seed
 from evalkit.simulate.summary import summarise
+
+#: Most tasks (grid points × replications) one study may have.
+MAX_TASKS = 1_000_000
 
 REP_COLUMNS = [
     "point", "replication", "seed", "status", "error", "estimator", "estimate", "truth",
@@ -124,11 +128,45 @@ class StudySpec:
         once instead of failing every replication.
         """
         from evalkit.synth import resolve_scenario
+        from evalkit.synth.scenario import check_size
 
+        n_tasks = len(self.points()) * self.replications
+        if n_tasks > MAX_TASKS:
+            raise ValueError(f"too many replications × grid points: {n_tasks:,} (at most "
+                             f"{MAX_TASKS:,}) / 反復 × グリッド点が多すぎます")
         for point in self.points():
             overrides = {**self.sets, **point}
-            overrides.pop("children_scale", None)
-            resolve_scenario(self.scenario, overrides)
+            scale = overrides.pop("children_scale", self.children_scale)
+            try:
+                scale = float(scale)
+            except (TypeError, ValueError):
+                raise ValueError(f"children_scale must be a number: {scale!r} / "
+                                 "children_scale は数値です") from None
+            if not math.isfinite(scale) or not 0 < scale <= 100:
+                raise ValueError(f"children_scale must be a number in (0, 100]: {scale} / "
+                                 f"children_scale は 0 より大きく 100 以下の数です: {scale}")
+            check_size(resolve_scenario(self.scenario, overrides), scale)
+
+    def key(self) -> str:
+        """The study's identity: a hash of the scenario's content and every parameter.
+
+        The scenario enters by what it says (the resolved scenario, its
+        ``inherits`` chain included), not by its name or path, so a changed
+        scenario file is a different study; ``--set`` overrides, the grid,
+        analyses, seed, scale and number of replications are part of it too.
+        """
+        import hashlib
+
+        from evalkit.synth import resolve_scenario
+        from evalkit.synth.scenario import ScenarioError
+
+        doc = self.to_json()
+        try:
+            doc["scenario"] = resolve_scenario(self.scenario)  # the content counts, not the path
+        except ScenarioError:  # not a scenario evalkit reads (check() refuses it before)
+            doc["scenario"] = {"unresolved": str(self.scenario)}
+        text = json.dumps(doc, sort_keys=True, ensure_ascii=False, default=str)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -214,9 +252,100 @@ class Progress:
 
 
 def _write_atomic(df: pd.DataFrame, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    df.to_parquet(tmp, index=False)
-    os.replace(tmp, path)
+    from evalkit.outputs import make_temp_file
+
+    tmp = make_temp_file(path.parent, path.name, suffix=".parquet")
+    try:
+        df.to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+_REP_FILE = re.compile(r"^p\d{3,}_r\d{5,}\.parquet$")
+
+
+def _study_files(out: Path) -> dict[str, str]:
+    """The files of a study folder evalkit wrote (study.json, summaries, replications/p…_r….parquet)."""
+    from evalkit.outputs import sha256_file
+
+    files = {}
+    for name in ("study.json", "replications.parquet", "summary.csv"):
+        if (out / name).is_file():
+            files[name] = sha256_file(out / name)
+    rep = out / "replications"
+    if rep.is_dir():
+        for f in sorted(rep.iterdir()):
+            if f.is_file() and _REP_FILE.match(f.name):
+                files[f"replications/{f.name}"] = sha256_file(f)
+    return files
+
+
+def open_study_dir(out: Path, spec: StudySpec, key: str, overwrite: bool = False) -> None:
+    """Claim ``out`` for the study ``key``: new, empty, the same study (resumed), or replaced.
+
+    A folder with files and no evalkit manifest is never used
+    (:class:`evalkit.outputs.OutputRefused`); the folder of another study (a
+    different key: scenario content or parameters changed) is refused
+    (``ValueError``) unless ``overwrite``, which removes that study's files —
+    those of its manifest and its ``replications/p…_r….parquet`` — and
+    nothing else. Stale temporary files of an interrupted run are removed.
+    """
+    from evalkit.outputs import (
+        OutputRefused,
+        clean_stale,
+        make_temp_file,
+        manifest_document,
+        prepare_output_dir,
+        read_manifest,
+        write_manifest,
+    )
+
+    doc = read_manifest(out) if out.is_dir() else None
+    if doc is not None and doc.get("command") != "evalkit simulate":
+        prepare_output_dir(out, overwrite=overwrite)  # another command's output
+    if doc is not None and doc.get("command") == "evalkit simulate":
+        if doc.get("study_key") == key:
+            clean_stale(out)
+            if (out / "replications").is_dir():
+                clean_stale(out / "replications")
+            return  # resume
+        if not overwrite:
+            raise ValueError(
+                f"{out} holds a different study (the scenario's content or the parameters "
+                "changed); choose another --out, or --overwrite to replace it "
+                "(このフォルダには別の研究の結果があります。シナリオの内容か設定が変わっています。"
+                "別の --out を指定するか --overwrite で置き換えてください)")
+    if doc is None:
+        prepare_output_dir(out)  # new or empty; a user's folder is refused
+    old = dict(doc["files"]) if doc else {}
+    if doc is not None:
+        old.update(_study_files(out))
+        now = _study_files(out)
+        changed = [r for r, h in doc["files"].items() if r in now and now[r] != h]
+        if changed:
+            raise OutputRefused(
+                f"以前の研究のファイルが変更されています（{', '.join(changed[:5])}）",
+                f"files of the earlier study were changed after evalkit wrote them "
+                f"({', '.join(changed[:5])}); move them away first", out)
+        for rel in old:
+            (out / rel).unlink(missing_ok=True)
+        rep = out / "replications"
+        if rep.is_dir():
+            clean_stale(rep)
+            try:
+                rep.rmdir()
+            except OSError:
+                pass
+    out.mkdir(parents=True, exist_ok=True)
+    write_manifest(out, manifest_document("simulate", {}, study_key=key, status="running"))
+    tmp = make_temp_file(out, "study.json")
+    tmp.write_text(
+        json.dumps({"evalkit_version": __version__, "study_key": key, "spec": spec.to_json()},
+                   ensure_ascii=False, indent=2), "utf-8",
+    )
+    os.replace(tmp, out / "study.json")
 
 
 def _rows_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
@@ -263,6 +392,7 @@ def run_study(
     scheduler: Any = None,
     progress: bool = True,
     retry_failed: bool = False,
+    overwrite: bool = False,
 ) -> StudyResult:
     """Run (or resume) a simulation study.
 
@@ -279,6 +409,11 @@ def run_study(
         Address of an existing Dask scheduler (or a client) to run on.
     retry_failed : bool
         On resume, run again the tasks that failed before.
+    overwrite : bool
+        Replace the folder of a different study (see :func:`open_study_dir`).
+        The study is identified by :meth:`StudySpec.key` (the scenario's
+        content and every parameter), so the same folder resumes only the same
+        study; ``study.json`` records the key, ``.evalkit-manifest.json`` the files.
     """
     spec.check()
     tasks = spec.tasks()
@@ -286,23 +421,13 @@ def run_study(
     rep_dir = None
     if out is not None:
         out = Path(out)
+        from evalkit.outputs import check_output
+
+        scenario_file = Path(str(spec.scenario))
+        check_output(out, inputs=[scenario_file if scenario_file.is_file() else None])
+        open_study_dir(out, spec, spec.key(), overwrite=overwrite)
         rep_dir = out / "replications"
         rep_dir.mkdir(parents=True, exist_ok=True)
-        meta_path = out / "study.json"
-        if meta_path.exists():
-            old = json.loads(meta_path.read_text("utf-8"))
-            if old.get("spec") != json.loads(json.dumps(spec.to_json())):
-                raise ValueError(
-                    f"{out} holds a different study; choose another --out "
-                    "(このフォルダには別の研究の結果があります。別の --out を指定してください)"
-                )
-        else:
-            tmp = meta_path.with_name(".study.json.tmp")
-            tmp.write_text(
-                json.dumps({"evalkit_version": __version__, "spec": spec.to_json()},
-                           ensure_ascii=False, indent=2), "utf-8",
-            )
-            os.replace(tmp, meta_path)
         for f in rep_dir.glob("p*_r*.parquet"):
             df = pd.read_parquet(f)
             if retry_failed and (df["status"] == "error").any():
@@ -327,10 +452,14 @@ def run_study(
     points = spec.points()
     summary = summarise(reps, points)
     if out is not None:
+        from evalkit.outputs import make_temp_file, manifest_document, write_manifest
+
         _write_atomic(reps, out / "replications.parquet")
-        tmp = out / ".summary.csv.tmp"
+        tmp = make_temp_file(out, "summary.csv", suffix=".csv")
         summary.to_csv(tmp, index=False)
         os.replace(tmp, out / "summary.csv")
+        write_manifest(out, manifest_document("simulate", _study_files(out), study_key=spec.key(),
+                                              status="finished"))
     return StudyResult(spec, reps, summary, out)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from evalkit.outputs import atomic_dir, check_output
+from evalkit.outputs import add_overwrite_argument, output_dir, prepare_output_dir
 
 DESCRIPTION = """\
 措置開始から永続的解決（家庭復帰・親族等・養子縁組・未成年後見）までの期間を
@@ -71,6 +71,7 @@ def register(subparsers) -> None:
                    help="制限付き平均時間のブートストラップ回数（既定 200、標準化差は B/4）/ "
                         "bootstrap replications for rmst.csv (default 200; standardised "
                         "difference B/4)")
+    add_overwrite_argument(p)
     add_input_arguments(p)
     p.set_defaults(func=run)
 
@@ -100,7 +101,8 @@ def run(args) -> int:
     if isinstance(policy, str):
         raise UsageError("--policy-start は日付です / --policy-start must be a date")
     window = _date_arg(args.window_start, "--window-start")
-    check_output(args.out, inputs=[args.path])
+    previous = prepare_output_dir(args.out, overwrite=args.overwrite,
+                                  inputs=[args.path, getattr(args, "mapping", None)])
     ds = load_input(args)
     if ds is None:
         return 1
@@ -113,7 +115,7 @@ def run(args) -> int:
         raise UsageError(f"{e.message_ja}\n{e.message_en} [{e.code}]") from e
 
     out = Path(args.out)
-    with atomic_dir(out) as tmp:
+    with output_dir(out, command="survival", previous=previous) as tmp:
         fmt = "%.10g"
         res.cif.to_csv(tmp / "cif.csv", index=False, float_format=fmt, na_rep="")
         res.cox_table.to_csv(tmp / "cox.csv", index=False, float_format=fmt, na_rep="")

@@ -233,6 +233,12 @@ def survival_frame(
         (independent of input row order).
     """
     ep = care_episodes_fast(ds)
+    if ep.empty:  # e.g. a header-only placements table (#11: not an internal error)
+        raise SurvivalInputError(
+            "SV007",
+            "分析する措置がありません（placements 表に措置の行がありません）。",
+            "no placements to analyse (the placements table has no care episodes).",
+        )
     as_of = pd.Timestamp(ds.as_of).normalize()
     ws = _ts(window_start)
     if ws is not None and ws > as_of:

@@ -89,6 +89,10 @@ def run(args: argparse.Namespace) -> int:
     if args.messy and args.format != "csv":
         raise UsageError("--messy は CSV のみです / --messy writes CSV only")
     out = Path(args.out)
+    from evalkit.outputs import check_output
+
+    scenario = Path(str(args.scenario))
+    check_output(out, inputs=[scenario if scenario.is_file() else None])  # #11
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} はファイルです / --out {out} is a file, not a folder")
     if out.is_dir() and any(out.iterdir()):

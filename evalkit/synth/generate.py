@@ -19,7 +19,7 @@ from evalkit.data.schema import TABLE_ORDER, TABLES, dtype_of
 from evalkit.synth import contacts as CT
 from evalkit.synth import events as EV
 from evalkit.synth.histories import Histories, simulate_histories, to_day
-from evalkit.synth.scenario import policy_starts, resolve_scenario
+from evalkit.synth.scenario import check_size, policy_starts, resolve_scenario
 from evalkit.synth.truth import effects, effects_doc, oracle
 
 SEXES = ["male", "female", "unknown"]
@@ -249,6 +249,7 @@ def generate(
     if children_scale < 0:
         raise ValueError("children_scale must be ≥ 0")
     sc = resolve_scenario(scenario, overrides)
+    check_size(sc, children_scale)  # #11: memory is bounded before anything is generated
     seed = int(seed)
     h = simulate_histories(sc, seed, children_scale)
     ds, ids = build_dataset(h, sc, seed)

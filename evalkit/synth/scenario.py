@@ -19,6 +19,7 @@ from __future__ import annotations
 import copy
 import datetime as _dt
 import json
+import math
 import os
 import tomllib
 from collections.abc import Mapping
@@ -277,7 +278,8 @@ def _date(sc: Mapping[str, Any], key: str, value: Any) -> _dt.date:
 
 
 def validate_values(sc: Mapping[str, Any]) -> None:
-    """Check values (dates, lengths of band arrays, probabilities)."""
+    """Check values (ranges: :func:`check_ranges`; dates, lengths of band arrays)."""
+    check_ranges(sc)
     cal = sc["calendar"]
     hs = _date(sc, "calendar.history_start", cal["history_start"])
     ao = _date(sc, "calendar.as_of", cal["as_of"])
@@ -327,6 +329,136 @@ def validate_values(sc: Mapping[str, Any]) -> None:
             raise ScenarioError(f"policy.effects.{k} は 0 以上です / must be ≥ 0")
     if sc["arrivals"]["children_per_year"] < 0:
         raise ScenarioError("arrivals.children_per_year は 0 以上です / must be ≥ 0")
+
+
+#: Earliest and latest dates a scenario may use (as the fiscal years evalkit accepts).
+DATE_RANGE = (_dt.date(1947, 1, 1), _dt.date(2100, 12, 31))
+#: Most children a generated dataset may expect (about 10× the national scenario's).
+MAX_CHILDREN = 2_000_000
+#: The only values that may be negative.
+SIGNED = frozenset({"arrivals.secular_trend"})
+#: Upper bounds (dotted key, or ``prefix.*`` for every key below it) so memory cannot explode.
+UPPER = {
+    "arrivals.children_per_year": 1_000_000.0,
+    "arrivals.secular_trend": 0.5,
+    "calendar.burn_in_years": 100.0,
+    "temporary_protection.max_days": 36_500,
+    "temporary_protection.median_days": 36_500.0,
+    "temporary_protection.in_home_guidance_median_days": 36_500.0,
+    "age.max_age": 18.0,
+    "reentry.max_age": 18.0,
+    "contacts.rate.*": 1000.0,
+    "contacts.tp_rate.*": 1000.0,
+    "policy.effects.*": 1000.0,
+    "care.exit_base.*": 1000.0,
+    "care.moves.rate.*": 1000.0,
+    "reentry.rate": 1000.0,
+    "care.independence.extension_years": 10.0,
+}
+#: Keys below these prefixes (or named ``*_share`` / ``*_probability``) are probabilities.
+PROBABILITY_PREFIXES = (
+    "temporary_protection.exit_reasons.", "contacts.caregiver_present.", "contacts.exchange_type.",
+    "care.moves.destination.", "care.first_setting.residential.", "care.first_setting.family.",
+)
+_DATE_KEYS = ("calendar.history_start", "calendar.as_of", "calendar.events_start",
+              "policy.start_date", "surveys.start_date")
+
+
+def _leaves(node: Any, prefix: str = ""):
+    if isinstance(node, Mapping):
+        for k, v in node.items():
+            yield from _leaves(v, f"{prefix}{k}.")
+    elif isinstance(node, list):
+        for x in node:
+            yield prefix[:-1], x
+    else:
+        yield prefix[:-1], node
+
+
+def _upper(key: str) -> float | None:
+    if key in UPPER:
+        return UPPER[key]
+    head = key.rsplit(".", 1)[0]
+    while True:
+        if f"{head}.*" in UPPER:
+            return UPPER[f"{head}.*"]
+        if "." not in head:
+            return None
+        head = head.rsplit(".", 1)[0]
+
+
+def check_ranges(sc: Mapping[str, Any]) -> None:
+    """Range checks of every value, before anything is generated (:class:`ScenarioError`).
+
+    - every number is finite (no NaN or infinity);
+    - nothing is negative except :data:`SIGNED` (rates, shares and factors ≥ 0);
+    - the policy's effects (hazard and rate ratios) are > 0;
+    - probabilities (``*_share``, ``*_probability`` and the tables of
+      :data:`PROBABILITY_PREFIXES`) are in [0, 1];
+    - dates lie in :data:`DATE_RANGE` (1947–2100);
+    - sizes are bounded (:data:`UPPER`: arrivals, burn-in years, days, event
+      rates), so a typo cannot exhaust memory; :func:`check_size` bounds the
+      expected number of children.
+
+    The message names the key, in Japanese and English.
+    """
+    for key, v in _leaves(sc):
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            continue
+        if not math.isfinite(v):
+            raise ScenarioError(f"{key} は有限の数です: {v} / {key} must be a finite number: {v}")
+        if v < 0 and key not in SIGNED:
+            raise ScenarioError(f"{key} は負にできません（≥ 0）: {v} / {key} must not be negative "
+                                f"(≥ 0): {v}")
+        hi = _upper(key)
+        if hi is not None and abs(v) > hi:
+            raise ScenarioError(f"{key} が大きすぎます: {v}（上限 {hi:g}）/ {key} is too large: {v} "
+                                f"(at most {hi:g})")
+        leaf = key.rsplit(".", 1)[-1]
+        prob = (leaf.endswith("_share") or leaf.endswith("_probability")
+                or key.startswith(PROBABILITY_PREFIXES))
+        if prob and v > 1:
+            raise ScenarioError(f"{key} は 0〜1 の確率です: {v} / {key} is a probability in [0, 1]: {v}")
+        if key.startswith("policy.effects.") and v <= 0:
+            raise ScenarioError(f"{key} は 0 より大きい比です: {v} / {key} is a ratio and must be > 0: {v}")
+    lo, hi = DATE_RANGE
+    dates = [(k, sc[k.split(".")[0]][k.split(".")[1]]) for k in _DATE_KEYS]
+    dates += [(f"policy.center_start.{c}", d) for c, d in sc["policy"]["center_start"].items()]
+    for key, value in dates:
+        d = _date(sc, key, value)
+        if not lo <= d <= hi:
+            raise ScenarioError(f"{key}: {d} は {lo.year}〜{hi.year} 年の範囲外です / {key}: {d} is "
+                                f"outside {lo.year}–{hi.year}")
+    if sum(sc["centers"]["weights"]) <= 0:
+        raise ScenarioError("centers.weights の合計は正です / centers.weights must not all be 0")
+
+
+def expected_children(sc: Mapping[str, Any], children_scale: float = 1.0) -> float:
+    """Expected number of children a resolved scenario generates (burn-in included)."""
+    cal = sc["calendar"]
+    hs = _dt.date.fromisoformat(str(cal["history_start"]))
+    ao = _dt.date.fromisoformat(str(cal["as_of"]))
+    years_after = ((ao - hs).days + 1) / 365.25
+    burn = float(cal["burn_in_years"])
+    rate = float(sc["arrivals"]["children_per_year"]) * float(children_scale)
+    g = float(sc["arrivals"]["secular_trend"])
+    if g == 0:
+        return rate * (burn + years_after)
+    return rate * (math.exp(g * years_after) - math.exp(-g * burn)) / g
+
+
+def check_size(sc: Mapping[str, Any], children_scale: float = 1.0) -> None:
+    """Refuse a scenario × scale expecting more than :data:`MAX_CHILDREN` children."""
+    if not math.isfinite(children_scale) or children_scale < 0:
+        raise ScenarioError(f"children_scale は 0 以上の有限の数です: {children_scale} / "
+                            f"children_scale must be a finite number ≥ 0: {children_scale}")
+    n = expected_children(sc, children_scale)
+    if not math.isfinite(n) or n > MAX_CHILDREN:
+        raise ScenarioError(
+            f"生成される子どもの数が多すぎます（期待値 {n:,.0f} 人、上限 {MAX_CHILDREN:,}）: "
+            "arrivals.children_per_year・calendar・children_scale を確認してください / the scenario "
+            f"would generate too many children (expected {n:,.0f}, at most {MAX_CHILDREN:,}): "
+            "check arrivals.children_per_year, the calendar and children_scale")
 
 
 def policy_starts(sc: Mapping[str, Any]) -> dict[str, str]:
