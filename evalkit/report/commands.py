@@ -20,36 +20,20 @@ def register(subparsers) -> None:
         "report",
         help="年次評価報告書を作成 / build the annual evaluation report",
         description=(
-            "年次評価報告書（HTML・ノートブック・Excel）を papermill で作成します。
-"
-            "出力は OUT/FY<年度>/<児相>/ に一括で置かれます（内部用は OUT/FY<年度>/internal/<児相>/
-"
-            "annual_report_取扱注意.*）。以前の報告書は --overwrite で置き換えます。
-"
-            "KPI には95%信頼区間と前年度からの判定（改善・悪化・誤差の範囲）、月次・四半期の KPI には
-"
-            "SPC チャート、児相の比較にはファネルプロットが付きます（docs/report.md）。
-
-"
-            "Builds the annual evaluation report (HTML, executed notebook, tables as .xlsx) with
-"
-            "papermill into OUT/FY<Y>/<centre>/ (internal: OUT/FY<Y>/internal/<centre>/
-"
-            "annual_report_取扱注意.*), written whole or not at all; --overwrite replaces an earlier
-"
-            "report. Every KPI has its 95% interval and a verdict against last year (improved /
-"
-            "worsened / no clear change), monthly and quarterly KPIs an SPC chart, and the centres
-"
-            "are compared in funnel plots (docs/report.md).
-
-"
-            "例 / examples:
-"
-            "  evalkit report --data synthetic/data/nagano_default --fiscal-year 2026
-"
-            "  evalkit report --data data.xlsx --fiscal-year 2026 --center each --lang en
-"
+            "年次評価報告書（HTML・ノートブック・Excel）を papermill で作成します。\n"
+            "出力は OUT/FY<年度>/<児相>/ に一括で置かれます（内部用は OUT/FY<年度>/internal/<児相>/\n"
+            "annual_report_取扱注意.*）。以前の報告書は --overwrite で置き換えます。\n"
+            "KPI には95%信頼区間と前年度からの判定（改善・悪化・誤差の範囲）、月次・四半期の KPI には\n"
+            "SPC チャート、児相の比較にはファネルプロットが付きます（docs/report.md）。\n\n"
+            "Builds the annual evaluation report (HTML, executed notebook, tables as .xlsx) with\n"
+            "papermill into OUT/FY<Y>/<centre>/ (internal: OUT/FY<Y>/internal/<centre>/\n"
+            "annual_report_取扱注意.*), written whole or not at all; --overwrite replaces an earlier\n"
+            "report. Every KPI has its 95% interval and a verdict against last year (improved /\n"
+            "worsened / no clear change), monthly and quarterly KPIs an SPC chart, and the centres\n"
+            "are compared in funnel plots (docs/report.md).\n\n"
+            "例 / examples:\n"
+            "  evalkit report --data synthetic/data/nagano_default --fiscal-year 2026\n"
+            "  evalkit report --data data.xlsx --fiscal-year 2026 --center each --lang en\n"
             "  evalkit report --data DATA --fiscal-year 2026 --audience internal"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
