@@ -284,16 +284,22 @@ def fit_policy_cox(
     return res, cov, notes
 
 
-def _fg_data(rows: pd.DataFrame, calendar: str) -> tuple[pd.DataFrame, list[str]]:
+def _fg_data(rows: pd.DataFrame, calendar: str, as_of=None) -> tuple[pd.DataFrame, list[str]]:
     X, cov, _ = design(rows, calendar=calendar)
     keep = ["start", "stop", "cause", "center", "child_id", "episode_id", "policy_day"]
     data = pd.concat([rows[keep].reset_index(drop=True), X.reset_index(drop=True)], axis=1)
     c = data["cause"].astype(object)
     data["fg_cause"] = np.where(c.isin(PERMANENT_CAUSES), ANY_PERMANENCY, c)
+    if as_of is not None:
+        # potential (administrative) follow-up: days from care start to the data cut-off,
+        # on the scale of start/stop (days since care start, as survival_frame builds them)
+        cut = pd.Timestamp(as_of).normalize()
+        cs = pd.to_datetime(rows["care_start"]).reset_index(drop=True)
+        data["censoring_day"] = (cut - cs).dt.days.to_numpy(dtype=float)
     return data, cov
 
 
-def fit_policy_finegray(rows: pd.DataFrame, *, calendar: str = "linear"):
+def fit_policy_finegray(rows: pd.DataFrame, *, calendar: str = "linear", as_of=None):
     """Fine–Gray model for permanent exit on policy-split rows (as :func:`fit_policy_cox`).
 
     Subdistribution hazard of any permanent route; every other exit competes
@@ -302,11 +308,21 @@ def fit_policy_finegray(rows: pd.DataFrame, *, calendar: str = "linear"):
     centre (own baseline and own censoring/truncation weights), robust SEs
     clustered by child. The policy is ``external``: after a competing exit
     it follows its known path (switching on at the centre's policy start)
-    instead of being carried forward (docs/survival.md §7). ``None`` when the policy term is not estimable.
+    instead of being carried forward (docs/survival.md §7).
+
+    With ``as_of`` (the data cut-off; the analysis of an export passes it)
+    each episode's potential follow-up ``as_of − care_start`` is known and
+    passed as ``censoring_time`` (Fine & Gray's censoring-complete form): a
+    competing exit stays in the risk set up to it, episodes still open at
+    ``as_of`` are censored administratively, and only the other censorings
+    (transfers, when censored) estimate the censoring weights
+    (docs/survival.md §8). ``as_of=None`` (uncensored histories, or unknown
+    cut-off): the pooled IPCW weights. ``None`` when the policy term is not
+    estimable.
     """
     from evalkit.survival import finegray
 
-    data, cov = _fg_data(rows, calendar)
+    data, cov = _fg_data(rows, calendar, as_of)
     n_ev = int((data["fg_cause"] == ANY_PERMANENCY).sum())
     if "policy" not in cov or n_ev <= len(cov) or data["policy"].nunique() < 2:
         return None
@@ -314,6 +330,7 @@ def fit_policy_finegray(rows: pd.DataFrame, *, calendar: str = "linear"):
         data, start="start", stop="stop", cause="fg_cause", cause_of_interest=ANY_PERMANENCY,
         covariates=cov, id="episode_id", cluster="child_id", strata="center",
         external={"policy": "policy_day"},
+        censoring_time=None if as_of is None else "censoring_day",
     )
 
 
@@ -340,7 +357,7 @@ def _pre_entrant_profiles(rows: pd.DataFrame, calendar: str) -> pd.DataFrame:
 
 
 def _incidence_outputs(fr, rows, fg, *, calendar, months, horizon, n_boot, n_boot_std, alpha,
-                       cohorts):
+                       cohorts, as_of=None):
     """``cif_difference`` and ``rmst`` tables."""
     causes = [c for c in ALL_CAUSES if (fr["cause"] == c).any()]
     comb = {ANY_PERMANENCY: [c for c in PERMANENT_CAUSES if c in causes]}
@@ -349,7 +366,7 @@ def _incidence_outputs(fr, rows, fg, *, calendar, months, horizon, n_boot, n_boo
                                 combine=comb, cohorts=cohorts, alpha=alpha)
     if fg is not None:
         def refit(r):
-            return fit_policy_finegray(r, calendar=calendar)
+            return fit_policy_finegray(r, calendar=calendar, as_of=as_of)
 
         std = inc.standardised_difference(
             refit, rows, _pre_entrant_profiles(rows, calendar), months=months,
@@ -480,10 +497,11 @@ def analyse(
     counts = _counts(fr, rows)
     fg, diff, rt = None, None, None
     if finegray:
-        fg = fit_policy_finegray(rows, calendar=calendar)
+        fg = fit_policy_finegray(rows, calendar=calendar, as_of=ds.as_of)
         diff, rt = _incidence_outputs(
             fr, rows, fg if standardised else None, calendar=calendar, months=difference_months, horizon=rmst_horizon,
             n_boot=n_boot, n_boot_std=n_boot_standardised, alpha=alpha, cohorts=cohorts,
+            as_of=ds.as_of,
         )
     tr = pd.DataFrame()
     if cohorts:
@@ -508,7 +526,9 @@ def analyse(
         "robust SE clustered by child",
         "covariates": cov,
         "finegray": "Fine-Gray (permanent exit; other exits compete), same covariates, "
-        "strata=center, Geskus weights for late entry, robust SE clustered by child"
+        "strata=center, censoring-complete at as_of (competing exits at risk until "
+        "as_of - care_start; censoring weights from other censorings only), "
+        "Geskus weights for late entry, robust SE clustered by child"
         if finegray else None,
         "cif_difference": "Aalen-Johansen difference, delta-method SE (independent periods); "
         f"standardised: Fine-Gray g-computation, bootstrap of children (B={n_boot_standardised}, "

@@ -85,6 +85,9 @@ class FineGrayResult(Results):
     robust, late_entry : bool
     variance : str
         ``"robust"``, ``"finegray"`` or ``"model"`` (see :func:`finegray`).
+    n_administrative : int
+        Censorings at the subjects' potential censoring time (``censoring_time``
+        given; not events of ``G``); ``n_censored`` counts all censorings.
     strata : tuple
         Stratum labels (``()`` when unstratified).
     """
@@ -106,6 +109,7 @@ class FineGrayResult(Results):
     robust: bool
     late_entry: bool
     variance: str = "robust"
+    n_administrative: int = 0
     strata: tuple = ()
     strata_column: tuple[str, ...] = ()
     _baseline: Mapping[Any, pd.Series] = field(default_factory=dict)
@@ -224,15 +228,20 @@ class _Extension:
     single: bool  # one open-ended piece per competing exit (no external covariates)
 
 
-def _censor_grid(st, sp, status, last, exits_first: bool = True):
+def _censor_grid(st, sp, status, last, exits_first: bool = True, random=None):
     """Censoring times ``c``, censorings ``d`` and risk sets ``n`` of one stratum.
 
-    Censorings are last rows with status 0; the risk set at ``c`` is the rows
+    Censorings are last rows with status 0 (only those flagged in ``random``
+    when given: administrative censorings at a known potential censoring time
+    are not events of ``G``); the risk set at ``c`` is the rows
     with ``start < c ≤ stop``, less (``exits_first``) the rows ending in an
     exit at ``c`` (they leave just before the censorings at the same time).
     """
     s_start, s_stop = np.sort(st), np.sort(sp)
-    c, d = np.unique(sp[last & (status == 0)], return_counts=True)
+    cens = last & (status == 0)
+    if random is not None:
+        cens = cens & random
+    c, d = np.unique(sp[cens], return_counts=True)
     ev_stop = np.sort(sp[status != 0]) if exits_first else np.zeros(0)
     n_risk = (
         (len(sp) - np.searchsorted(s_stop, c, "left"))
@@ -242,7 +251,8 @@ def _censor_grid(st, sp, status, last, exits_first: bool = True):
     return c, d, n_risk
 
 
-def _observation_prob(st, sp, status, first, last, times, exits_first: bool = True) -> np.ndarray:
+def _observation_prob(st, sp, status, first, last, times, exits_first: bool = True,
+                      random=None) -> np.ndarray:
     """``G(t−)·H(t)`` at ``times`` for one stratum (integer-ranked times).
 
     ``G`` is the product-limit estimate of censoring (:func:`_censor_grid`),
@@ -252,8 +262,10 @@ def _observation_prob(st, sp, status, first, last, times, exits_first: bool = Tr
     ``start ≤ L < stop`` (Geskus 2011; ≡ 1 without late entry at the times
     used). With ``exits_first=False`` rows ending in an exit at a censoring
     time stay in its risk set (``cmprsk::crr``'s Kaplan–Meier of censoring).
+    ``random`` (bool per row): only these censorings are events of ``G``
+    (``censoring_time`` given; ``G ≡ 1`` without random censorings).
     """
-    c, d, n_risk = _censor_grid(st, sp, status, last, exits_first)
+    c, d, n_risk = _censor_grid(st, sp, status, last, exits_first, random)
     with np.errstate(divide="ignore", invalid="ignore"):
         gfac = np.where(n_risk > 0, 1.0 - d / n_risk, 1.0)
     g = np.concatenate([[1.0], np.cumprod(gfac)])[np.searchsorted(c, times, "left")]
@@ -267,7 +279,7 @@ def _observation_prob(st, sp, status, first, last, times, exits_first: bool = Tr
     return g * h
 
 
-def _subject_weights(P, st, sp, status, first, last, s_idx, exits_first):
+def _subject_weights(P, st, sp, status, first, last, s_idx, exits_first, random=None):
     """``G(t−)H(t)`` at each exit group and ``1/(G(T−)H(T))`` of each competing exit."""
     er = P.ev_rows[P.grp_start]  # one event row per tie group
     g_s, g_t = s_idx[er], sp[er]
@@ -279,28 +291,33 @@ def _subject_weights(P, st, sp, status, first, last, s_idx, exits_first):
         gm, cm = g_s == s, s_idx[comp] == s
         times = np.concatenate([g_t[gm], sp[comp[cm]]])
         prob = _observation_prob(st[rows], sp[rows], status[rows], first[rows], last[rows], times,
-                                 exits_first)
+                                 exits_first, None if random is None else random[rows])
         kg[gm] = prob[: gm.sum()]
         pc = prob[gm.sum():]
         a[cm] = np.where(pc > 0, 1.0 / np.where(pc > 0, pc, 1.0), 0.0)
     return comp, a, kg, g_s, g_t
 
 
-def _pieces(comp, Xc, sp, switch, ext_cols, center):
+def _pieces(comp, Xc, sp, switch, ext_cols, center, cend=None):
     """Pieces after each competing exit: external 0/1 covariates switch on at ``switch``.
 
     ``switch`` (competing exits × external covariates) holds ranked switch
-    times (the covariate is 1 at exit times > switch); returns piece rows,
-    starts, ends (∞ = open) and centred covariates.
+    times (the covariate is 1 at exit times > switch); ``cend`` (competing
+    exits) the ranked potential censoring time, after which the subject
+    leaves the risk set (``None``: never). Returns piece rows, starts, ends
+    (∞ = open) and centred covariates.
     """
     T = sp[comp]
     if not ext_cols:
-        return comp, T, np.full(len(comp), np.inf), Xc[comp]
+        end = np.full(len(comp), np.inf) if cend is None else cend
+        return comp, T, end, Xc[comp]
     k = len(ext_cols)
     br = np.sort(np.where(switch > T[:, None], switch, np.inf), axis=1)  # later switches only
     starts = np.concatenate([T[:, None], br], axis=1)  # (n, k+1)
     ends = np.concatenate([br, np.full((len(T), 1), np.inf)], axis=1)
-    keep = starts < ends  # drop empty pieces (switches at ∞ or tied)
+    if cend is not None:  # out of the risk set after the potential censoring time
+        ends = np.minimum(ends, cend[:, None])
+    keep = starts < ends  # drop empty pieces (switches at ∞ or tied, after cend)
     sub = np.repeat(np.arange(len(comp)), k + 1).reshape(-1, k + 1)[keep]
     pst, pen = starts[keep], ends[keep]
     x = Xc[comp[sub]].copy()
@@ -310,11 +327,19 @@ def _pieces(comp, Xc, sp, switch, ext_cols, center):
 
 
 def _extension(P, st, sp, status, first, last, s_idx, M, exits_first=True,
-               switch=None, ext_cols=(), center=None) -> tuple[_Extension, bool]:
-    """Weights and pieces of the competing exits at every exit time of interest."""
-    comp, a, kg, g_s, g_t = _subject_weights(P, st, sp, status, first, last, s_idx, exits_first)
+               switch=None, ext_cols=(), center=None, cend=None,
+               random=None) -> tuple[_Extension, bool]:
+    """Weights and pieces of the competing exits at every exit time of interest.
+
+    ``cend`` (per row, ranked): potential censoring times, ``random`` (per
+    row): censorings that are events of ``G`` (both ``None`` without
+    ``censoring_time``).
+    """
+    comp, a, kg, g_s, g_t = _subject_weights(P, st, sp, status, first, last, s_idx, exits_first,
+                                             random)
     sw = None if switch is None else switch[comp]
-    rows, pst, pen, x = _pieces(comp, P.X, sp, sw, list(ext_cols), center)
+    ce = None if cend is None else cend[comp]
+    rows, pst, pen, x = _pieces(comp, P.X, sp, sw, list(ext_cols), center, ce)
     pa = a[np.searchsorted(comp, rows)] if len(comp) else a
     ps = s_idx[rows]
     kstart = ps * M + pst
@@ -327,7 +352,7 @@ def _extension(P, st, sp, status, first, last, s_idx, M, exits_first=True,
         rows=rows, x=x, a=pa, kstart=kstart, kend=kend, ord_s=ord_s, ord_e=ord_e,
         s_lo=np.searchsorted(ks, gbase, "left"), s_hi=np.searchsorted(ks, gkey, "left"),
         e_lo=np.searchsorted(ke, gbase, "left"), e_hi=np.searchsorted(ke, gkey, "left"),
-        kg=kg, gkey=gkey, single=not ext_cols,
+        kg=kg, gkey=gkey, single=not ext_cols and cend is None,
     )
     late = bool(np.any(st[first] > np.min(sp)))
     return ext, late
@@ -509,7 +534,8 @@ def _prepare_input(df, duration, start, stop, entry, id_col, cluster, strata, co
 
 # --------------------------------------------------------------------------- fit
 def _design(df, *, duration, start, stop, entry, cause, cause_of_interest, covariates, id_col,
-            cluster, strata, censored, ties, exits_first, external=None) -> SimpleNamespace:
+            cluster, strata, censored, ties, exits_first, external=None,
+            censoring_time=None) -> SimpleNamespace:
     """Validated, sorted arrays, the Cox risk-set index and the competing-exit weights."""
     id_col = id_col if id_col is not None else cluster
     st, sp, X, strata_cols, cov = _prepare_input(
@@ -572,10 +598,49 @@ def _design(df, *, duration, start, stop, entry, cause, cause_of_interest, covar
         tau = np.where(np.isnan(tau), np.inf, tau)
         # ranked: the covariate is 1 at exit ranks > switch (exit times > tau)
         switch = np.where(np.isinf(tau), np.inf, np.searchsorted(utime, tau, "right") - 0.5)
+    cend, random, n_admin = None, None, 0
+    if censoring_time is not None:
+        cend, random, n_admin = _potential_censoring(df, censoring_time, order, sp, status, last,
+                                                     subj, utime)
     E, late = _extension(P, rs, rp, status, first, last, s_idx, M, exits_first,
-                         switch=switch, ext_cols=ext_cols, center=center)
+                         switch=switch, ext_cols=ext_cols, center=center, cend=cend,
+                         random=random)
     return SimpleNamespace(**{k: v for k, v in locals().items() if k != "df"})
 
+
+
+def _potential_censoring(df, column, order, sp, status, last, subj, utime):
+    """Ranked potential censoring times, random-censoring flags, number administrative.
+
+    ``column`` holds each subject's known potential (administrative)
+    censoring time on the analysis time scale, read on the subject's last
+    row. A censored subject whose follow-up ends at it (``stop ≥
+    censoring_time``, to rounding) is censored administratively; every other
+    censoring is random (an event of ``G``).
+    """
+    _check_columns(df, [column])
+    c_row = pd.to_numeric(df[column], errors="coerce").to_numpy(dtype=float)[order]
+    per_subject = np.full(int(subj.max()) + 1, np.nan)
+    per_subject[subj[last]] = c_row[last]
+    c = per_subject[subj]  # the last row's value on every row of the subject
+    c_last = c[last]
+    if np.isnan(c_last).any():
+        k = int(np.isnan(c_last).sum())
+        _fail("FG016", f"列 {column}（潜在的打ち切り時刻）に欠測・非数があります（{k}人）",
+              f"column {column} (potential censoring time) is missing or non-numeric "
+              f"for {k} subjects")
+    tol = 1e-9 * np.maximum(1.0, np.abs(c))
+    over = last & (sp > c + tol)
+    if over.any():
+        _fail("FG017", f"観察終了が潜在的打ち切り時刻 {column} より後の対象者がいます"
+              f"（{int(over.sum())}人）",
+              f"{int(over.sum())} subjects are followed past their potential censoring time "
+              f"({column} < stop)")
+    admin = last & (status == 0) & (sp >= c - tol)
+    random = ~admin
+    # ranked: at risk at exit ranks ≤ cend (exit times ≤ censoring time)
+    cend = np.where(np.isinf(c), np.inf, np.searchsorted(utime, c + tol, "right") - 1.0)
+    return cend, random, int(admin.sum())
 
 
 def finegray(
@@ -596,6 +661,7 @@ def finegray(
     censoring: str = "survival",
     variance: str = "robust",
     external: Mapping[str, str] | None = None,
+    censoring_time: str | None = None,
     robust: bool | None = None,
     tol: float = 1e-10,
     max_iter: int = 50,
@@ -650,6 +716,19 @@ def finegray(
         competing exit such a covariate follows its known path (0 until the
         switch, 1 after) instead of being carried forward from the last row.
         The observed rows are used as given (split them at the switch).
+    censoring_time : str, optional
+        Column with each subject's **known potential censoring time** on the
+        analysis time scale (read on its last row), e.g. ``as_of −
+        care_start`` when follow-up ends administratively at a data cut-off
+        (Fine & Gray 1999, §3, "censoring complete" data). A subject with a
+        competing exit then stays in the risk set only up to its own
+        potential censoring time, with weight ``G(t−)H(t)/(G(T−)H(T))``
+        there, and ``G`` is estimated from the *random* censorings only: a
+        subject censored at (or after) its ``censoring_time`` is censored
+        administratively and is not an event of ``G`` (``G ≡ 1`` when there
+        are no random censorings). Truncation weights ``H`` as without it.
+        ``None`` (default): follow-up after a competing exit is unknown, the
+        subject stays in the risk set for ever with the IPCW weight.
     variance : {"robust", "finegray", "model"}
         ``"robust"`` (default): the sandwich clustered by ``cluster``, the
         weights treated as known (R ``coxph(..., cluster=id)`` on
@@ -699,7 +778,8 @@ def finegray(
     D = _design(df, duration=duration, start=start, stop=stop, entry=entry, cause=cause,
                 cause_of_interest=cause_of_interest, covariates=covariates, id_col=id,
                 cluster=cluster, strata=strata, censored=censored, ties=ties,
-                exits_first=censoring == "survival", external=external)
+                exits_first=censoring == "survival", external=external,
+                censoring_time=censoring_time)
     P, E, late, cov = D.P, D.E, D.late, D.cov
     rs, rp, status, last, s_idx, subj, order = D.rs, D.rp, D.status, D.last, D.s_idx, D.subj, D.order
     utime, center, s_labels, strata_cols, n, ev = (
@@ -722,6 +802,10 @@ def finegray(
         np.add.at(Uc, clus, U)
         np.add.at(Uc, clus[E.rows], _ext_residuals(P, E, beta, den, xbar))
         if variance == "finegray":
+            if censoring_time is not None:
+                _fail("FG018", "variance='finegray' は censoring_time と併用できません（robust を使用）",
+                      "variance='finegray' is not available with censoring_time; use "
+                      "variance='robust'")
             if external:
                 _fail("FG012", "variance='finegray' は external と併用できません",
                       "variance='finegray' is not available with external covariates")
@@ -761,6 +845,7 @@ def finegray(
         robust=robust,
         late_entry=late,
         variance=variance,
+        n_administrative=D.n_admin,
         strata=s_labels,
         strata_column=tuple(strata_cols),
         _baseline=baseline,
