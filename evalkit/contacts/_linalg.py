@@ -15,11 +15,21 @@ def cluster_codes(groups) -> tuple[np.ndarray, int]:
     return codes.astype(np.int64), int(codes.max() + 1) if len(codes) else 0
 
 
-def cluster_sum(values: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
-    """Sum rows of ``values`` (n × k or n) within clusters → (G × k or G)."""
-    ind = sp.csr_matrix(
+def cluster_indicator(codes: np.ndarray, n_groups: int) -> sp.csr_matrix:
+    """The sparse G × n matrix that sums rows within clusters (build once, reuse)."""
+    return sp.csr_matrix(
         (np.ones(len(codes)), (codes, np.arange(len(codes)))), shape=(n_groups, len(codes))
     )
+
+
+def cluster_sum(values: np.ndarray, codes: np.ndarray, n_groups: int,
+                indicator: sp.csr_matrix | None = None) -> np.ndarray:
+    """Sum rows of ``values`` (n × k or n) within clusters → (G × k or G).
+
+    ``indicator`` (from :func:`cluster_indicator` on the same codes) saves
+    rebuilding it in iterative fits; the sums are the same.
+    """
+    ind = indicator if indicator is not None else cluster_indicator(codes, n_groups)
     return np.asarray(ind @ values)
 
 

@@ -25,7 +25,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from evalkit.contacts._linalg import WaldInference, cluster_codes, cluster_sum, xtwx
+from evalkit.contacts._linalg import (
+    WaldInference,
+    cluster_codes,
+    cluster_indicator,
+    cluster_sum,
+    xtwx,
+)
 from evalkit.contacts.nbreg import _poisson_fit
 
 
@@ -67,6 +73,7 @@ def fit_gee(
     n, k = X.shape
     names = list(names or [f"x{i}" for i in range(k)])
     codes, G = cluster_codes(groups)
+    ind = cluster_indicator(codes, G)
     ni = np.bincount(codes, minlength=G).astype(float)
     n_pairs = float(np.sum(ni * (ni - 1) / 2))
     beta, _ = _poisson_fit(y, X, off)
@@ -77,15 +84,15 @@ def fit_gee(
         s = np.sqrt(mu)
         r = (y - mu) / s
         c = rho / ((1 - rho) * (1 + rho * (ni - 1)))
-        S = cluster_sum(X * s[:, None], codes, G)
-        Rs = cluster_sum(r, codes, G)
+        S = cluster_sum(X * s[:, None], codes, G, ind)
+        Rs = cluster_sum(r, codes, G, ind)
         B = xtwx(X, mu) / (1 - rho) - S.T @ (S * c[:, None])
         return mu, r, c, S, Rs, B
 
     def update_rho(r):
         scale = float(np.sum(r * r)) / (n - k)
-        rs = cluster_sum(r, codes, G)
-        rr = cluster_sum(r * r, codes, G)
+        rs = cluster_sum(r, codes, G, ind)
+        rr = cluster_sum(r * r, codes, G, ind)
         pair = float(np.sum((rs**2 - rr) / 2)) / scale
         return pair / (n_pairs - k), scale
 
@@ -104,7 +111,7 @@ def fit_gee(
         rho, _ = update_rho((y - mu) / np.sqrt(mu))
         n_assoc += 1
     mu, r, c, S, Rs, B = pieces(beta, rho)
-    U = cluster_sum(X * ((y - mu) / (1 - rho))[:, None], codes, G) - S * (c * Rs)[:, None]
+    U = cluster_sum(X * ((y - mu) / (1 - rho))[:, None], codes, G, ind) - S * (c * Rs)[:, None]
     Binv = np.linalg.inv(B)
     cov = Binv @ (U.T @ U) @ Binv
     scale = float(np.sum(r * r)) / (n - k)

@@ -249,10 +249,11 @@ def child_month_panel(
 
 def _start_of(center: np.ndarray, starts: Mapping[str, pd.Timestamp]) -> np.ndarray:
     """Policy start (NaT if none) for each element of an array of centre codes."""
-    s = pd.Series(center, dtype=object).map(
-        {c: np.datetime64(d, "ns") for c, d in starts.items()}
-    )
-    return pd.to_datetime(s).to_numpy(dtype="datetime64[ns]")
+    codes, uniq = pd.factorize(pd.Series(center, dtype=object), use_na_sentinel=True)
+    lut = np.array(
+        [np.datetime64(starts[c], "ns") if c in starts else np.datetime64("NaT", "ns")
+         for c in uniq] + [np.datetime64("NaT", "ns")], dtype="datetime64[ns]")
+    return lut[codes]  # code -1 (missing centre) takes the last entry: NaT
 
 
 def _contact_counts(ds, child, s, e, cid: pd.Index, day) -> pd.DataFrame:

@@ -77,6 +77,8 @@ def _detect_encoding(data: bytes) -> str | None:
         return "utf-8-sig"
     if b"\x00" in data:  # UTF-16/32 ("Unicode text" from Excel) or a binary file
         return None
+    if data.isascii():  # ASCII is UTF-8 (checked without decoding)
+        return "utf-8"
     try:
         data.decode("utf-8")
         return "utf-8"
@@ -139,6 +141,8 @@ def _series_text(s: pd.Series) -> np.ndarray:
         out = s.astype("Int64").astype(str).to_numpy(dtype=object)
         out[na] = ""
         return out
+    if isinstance(dt, pd.StringDtype):  # text already: missing values read as empty text
+        return s.to_numpy(dtype=object, na_value="")
     v = s.to_numpy(dtype=float) if pd.api.types.is_float_dtype(dt) else s.to_numpy(dtype=object)
     if v.dtype == object and pd.api.types.infer_dtype(v, skipna=False) == "string":
         return v
@@ -186,15 +190,105 @@ def _drop_blank_rows(df: pd.DataFrame) -> pd.DataFrame:
     return df.loc[~blank] if blank.any() else df
 
 
+def _parquet_frame(path: Path) -> pd.DataFrame:
+    """``pandas.read_parquet(path)``, with text columns as categoricals of their text.
+
+    The text columns are read as Parquet stores them, dictionary-encoded
+    (pyarrow's ``read_dictionary``): the values arrive as codes into the
+    distinct strings, with no Python string per cell. Missing text is a
+    missing code (read as empty text, as before). Files with a stored index
+    other than a range are read by pandas as they are.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    schema = pq.read_schema(path)
+    index = (schema.pandas_metadata or {}).get("index_columns", [])
+    text = [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
+    if not text or any(not isinstance(i, dict) for i in index) or len(set(schema.names)) < len(
+            schema.names):
+        return pd.read_parquet(path)
+    others = [n for n in schema.names if n not in text]
+    typed = pd.read_parquet(path, columns=others) if others else None
+    tt = pq.read_table(path, columns=text, read_dictionary=text).unify_dictionaries()
+    cols: dict[str, Any] = {}
+    for name in text:
+        ch = tt.column(name)
+        if ch.num_chunks == 0:
+            cols[name] = pd.Categorical([], categories=pd.Index([], dtype=object))
+            continue
+        codes = np.concatenate([pc.fill_null(c.indices, -1).to_numpy(zero_copy_only=False)
+                                for c in ch.chunks]).astype(np.int64)
+        cats = ch.chunk(0).dictionary.to_numpy(zero_copy_only=False).astype(object)
+        cols[name] = pd.Categorical.from_codes(codes, categories=pd.Index(cats, dtype=object))
+    n = tt.num_rows
+    if typed is not None and len(typed) != n:
+        return pd.read_parquet(path)
+    return pd.DataFrame({c: (typed[c].to_numpy() if not isinstance(typed[c].dtype, pd.api.extensions.ExtensionDtype)
+                             else typed[c].array) if c in others else cols[c]
+                         for c in schema.names}, index=pd.RangeIndex(n))
+
+
+def _text_categorical(s: pd.Series) -> bool:
+    """A categorical whose categories are all text (read by codes, see :func:`_factorize_text`)."""
+    return isinstance(s.dtype, pd.CategoricalDtype) and (
+        len(s.cat.categories) == 0 or pd.api.types.infer_dtype(s.cat.categories, skipna=False) == "string")
+
+
 def _read_parquet(path: Path, problems: list[Problem], table: str) -> pd.DataFrame | None:
     try:
-        df = pd.read_parquet(path)
+        try:
+            df = _parquet_frame(path)
+        except Exception:  # whatever the dictionary path cannot read, pandas reads (or reports)
+            df = pd.read_parquet(path)
     except Exception as e:  # pyarrow raises many kinds
         problems.append(RULES["TABLE_UNREADABLE"].problem(table=table, value=str(e).strip()))
         return None
-    out = pd.DataFrame({_norm(c): _series_text(df[c]) for c in df.columns}, dtype=object)
+    # dates, numbers, booleans and text categoricals stay as they are: _parse_column reads them
+    out = pd.DataFrame({_norm(c): df[c] if _typed(df[c].dtype) or _text_categorical(df[c])
+                        else _series_text(df[c]) for c in df.columns})
     out.index = pd.RangeIndex(2, 2 + len(df), name="row")
     return out
+
+
+def _typed(dt) -> bool:
+    """Columns :func:`_parse_typed` may read directly: datetimes, booleans, numbers."""
+    return (pd.api.types.is_datetime64_any_dtype(dt) or pd.api.types.is_bool_dtype(dt)
+            or (pd.api.types.is_numeric_dtype(dt) and not pd.api.types.is_complex_dtype(dt)))
+
+
+def _parse_typed(col: Column, s: pd.Series) -> tuple[pd.Series, np.ndarray] | None:
+    """A typed column read without going through text: ``(values, missing)``, or None.
+
+    Gives exactly what reading the column's text (:func:`_series_text`) would
+    give, for the cases where that text could raise no problem other than a
+    missing value; otherwise None (the caller reads the text, which finds the
+    problems with the same row numbers and values).
+    """
+    dt, idx = s.dtype, s.index
+    if col.kind == "date" and pd.api.types.is_datetime64_any_dtype(dt):
+        if getattr(dt, "tz", None) is not None:
+            s = s.dt.tz_localize(None)
+        v = s.to_numpy().astype("datetime64[ns]")
+        day = v.astype("datetime64[D]").astype("datetime64[ns]")  # the text keeps the date only
+        return pd.Series(day, index=idx), np.isnat(v)
+    if pd.api.types.is_bool_dtype(dt):
+        if col.kind != "bool":
+            return None
+        b = s.astype("boolean")
+        return pd.Series(b.to_numpy(), index=idx, dtype="boolean"), b.isna().to_numpy()
+    if col.kind in ("int", "number") and _typed(dt) and not pd.api.types.is_datetime64_any_dtype(dt):
+        num = s.to_numpy(dtype=float, na_value=np.nan) + 0.0  # -0.0 reads as "0"
+        missing = np.isnan(num)
+        ok = np.isfinite(num) | missing
+        if col.kind == "int":
+            ok &= missing | ((num == np.round(num)) & (np.abs(num) <= _INT_LIMIT))
+        if not ok.all():
+            return None
+        out = pd.Series(num, index=idx)
+        return (out.astype("Int64") if col.kind == "int" else out), missing
+    return None
 
 
 def _unreadable(value: str) -> DatasetError:
@@ -369,11 +463,41 @@ _FALSE = {"false", "0", "いいえ", "no", "n", "f", "×", "✕", "無", "なし
 _MARU = {"○", "◯", "〇"}
 
 
+def _iso_dates(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Vectorised reading of the common ``YYYY-MM-DD`` form (also ``/`` or ``.``, ASCII digits).
+
+    Returns ``(mask, ymd)``: which elements have exactly that form and their
+    year, month, day (n × 3 int), the numbers ``_DATE_RE`` would give them.
+    """
+    n = len(u)
+    if n == 0:
+        return np.zeros(0, bool), np.zeros((0, 3), np.int64)
+    try:
+        a = np.asarray(u, dtype=str)
+    except (TypeError, ValueError):
+        return np.zeros(n, bool), np.zeros((0, 3), np.int64)
+    width = a.dtype.itemsize // 4
+    if width < 10:
+        return np.zeros(n, bool), np.zeros((0, 3), np.int64)
+    cp = a.view(np.uint32).reshape(n, width)
+    ok = np.fromiter(map(len, u), dtype=np.int64, count=n) == 10
+    dig = cp[:, [0, 1, 2, 3, 5, 6, 8, 9]].astype(np.int64) - 48
+    ok &= ((dig >= 0) & (dig <= 9)).all(axis=1)
+    seps = np.array([ord("-"), ord("/"), ord(".")], dtype=np.uint32)
+    ok &= np.isin(cp[:, 4], seps) & np.isin(cp[:, 7], seps)
+    d = dig[ok]
+    ymd = np.column_stack([d[:, 0] * 1000 + d[:, 1] * 100 + d[:, 2] * 10 + d[:, 3],
+                           d[:, 4] * 10 + d[:, 5], d[:, 6] * 10 + d[:, 7]])
+    return ok, ymd
+
+
 def _parse_date_uniques(u: np.ndarray) -> np.ndarray:
     out = np.full(len(u), np.datetime64("NaT"), dtype="datetime64[ns]")
-    ymd = []
-    pos = []
-    for i, s in enumerate(u):
+    fast, fast_ymd = _iso_dates(u)
+    ymd: list[tuple[int, int, int]] = []
+    pos: list[int] = []
+    for i in np.flatnonzero(~fast):
+        s = u[i]
         m = _DATE_RE.match(s)
         if m:
             ymd.append(tuple(int(g) for g in m.groups()))
@@ -385,17 +509,49 @@ def _parse_date_uniques(u: np.ndarray) -> np.ndarray:
             year = _ERA_OFFSET[era.casefold()] + (1 if y == "元" else int(y))
             ymd.append((year, int(mo), int(d)))
             pos.append(i)
-    if pos:
-        arr = np.array(ymd)
-        parsed = pd.to_datetime(
-            pd.DataFrame({"year": arr[:, 0], "month": arr[:, 1], "day": arr[:, 2]}), errors="coerce"
+    if fast.any():
+        pos = np.r_[np.flatnonzero(fast), np.array(pos, dtype=np.int64)]
+        ymd = np.vstack([fast_ymd, np.array(ymd, dtype=np.int64).reshape(-1, 3)])
+    if len(pos):
+        out[np.asarray(pos, dtype=np.int64)] = _ymd_dates(np.asarray(ymd, dtype=np.int64))
+    return out
+
+
+#: first and last midnight a ``datetime64[ns]`` holds (pandas' Timestamp range)
+_FIRST_DAY, _LAST_DAY = np.datetime64("1677-09-22", "D"), np.datetime64("2262-04-11", "D")
+
+
+def _ymd_dates(arr: np.ndarray) -> np.ndarray:
+    """Dates of year, month, day rows (n × 3); NaT where not a date in the Timestamp range.
+
+    Vectorised equivalent of ``pd.to_datetime(DataFrame(year, month, day),
+    errors="coerce")`` for years ≥ 1000; earlier years (never valid dates
+    in range) go through pandas itself so the result is the same in every case.
+    """
+    y, m, d = arr[:, 0], arr[:, 1], arr[:, 2]
+    out = np.full(len(arr), np.datetime64("NaT"), dtype="datetime64[ns]")
+    old = y < 1000
+    if old.any():
+        out[old] = pd.to_datetime(
+            pd.DataFrame({"year": y[old], "month": m[old], "day": d[old]}), errors="coerce"
         ).to_numpy()
-        out[np.array(pos)] = parsed
+    ok = ~old & (m >= 1) & (m <= 12) & (d >= 1) & (y <= 9999)
+    month = (np.where(ok, y, 1970) - 1970).astype("datetime64[Y]").astype("datetime64[M]") + (
+        np.where(ok, m, 1) - 1)
+    first = month.astype("datetime64[D]")
+    ok &= d <= ((month + 1).astype("datetime64[D]") - first).astype(np.int64)
+    day = first + np.where(ok, d - 1, 0)
+    ok &= (day >= _FIRST_DAY) & (day <= _LAST_DAY)
+    out[ok] = day[ok].astype("datetime64[ns]")
     return out
 
 
 def _factorize_text(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    codes, uniques = pd.factorize(s.to_numpy(dtype=object), sort=False)
+    if isinstance(s.dtype, pd.CategoricalDtype):  # text categories (see _text_categorical)
+        codes = s.cat.codes.to_numpy().astype(np.intp)
+        uniques = s.cat.categories.to_numpy(dtype=object)
+    else:
+        codes, uniques = pd.factorize(s.to_numpy(dtype=object), sort=False)
     # NFKC leaves ASCII unchanged: only strip it (most ids and dates)
     norm = [u.strip() if type(u) is str and u.isascii() else _norm(u) for u in uniques]
     if len(codes) and (codes < 0).any():  # missing values read as empty text
@@ -413,6 +569,16 @@ def _parse_column(
     table: str, col: Column, s: pd.Series, problems: list[Problem]
 ) -> pd.Series:
     idx = s.index
+    if s.dtype != object and not _text_categorical(s):
+        typed = _parse_typed(col, s)
+        if typed is not None:
+            out, miss = typed
+            if not col.nullable:
+                for r in idx[miss]:
+                    problems.append(RULES["VALUE_MISSING"].problem(table=table, row=r,
+                                                                   column=col.name, value=""))
+            return out
+        s = pd.Series(_series_text(s), index=idx, dtype=object)
     codes, uniq = _factorize_text(s)
     empty_u = uniq == ""
     if col.kind in ("id", "text"):
@@ -429,14 +595,20 @@ def _parse_column(
         syn = C.synonyms(col.code_table)
         mapped = np.array([syn.get(u.casefold()) for u in uniq], dtype=object)
         bad_u = ~empty_u & pd.isna(mapped)
-        cat = pd.Categorical(mapped[codes] if len(codes) else [], categories=list(col.code_table))
+        cats = pd.Index(list(col.code_table))
+        code_u = cats.get_indexer(mapped)  # -1: unknown or empty
+        cat = pd.Categorical.from_codes(code_u[codes] if len(codes) else np.zeros(0, np.int64),
+                                        categories=cats)
         out = pd.Series(cat, index=idx)
         rule = RULES["CODE_UNKNOWN"]
     elif col.kind == "bool":
         low = np.array([u.casefold() for u in uniq], dtype=object)
         val = np.array([True if v in _TRUE else False if v in _FALSE else None for v in low], dtype=object)
         bad_u = ~empty_u & pd.isna(val)
-        out = pd.Series(pd.array(val[codes] if len(codes) else [], dtype="boolean"), index=idx)
+        na_u = pd.isna(val)
+        truth_u = np.where(na_u, False, val).astype(bool)
+        out = pd.Series(pd.arrays.BooleanArray(truth_u[codes], na_u[codes]) if len(codes)
+                        else pd.array([], dtype="boolean"), index=idx)
         rule = RULES["BOOL_UNPARSEABLE"]
     elif col.kind in ("int", "number"):
         num = pd.to_numeric(pd.Series(uniq), errors="coerce").to_numpy(dtype=float)
@@ -467,7 +639,7 @@ def _parse_column(
 def _apply_maru_convention(df: pd.DataFrame, raw: pd.DataFrame) -> pd.DataFrame:
     """Where a bool column uses ○/blank, a blank in an applicable row means False."""
     for col, kind in (("caregiver_present", "family_exchange"), ("family_participated", "support_meeting")):
-        if col not in raw.columns:
+        if col not in raw.columns or _typed(raw[col].dtype):  # typed booleans hold no ○
             continue
         codes, uniq = _factorize_text(raw[col])
         if not any(u in _MARU for u in uniq):
@@ -484,7 +656,7 @@ def _apply_maru_convention(df: pd.DataFrame, raw: pd.DataFrame) -> pd.DataFrame:
 def parse_table(name: str, raw: pd.DataFrame, problems: list[Problem]) -> pd.DataFrame:
     """Parse one raw (text) table into its typed form, collecting problems."""
     t = TABLES[name]
-    raw = raw.copy()
+    raw = raw.copy(deep=False)  # only the index is replaced below
     if not isinstance(raw.index, pd.RangeIndex) or raw.index.name != "row":
         if raw.index.name != "row":
             raw.index = pd.RangeIndex(2, 2 + len(raw), name="row")
@@ -537,12 +709,18 @@ def _latest_date(tables: Mapping[str, pd.DataFrame]) -> pd.Timestamp | None:
 
 
 def _as_text_frame(df: pd.DataFrame) -> pd.DataFrame:
-    """Every cell as the text it would have in a CSV (plain ``str`` columns kept as is)."""
+    """Every cell as the text it would have in a CSV (plain ``str`` columns kept as is).
+
+    Dates, booleans and numbers stay typed: :func:`_parse_column` reads them
+    as it would read their text (and through their text where a problem is
+    possible).
+    """
     out = {}
     for c in df.columns:
         s = df[c]
-        if s.dtype == object and pd.api.types.infer_dtype(s, skipna=False) == "string":
-            out[c] = s
+        if (s.dtype == object and pd.api.types.infer_dtype(s, skipna=False) == "string") or _typed(
+                s.dtype) or _text_categorical(s):
+            out[c] = s  # text, or values _parse_column reads directly
             continue
         out[c] = _series_text(s)
     res = pd.DataFrame(out, index=df.index, columns=df.columns)
@@ -555,8 +733,15 @@ def parse_tables(
     source: str | None = None,
     sha256: str | None = None,
     problems: list[Problem] | None = None,
+    *,
+    as_read: bool = False,
 ) -> Dataset:
-    """Parse raw tables (text or plain values) into a :class:`Dataset`."""
+    """Parse raw tables (text or plain values) into a :class:`Dataset`.
+
+    ``as_read=True`` says the tables come from :func:`read_raw` (text, or
+    typed columns and text categoricals that the parser reads directly), so
+    the conversion of other values to text is skipped.
+    """
     problems = list(problems or [])
     meta = dict(meta or {})
     tables: dict[str, pd.DataFrame] = {}
@@ -565,7 +750,7 @@ def parse_tables(
             df = raw[name]
             if not all(isinstance(c, str) for c in df.columns):
                 df = df.rename(columns=str)
-            tables[name] = parse_table(name, _as_text_frame(df), problems)
+            tables[name] = parse_table(name, df if as_read else _as_text_frame(df), problems)
         else:
             unreadable = any(
                 p.table == name and p.code in ("TABLE_UNREADABLE", "ENCODING_UNKNOWN")
@@ -640,7 +825,8 @@ def load(path: str | os.PathLike, mapping: str | os.PathLike | Any = None) -> Da
         tables, meta, problems, sha = read_raw(path)
     except OSError as e:  # permissions, a folder vanishing while read, ...
         raise _unreadable(f"{path} ({type(e).__name__}: {e.strerror or e})") from e
-    return parse_tables(tables, meta=meta, source=str(path), sha256=sha, problems=problems)
+    return parse_tables(tables, meta=meta, source=str(path), sha256=sha, problems=problems,
+                        as_read=True)
 
 
 # --------------------------------------------------------------------------- writing

@@ -28,7 +28,9 @@ def register(sub) -> None:
     p.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2,...",
                    help="vary a scenario value; several --grid give their product (repeatable)")
     p.add_argument("--analyses", default="survival,contacts",
-                   help="comma-separated: kpi, survival, contacts (default: survival,contacts)")
+                   help="comma-separated analyses (kpi, survival, incidence, contacts), each "
+                        "optionally restricted to some estimators: FAMILY:EST,EST..., e.g. "
+                        "survival,contacts:negbin,gee (default: survival,contacts)")
     p.add_argument("--workers", type=int, default=None, help="local processes (default: all cores)")
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="run on an existing Dask distributed scheduler, e.g. tcp://host:8786")
@@ -44,16 +46,16 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from evalkit.cli import UsageError
-    from evalkit.simulate.analyses import ANALYSES
+    from evalkit.simulate.analyses import SelectionError, parse_selection
     from evalkit.simulate.grid import parse_assignments, parse_grid
     from evalkit.simulate.study import StudySpec, run_study
 
     if args.replications < 1:
         raise UsageError("--replications must be at least 1 / 1 以上を指定してください")
-    names = tuple(a.strip() for a in args.analyses.split(",") if a.strip())
-    unknown = [a for a in names if a not in ANALYSES]
-    if unknown or not names:
-        raise UsageError(f"unknown analyses {unknown}; choose from {sorted(ANALYSES)}")
+    try:
+        names = parse_selection(args.analyses)
+    except SelectionError as e:
+        raise UsageError(f"{e.message_ja}\n{e.message_en} [{e.code}]") from e
     try:
         sets = parse_assignments(args.set)
         grid = parse_grid(args.grid)

@@ -10,6 +10,7 @@ recorded with its error and the study goes on.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -27,6 +28,7 @@ import pandas as pd
 
 from evalkit import __version__
 from evalkit.results import Results
+from evalkit.simulate.analyses import selected_estimators
 from evalkit.simulate.grid import expand_grid, replication_seed
 from evalkit.simulate.summary import summarise
 
@@ -61,6 +63,25 @@ def run_task(task: Task) -> list[dict[str, Any]]:
 
     Never raises: an exception becomes one row with ``status="error"``.
     """
+    return _run(task, None)
+
+
+def run_task_timed(task: Task) -> tuple[list[dict[str, Any]], dict[str, float]]:
+    """:func:`run_task`, plus where the time went (for ``benchmarks/bench_simulate.py``).
+
+    The second value holds wall seconds per step (``generate``, then the
+    analyses' own steps, e.g. ``contacts.its.interviews``), ``wall`` (the
+    whole task) and ``cpu`` (``time.process_time`` of the worker for the
+    task: meaningful when other programs share the machine).
+    """
+    timings: dict[str, float] = {}
+    c0 = time.process_time()
+    rows = _run(task, timings)
+    timings["cpu"] = time.process_time() - c0
+    return rows, timings
+
+
+def _run(task: Task, timings: dict[str, float] | None) -> list[dict[str, Any]]:
     import warnings
 
     warnings.filterwarnings("ignore")
@@ -76,12 +97,18 @@ def run_task(task: Task) -> list[dict[str, Any]]:
             children_scale=task.children_scale,
             overrides=dict(task.overrides),
         )
-        ests = run_analyses(res, list(task.analyses))
+        if timings is not None:
+            timings["generate"] = time.perf_counter() - t0
+        ests = run_analyses(res, list(task.analyses), timings=timings)
         secs = time.perf_counter() - t0
+        if timings is not None:
+            timings["wall"] = secs
         return [
             {**base, "status": "ok", "error": "", **e.to_dict(), "seconds": secs} for e in ests
         ]
     except Exception as e:  # recorded, never fatal for the study
+        if timings is not None:
+            timings["wall"] = time.perf_counter() - t0
         last = traceback.extract_tb(e.__traceback__)[-1] if e.__traceback__ else None
         where = f" ({Path(last.filename).name}:{last.lineno})" if last else ""
         return [
@@ -105,6 +132,12 @@ class StudySpec:
     grid: dict[str, list[Any]] = field(default_factory=dict)
     seed: int = 20260401
     children_scale: float = 1.0
+
+    def __post_init__(self) -> None:
+        # the selection in canonical form (``--analyses``), so two spellings are one study
+        from evalkit.simulate.analyses import parse_selection
+
+        object.__setattr__(self, "analyses", parse_selection(tuple(self.analyses)))
 
     def points(self) -> list[dict[str, Any]]:
         return expand_grid(self.grid)
@@ -342,7 +375,8 @@ def open_study_dir(out: Path, spec: StudySpec, key: str, overwrite: bool = False
     write_manifest(out, manifest_document("simulate", {}, study_key=key, status="running"))
     tmp = make_temp_file(out, "study.json")
     tmp.write_text(
-        json.dumps({"evalkit_version": __version__, "study_key": key, "spec": spec.to_json()},
+        json.dumps({"evalkit_version": __version__, "study_key": key, "spec": spec.to_json(),
+                    "estimators": selected_estimators(spec.analyses)},
                    ensure_ascii=False, indent=2), "utf-8",
     )
     os.replace(tmp, out / "study.json")
@@ -353,8 +387,57 @@ def _rows_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     return df.astype({"point": "int64", "replication": "int64", "seed": "int64"})
 
 
+#: environment variables that keep each worker's numerical libraries to one thread
+_ONE_THREAD = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+#: imported once by the fork server, so each worker starts with them loaded
+_PRELOAD = ["evalkit.simulate.study", "evalkit.simulate.analyses", "evalkit.synth",
+            "evalkit.survival.analysis", "evalkit.contacts.analysis"]
+
+
+@contextlib.contextmanager
+def one_thread_per_worker():
+    """Set the BLAS/OpenMP thread counts to 1 (where not set already) while workers start.
+
+    With *n* worker processes on *n* cores, a multi-threaded BLAS in each
+    would start several threads per process and let them fight over the
+    cores (at Nagano scale that costs about half the throughput); the
+    libraries read these variables when a process starts, so they must be in
+    the environment before the pool's processes (or its fork server) start.
+    A value the user set is kept. The previous environment is restored after.
+    """
+    old = {k: os.environ.get(k) for k in _ONE_THREAD}
+    for k in _ONE_THREAD:
+        os.environ.setdefault(k, "1")
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def process_pool(n: int) -> ProcessPoolExecutor:
+    """A pool of ``n`` fresh worker processes (``forkserver``, else ``spawn``).
+
+    Fresh processes read the thread settings of :func:`one_thread_per_worker`
+    (a ``fork`` would copy the parent's already-initialised BLAS); the fork
+    server imports the simulation modules once, so workers start quickly.
+    Use inside :func:`one_thread_per_worker`.
+    """
+    import multiprocessing as mp
+
+    method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
+    ctx = mp.get_context(method)
+    if method == "forkserver":
+        ctx.set_forkserver_preload(_PRELOAD)
+    return ProcessPoolExecutor(max_workers=n, mp_context=ctx)
+
+
 def _execute(
-    tasks: list[Task], workers: int | None, scheduler: str | None, on_done: Callable
+    tasks: list[Task], workers: int | None, scheduler: str | None, on_done: Callable,
+    fn: Callable = run_task,
 ) -> None:
     if not tasks:
         return
@@ -364,7 +447,7 @@ def _execute(
 
         client = scheduler if not isinstance(scheduler, str) else Client(scheduler)
         try:
-            futs = client.map(run_task, tasks, pure=False, key=[f"evalkit-{t.key}-{t.seed}" for t in tasks])
+            futs = client.map(fn, tasks, pure=False, key=[f"evalkit-{t.key}-{t.seed}" for t in tasks])
             index = {f.key: t for f, t in zip(futs, tasks, strict=True)}
             for fut in dask_completed(futs):
                 on_done(index[fut.key], fut.result())
@@ -375,11 +458,10 @@ def _execute(
     n = workers or os.cpu_count() or 1
     if n <= 1:
         for t in tasks:
-            on_done(t, run_task(t))
+            on_done(t, fn(t))
         return
-    # chunks keep the per-task overhead (pickling, scheduling) small
-    with ProcessPoolExecutor(max_workers=n) as pool:
-        futs = {pool.submit(run_task, t): t for t in tasks}
+    with one_thread_per_worker(), process_pool(n) as pool:
+        futs = {pool.submit(fn, t): t for t in tasks}
         for f in as_completed(futs):
             on_done(futs[f], f.result())
 
@@ -393,6 +475,7 @@ def run_study(
     progress: bool = True,
     retry_failed: bool = False,
     overwrite: bool = False,
+    timings: dict[str, dict[str, float]] | None = None,
 ) -> StudyResult:
     """Run (or resume) a simulation study.
 
@@ -414,6 +497,16 @@ def run_study(
         The study is identified by :meth:`StudySpec.key` (the scenario's
         content and every parameter), so the same folder resumes only the same
         study; ``study.json`` records the key, ``.evalkit-manifest.json`` the files.
+    timings : dict, optional
+        Filled with the time split of each task run now, by task key (see
+        :func:`run_task_timed`; for ``benchmarks/bench_simulate.py``).
+
+    Notes
+    -----
+    Local workers are fresh processes with one BLAS/OpenMP thread each
+    (:func:`one_thread_per_worker`); with ``workers=1`` the study runs in
+    this process, whose thread settings are the caller's (set
+    ``OPENBLAS_NUM_THREADS=1`` before starting Python for the same speed).
     """
     spec.check()
     tasks = spec.tasks()
@@ -438,7 +531,10 @@ def run_study(
     if progress and done:
         print(f"  再開: {len(done)} 件完了済み / resuming: {len(done)} done", file=sys.stderr)
 
-    def on_done(task: Task, rows: list[dict[str, Any]]) -> None:
+    def on_done(task: Task, result) -> None:
+        rows = result
+        if timings is not None:
+            rows, timings[task.key] = result
         df = _rows_frame(rows)
         done[task.key] = df
         if rep_dir is not None:
@@ -446,7 +542,8 @@ def run_study(
         if prog:
             prog.update(all(r["status"] == "ok" for r in rows))
 
-    _execute(todo, workers, scheduler, on_done)
+    _execute(todo, workers, scheduler, on_done,
+             fn=run_task if timings is None else run_task_timed)
     reps = pd.concat([done[t.key] for t in tasks], ignore_index=True) if tasks else _rows_frame([])
     reps = reps.sort_values(["point", "replication", "estimator"], kind="mergesort").reset_index(drop=True)
     points = spec.points()

@@ -1,19 +1,30 @@
 """Regenerate ``docs/validation.md``: coverage and bias of evalkit's estimators.
 
-    .venv/bin/python -m evalkit.simulate.validation_doc [--replications 200] [--workers 2]
+    .venv/bin/python -m evalkit.simulate.validation_doc --replications 500 --workers 2 \
+        --scenarios nagano_default,nagano_staggered,null_effect,japan
 
-Runs a simulation study of the survival and contact analyses on the default
-scenario (``nagano_default``), the staggered roll-out (``nagano_staggered``,
-where the difference-in-differences applies) and ``null_effect``, and writes the
-performance table (bias, empirical SE, coverage, power, with Monte Carlo SEs)
-as Markdown. The study folder (``build/validation``) is kept, so an
-interrupted run resumes.
+Runs a simulation study of the survival, incidence and contact analyses on
+each scenario — by default the default scenario (``nagano_default``), the
+staggered roll-out (``nagano_staggered``, where the difference-in-differences
+applies) and ``null_effect`` — and writes the performance table (bias,
+empirical SE, coverage, power, with Monte Carlo SEs) as Markdown. A scenario
+runs at full scale unless ``SCENARIO@SCALE`` (``japan@0.05``) or
+``--scale SCENARIO=SCALE`` says otherwise; ``japan`` defaults to
+:data:`DEFAULT_SCALES` (reduced). A scenario whose file is missing is skipped
+with a message (and a line in the doc). Every coverage outside
+:data:`COVERAGE_BAND` or bias beyond :data:`BIAS_MCSE` Monte-Carlo SEs gets a
+line saying why, from :data:`EXPLANATIONS`, or that it is not explained. The
+study folders (``build/validation/SCENARIO``) are kept, so an interrupted run
+resumes.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import math
+import sys
+from fnmatch import fnmatchcase
 from pathlib import Path
 
 import pandas as pd
@@ -22,6 +33,31 @@ from evalkit import __version__
 from evalkit.simulate.study import StudySpec, run_study
 
 ROOT = Path(__file__).resolve().parents[2]
+#: children scale of a scenario when neither ``@SCALE`` nor ``--scale`` gives one
+DEFAULT_SCALES: dict[str, float] = {"japan": 0.05}
+#: coverage of a 95% interval outside this band is flagged
+COVERAGE_BAND = (0.93, 0.97)
+#: a bias more than this many Monte-Carlo SEs from zero is flagged
+BIAS_MCSE = 3.0
+#: marker of a flagged row that no known explanation covers
+NOT_EXPLAINED = "未解明 / not explained (no known cause recorded; see the issue tracker)"
+#: known causes of flagged rows: (scenario pattern, estimator pattern, measure, text);
+#: patterns are shell-style (``*``), measure is "coverage", "bias" or "*"
+EXPLANATIONS: list[tuple[str, str, str, str]] = [
+    ("*", "survival.finegray_policy_shr", "*",
+     "the policy is an external (calendar-time) covariate while the pooled censoring "
+     "weights ignore that censoring at `as_of` is in calendar time too, so the SHR is "
+     "biased low and its interval misses (survival.md §8; issue #15)"),
+    ("nagano_staggered", "contacts.its.*", "*",
+     "the ITS fits one level change to the aggregate monthly series, but under a staggered "
+     "roll-out the months after the first start mix treated and untreated centres and the "
+     "case mix shifts with the roll-out, so the level change is not the per-child rate "
+     "ratio (a bias of a few per cent upwards on interviews); the staggered DiD is the "
+     "estimator for this design (contacts.md)"),
+    ("japan*", "contacts.its.*", "*",
+     "staggered adoption by prefecture: the national ITS has the same problem as on "
+     "`nagano_staggered` (one level change for a staggered roll-out); use the DiD"),
+]
 
 
 def _fmt(x: float, nd: int = 3) -> str:
@@ -43,27 +79,138 @@ def table(summary: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def explain(scenario: str, estimator: str, measure: str) -> str:
+    """The known explanation of a flagged row, or :data:`NOT_EXPLAINED`.
+
+    >>> explain("nagano_staggered", "contacts.its.interviews", "bias")[:12]
+    'the ITS fits'
+    >>> explain("nagano_default", "contacts.gee.interviews", "coverage") == NOT_EXPLAINED
+    True
+    """
+    for sc, est, meas, text in EXPLANATIONS:
+        if fnmatchcase(scenario, sc) and fnmatchcase(estimator, est) and meas in ("*", measure):
+            return text
+    return NOT_EXPLAINED
+
+
+def flagged(scenario: str, summary: pd.DataFrame) -> list[str]:
+    """One Markdown line per coverage outside the band or bias beyond 3 MCSE, with its explanation."""
+    lo, hi = COVERAGE_BAND
+    lines = []
+    for r in summary.itertuples(index=False):
+        why = []
+        if not pd.isna(r.coverage) and not lo <= r.coverage <= hi:
+            why.append(("coverage", f"coverage {r.coverage:.3f} ± {r.coverage_mcse:.3f} outside "
+                                    f"{lo:.2f}–{hi:.2f}"))
+        if (not pd.isna(r.bias) and not pd.isna(r.bias_mcse) and r.bias_mcse > 0
+                and abs(r.bias) > BIAS_MCSE * r.bias_mcse):
+            why.append(("bias", f"bias {r.bias:+.4f} = {r.bias / r.bias_mcse:+.1f} MCSE"))
+        if why:
+            texts = dict.fromkeys(explain(scenario, r.estimator, m) for m, _ in why)
+            if NOT_EXPLAINED in texts and [m for m, _ in why] == ["coverage"] and r.n > 0:
+                # the band is ±2 MCSE only at n ≈ 475: a smaller study can miss it by chance
+                se95 = math.sqrt(0.95 * 0.05 / r.n)
+                if abs(r.coverage - 0.95) <= 2 * se95:
+                    texts = {f"Monte-Carlo noise: within 2 × {se95:.3f} (the MCSE of a true "
+                             f"0.95 coverage at n = {r.n}) of 0.95 / モンテカルロ誤差の範囲内": None}
+            lines.append(f"- `{r.estimator}`: {'; '.join(t for _, t in why)} — {' '.join(texts)}")
+    return lines
+
+
+def parse_scenarios(text: str, scales: list[str] | None = None) -> list[tuple[str, float]]:
+    """``"a,japan@0.05"`` plus ``["b=0.5"]`` → ``[("a", 1.0), ("japan", 0.05)]`` (b only if listed).
+
+    >>> parse_scenarios("nagano_default,japan", ["japan=0.1"])
+    [('nagano_default', 1.0), ('japan', 0.1)]
+    >>> parse_scenarios("japan,null_effect@0.5")
+    [('japan', 0.05), ('null_effect', 0.5)]
+    """
+    given: dict[str, float] = {}
+    for item in scales or []:
+        name, sep, v = item.partition("=")
+        if not sep:
+            raise ValueError(f"--scale expects SCENARIO=SCALE, got {item!r} / "
+                             f"--scale は SCENARIO=SCALE の形で指定してください")
+        given[name.strip()] = _scale(v)
+    out = []
+    for item in (x.strip() for x in text.split(",")):
+        if not item:
+            continue
+        name, sep, v = item.partition("@")
+        scale = _scale(v) if sep else given.get(name, DEFAULT_SCALES.get(name, 1.0))
+        out.append((name, scale))
+    return out
+
+
+def _scale(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        v = math.nan
+    if not (math.isfinite(v) and v > 0):
+        raise ValueError(f"children scale must be a positive number, got {text!r} / "
+                         "子どもの規模は正の数で指定してください")
+    return v
+
+
+def _label(scenario: str, scale: float) -> str:
+    return scenario if scale == 1.0 else f"{scenario}@{scale:g}"
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--replications", type=int, default=200)
     ap.add_argument("--workers", type=int, default=None)
-    ap.add_argument("--analyses", default="survival,incidence,contacts")
+    ap.add_argument("--analyses", default="survival,incidence,contacts",
+                    help="as evalkit simulate --analyses (FAMILY[:EST,...],...)")
     ap.add_argument("--scenarios", default="nagano_default,nagano_staggered,null_effect",
-                    help="comma-separated scenarios (default: default, staggered, null effect)")
+                    help="comma-separated scenarios, each optionally SCENARIO@SCALE "
+                         "(default: default, staggered, null effect)")
+    ap.add_argument("--scale", action="append", default=[], metavar="SCENARIO=SCALE",
+                    help=f"children scale of one scenario (repeatable; defaults {DEFAULT_SCALES})")
     ap.add_argument("--out", default=str(ROOT / "build" / "validation"))
     ap.add_argument("--doc", default=str(ROOT / "docs" / "validation.md"))
     args = ap.parse_args(argv)
-    analyses = tuple(a for a in args.analyses.split(",") if a)
-    parts = []
-    scenarios = [x for x in args.scenarios.split(",") if x]
-    for scenario in scenarios:
-        spec = StudySpec(scenario, replications=args.replications, analyses=analyses, seed=20260401)
-        res = run_study(spec, Path(args.out) / scenario, workers=args.workers)
+    from evalkit.simulate.analyses import SelectionError, parse_selection
+    from evalkit.synth.scenario import ScenarioError, resolve_scenario
+
+    try:
+        analyses = parse_selection(args.analyses)
+        scenarios = parse_scenarios(args.scenarios, args.scale)
+    except (SelectionError, ValueError) as e:
+        print(f"validation_doc: {e}", file=sys.stderr)
+        return 2
+    if args.replications < 1:
+        print("validation_doc: --replications must be at least 1 / 1 以上を指定してください",
+              file=sys.stderr)
+        return 2
+    parts, skipped, done = [], [], []
+    for scenario, scale in scenarios:
+        try:
+            resolve_scenario(scenario)
+        except ScenarioError as e:
+            msg = str(e).splitlines()[0]
+            print(f"シナリオを飛ばします / skipping scenario {scenario}: {msg}", file=sys.stderr)
+            skipped.append(f"- `{scenario}`: skipped — {msg}")
+            continue
+        label = _label(scenario, scale)
+        spec = StudySpec(scenario, replications=args.replications, analyses=analyses,
+                         seed=20260401, children_scale=scale)
+        res = run_study(spec, Path(args.out) / label, workers=args.workers)
+        done.append(label)
         failed = f" ({res.n_failed} failed replications)" if res.n_failed else ""
-        parts.append(f"### `{scenario}`{failed}\n\n{table(res.table)}\n")
+        at = "" if scale == 1.0 else f" — children scale {scale:g}"
+        flags = flagged(scenario, res.table)
+        why = ("\n\nOutside 0.93–0.97 coverage or beyond 3 MCSE of bias, and why:\n\n"
+               + "\n".join(flags)) if flags else ""
+        parts.append(f"### `{scenario}`{at}{failed}\n\n{table(res.table)}{why}\n")
+    if skipped:
+        parts.append("### Skipped scenarios\n\n" + "\n".join(skipped) + "\n")
+    command = (f".venv/bin/python -m evalkit.simulate.validation_doc --replications "
+               f"{args.replications} --scenarios {','.join(_label(s, c) for s, c in scenarios)}")
     doc = f"""# Validation: bias and coverage of evalkit's estimators / 推定量の偏りと被覆率
 
-Generated by `.venv/bin/python -m evalkit.simulate.validation_doc --replications {args.replications}`
+Generated by `{command}`
 (evalkit {__version__}, {_dt.date.today().isoformat()}). Do not edit by hand.
 
 Each row summarises {args.replications} synthetic replications of the scenario
@@ -72,7 +219,9 @@ Each row summarises {args.replications} synthetic replications of the scenario
 used (`truth.json` → `effects`). Ratios are summarised on the log scale; the
 coverage is that of the reported 95% interval and should be near 0.95 (within
 about ±2 MCSE); "power" under `null_effect` is the type I error rate at 5%.
-See [simulate.md](simulate.md) for the definitions.
+Below each table, every coverage outside {COVERAGE_BAND[0]:.2f}–{COVERAGE_BAND[1]:.2f} or bias more
+than {BIAS_MCSE:g} MCSE from zero is listed with its known explanation (or marked
+not explained). See [simulate.md](simulate.md) for the definitions.
 
 {chr(10).join(parts)}
 ## Reading the table

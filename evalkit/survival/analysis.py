@@ -44,6 +44,7 @@ hazards applied throughout.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -402,6 +403,7 @@ def analyse(
     n_boot: int = 200,
     n_boot_standardised: int = 50,
     standardised: bool = True,
+    timings: dict[str, float] | None = None,
 ) -> SurvivalAnalysis:
     """Run the whole analysis.
 
@@ -441,7 +443,19 @@ def analyse(
     standardised : bool
         Compute the standardised difference at all (``False`` saves a
         Fine–Gray fit, e.g. in simulation studies).
+    timings : dict, optional
+        Filled with wall seconds per step (``frame``, ``aj``, ``cox``,
+        ``finegray``) when given (for ``benchmarks/bench_simulate.py``).
     """
+    clock = time.perf_counter()
+
+    def lap(step: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        if timings is not None:
+            timings[step] = timings.get(step, 0.0) + now - clock
+        clock = now
+
     notes: list[str] = []
     window_mode = "given"
     if isinstance(window_start, str) and window_start.lower() == "auto":
@@ -459,6 +473,7 @@ def analyse(
     fr = survival_frame(
         ds, policy_start=policy_start, window_start=window_start, transfers=transfers
     )
+    lap("frame")
     fits: dict[str, aj.AalenJohansenResult] = {}
     parts = []
     groups: list[tuple[str, pd.DataFrame]] = [("all", fr)]
@@ -480,9 +495,11 @@ def analyse(
     cif = pd.concat(parts, ignore_index=True)[CIF_COLUMNS]
     if transfers == "censor":
         cif = cif.loc[cif["cause"] != "transfer_out"].reset_index(drop=True)
+    lap("aj")
 
     rows = split_at_policy(fr)
     cres, cov, dnotes = fit_policy_cox(rows, calendar=calendar, alpha=alpha)
+    lap("cox")
     notes += dnotes
     notes.append(CALENDAR_NOTE[calendar][0])
     notes.append(CALENDAR_NOTE[calendar][1])
@@ -503,6 +520,7 @@ def analyse(
             n_boot=n_boot, n_boot_std=n_boot_standardised, alpha=alpha, cohorts=cohorts,
             as_of=ds.as_of,
         )
+        lap("finegray")
     tr = pd.DataFrame()
     if cohorts:
         tr = tracking_table(fr.loc[fr["entry_fy"].isin(fr.loc[fr["entry"] == 0, "entry_fy"])],
