@@ -146,7 +146,7 @@ def _write_csv(df: pd.DataFrame, path: Path) -> None:
     write_atomic(path, w)
 
 
-def _charts(res, funnel: pd.DataFrame, out: Path) -> int:
+def _charts(res, funnel: pd.DataFrame, out: Path, labels: dict[str, str] | None = None) -> int:
     """One PNG per SPC series and per funnel (KPI × group) under ``out/charts``."""
     import matplotlib.pyplot as plt
 
@@ -161,7 +161,7 @@ def _charts(res, funnel: pd.DataFrame, out: Path) -> int:
         plt.close(fig)
         n += 1
     for (kid, var, group), f in funnel.groupby(["kpi", "variant", "group"], sort=False):
-        fig = funnel_figure(f)
+        fig = funnel_figure(f, labels=labels)
         fig.savefig(cdir / f"funnel__{_slug(kid, var, group)}.png")
         plt.close(fig)
         n += 1
@@ -211,7 +211,9 @@ def run_monitor(args) -> int:
     _write_csv(res.spc, out / "spc.csv")
     _write_csv(fun, out / "funnel.csv")
     _write_csv(summary_table(res, args.lang), out / "summary.csv")
-    n_fig = 0 if args.no_charts else _charts(res, fun, out)
+    from evalkit.data.centers import center_labels
+
+    n_fig = 0 if args.no_charts else _charts(res, fun, out, labels=center_labels(ds, "ja"))
     prov = {"evalkit_version": __version__, "data_sha256": ds.sha256,
             "as_of": str(pd.Timestamp(ds.as_of).date()),
             "parameters": {**res.parameters, "funnel_fiscal_year": fy, "min_cell": args.min_cell,

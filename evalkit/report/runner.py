@@ -159,9 +159,20 @@ def _quiet_logs() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
+#: Characters a prefecture name may not hold (it names a folder).
+_BAD_PREF = re.compile(r"[\s/\\:*?\"<>|.\x00-\x1f]")
+
+
+def folder_name(center: str) -> str:
+    """Folder of a centre parameter: the code, or ``pref-<name>`` for ``pref:<name>``."""
+    if center.startswith("pref:"):
+        return "pref-" + center[len("pref:"):]
+    return center
+
+
 def report_folder(out: str | Path, fiscal_year: int, center: str) -> Path:
-    """``OUT/FY<Y>/<centre>``."""
-    return Path(out) / f"FY{int(fiscal_year)}" / center
+    """``OUT/FY<Y>/<centre>`` (``OUT/FY<Y>/pref-<name>`` for a prefecture)."""
+    return Path(out) / f"FY{int(fiscal_year)}" / folder_name(center)
 
 
 def build_report(
@@ -217,7 +228,13 @@ def build_report(
         raise ReportError(f"データが見つかりません / data not found: {data}")
     if pdf and export.find_chromium() is None:
         raise ReportError(export.INSTALL_HINT)
-    if not re.fullmatch(r"[A-Za-z0-9_\-]+", str(center)):
+    pref = str(center)[len("pref:"):] if str(center).startswith("pref:") else None
+    if pref is not None:
+        if not pref or _BAD_PREF.search(pref):
+            raise ReportError(
+                f"都道府県名に使えない文字があります（例: pref:長野県）/ invalid prefecture "
+                f"(e.g. pref:長野県): {center!r}")
+    elif not re.fullmatch(r"[A-Za-z0-9_\-]+", str(center)):
         raise ReportError(
             f"児童相談所コードは英数字です（例: chuo）/ centre code must be letters and digits "
             f"(e.g. chuo): {center!r}"
@@ -243,7 +260,7 @@ def build_report(
         if not d.exists():
             d.mkdir(parents=True)
             created.append(d)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{center}.", suffix=".tmp", dir=final.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder_name(center)}.", suffix=".tmp", dir=final.parent))
     kernel_log = Path(tempfile.mkdtemp(prefix="evalkit-kernel-")) / "kernel.log"
     try:
         (tmp / T.SIDECAR_DIR).mkdir()
@@ -297,7 +314,8 @@ def build_report(
         os.chmod(tmp, 0o777 & ~mask)
         # move in whole
         if final.exists():
-            trash = Path(tempfile.mkdtemp(prefix=f".{center}.", suffix=".old", dir=final.parent))
+            trash = Path(tempfile.mkdtemp(prefix=f".{folder_name(center)}.", suffix=".old",
+                                          dir=final.parent))
             os.replace(final, trash / "old")
             os.replace(tmp, final)
             shutil.rmtree(trash, ignore_errors=True)
@@ -356,7 +374,7 @@ def _title(lang: str, fy: int, center: str) -> str:
     from evalkit.data.calendar import fiscal_year_label
     from evalkit.report.i18n import t
 
-    c = t("center.all", lang) if center == "all" else center
+    c = t("center.all", lang) if center == "all" else center.removeprefix("pref:")
     return f"{t('title', lang)} {fiscal_year_label(fy, lang)} {c}"
 
 
@@ -366,6 +384,17 @@ def centers_of(data: str | Path, mapping: str | Path | None = None) -> list[str]
 
     ds = load(data, mapping=mapping) if mapping else load(data)
     return sorted(set(ds.children["center"].dropna().astype(object)))
+
+
+def prefectures_of(data: str | Path, mapping: str | Path | None = None) -> list[str]:
+    """``pref:<name>`` of every prefecture with children in a dataset (centers table order)."""
+    from evalkit.data.centers import center_prefectures
+    from evalkit.data.load import load
+
+    ds = load(data, mapping=mapping) if mapping else load(data)
+    used = set(ds.children["center"].dropna().astype(object))
+    prefs = center_prefectures(ds)
+    return [f"pref:{p}" for p in dict.fromkeys(prefs[c] for c in prefs if c in used)]
 
 
 def dump_parameters(parameters: dict[str, Any]) -> str:
