@@ -1726,9 +1726,12 @@ def methods(r: Report) -> Section:
     if r.ds_all.meta.get("mapping"):  # read through a mapping.toml (its SHA-256 is in the data's)
         params["mapping"] = r.ds_all.meta["mapping"]["file"]
     pol = r.ds.policy
+    from evalkit.data.centers import center_labels
+
+    names = center_labels(r.ds_all, r.lang) if len(r.ds_all.centers) else {}
     pol_txt = "; ".join(
-        f"{c}: {jdate(d, r.lang)}" for c, d in zip(pol["center"].astype(object), pol["start_date"],
-                                                  strict=True) if pd.notna(d)
+        f"{names.get(c, c)}: {jdate(d, r.lang)}"
+        for c, d in zip(pol["center"].astype(object), pol["start_date"], strict=True) if pd.notna(d)
     ) or "—"
     used = ", ".join(f"evalkit.{k}" for k, v in sorted(r.modules.items()) if v) or "—"
     items = [
