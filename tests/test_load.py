@@ -260,7 +260,8 @@ def test_parquet_native_types(tmp_path):
 def test_japanese_file_names(ds, tmp_path):
     out = write_dataset(ds, tmp_path / "d", encoding="cp932", labels="ja")
     for name, t in TABLES.items():
-        (out / f"{name}.csv").rename(out / f"{t.ja}.csv")
+        if (out / f"{name}.csv").exists():  # centers: only when the dataset has it
+            (out / f"{name}.csv").rename(out / f"{t.ja}.csv")
     back = load(out)
     assert back.problems == () and back.equals(ds)
 

@@ -100,6 +100,14 @@ def drop_row(table, row):
     return f
 
 
+def with_centers(*rows):
+    """Add a centers table of (code, name_ja) rows (rows 2, 3, …)."""
+    def f(fr):
+        fr["centers"] = pd.DataFrame(
+            [(c, n, "", "長野県") for c, n in rows], columns=["center", "name_ja", "name_en", "prefecture"])
+    return f
+
+
 def both(*fs):
     def f(fr):
         for g in fs:
@@ -239,6 +247,17 @@ CASES = [
      "POLICY_AFTER_AS_OF", "policy", 2, "start_date"),
     ("centre_without_policy", drop_row("policy", 3), {}, {},
      "CENTER_WITHOUT_POLICY", "policy", None, "center"),
+    ("centre_duplicate", with_centers(("chuo", "中央"), ("matsumoto", "松本"), ("chuo", "中央2")),
+     {}, {}, "CENTER_DUPLICATE", "centers", 4, "center"),
+    ("centre_code_invalid", with_centers(("chuo", "中央"), ("matsumoto", "松本"), ("Iida City", "飯田")),
+     {}, {}, "CENTER_CODE_INVALID", "centers", 4, "center"),
+    ("centre_not_listed", with_centers(("chuo", "中央")), {}, {},
+     "CENTER_NOT_LISTED", "children", 3, "center"),
+    ("centre_not_listed_policy", both(with_centers(("chuo", "中央"), ("matsumoto", "松本")),
+                                      add("policy", center="saku", start_date="2026-04-01")), {}, {},
+     "CENTER_NOT_LISTED", "policy", 4, "center"),
+    ("centre_name_duplicate", with_centers(("chuo", "中央"), ("matsumoto", "中央")), {}, {},
+     "CENTER_NAME_DUPLICATE", "centers", 3, "name_ja"),
 ]
 
 
@@ -537,3 +556,27 @@ def test_random_bad_data_never_breaks_a_rule():
         json.loads(rep.to_json())
 
     check()
+
+
+def test_centers_table_types_the_centre_columns():
+    """With a centers table, its codes (and names as synonyms) are the centre categories; an
+    unlisted centre is kept (not CODE_UNKNOWN) and reported once by CENTER_NOT_LISTED."""
+    fr = base()
+    fr["centers"] = pd.DataFrame({"center": ["tokyo_1", "chuo"], "name_ja": ["東京第一", "中央"],
+                                  "name_en": ["Tokyo 1", ""], "prefecture": ["東京都", "長野県"]})
+    fr["children"]["center"] = ["東京第一", "osaka"]
+    fr["policy"]["center"] = ["Tokyo 1", "chuo"]
+    rep = validate(build(fr), today=TODAY)
+    ds = build(fr)
+    assert list(ds.children["center"].cat.categories) == ["tokyo_1", "chuo", "osaka"]
+    assert ds.children["center"].astype(object).tolist() == ["tokyo_1", "osaka"]
+    assert ds.policy["center"].astype(object).tolist() == ["tokyo_1", "chuo"]
+    assert [(p.code, p.table, p.row, p.value) for p in rep.problems] == [
+        ("CENTER_NOT_LISTED", "children", 3, "osaka"), ("CENTER_WITHOUT_POLICY", "policy", None, "osaka")]
+
+
+def test_base_with_centers_is_clean():
+    fr = base()
+    with_centers(("chuo", "中央児童相談所"), ("matsumoto", "松本児童相談所"))(fr)
+    rep = validate(build(fr), today=TODAY)
+    assert rep.problems == ()

@@ -89,3 +89,148 @@ class WaldInference(Results):
 
     def __repr__(self) -> str:
         return self.__str__()
+
+
+# --------------------------------------------------------------------------- block designs
+class BlockDesign:
+    """A design ``X = [D | E]``: dense columns ``D`` and the indicators ``E`` of one
+    categorical term (levels ``1..L-1``; level 0 is the reference, no column).
+
+    With hundreds of centres the dummy columns would make ``X`` n × 250 and
+    every ``X'WX`` cost n·250² operations; here ``X'WX`` costs n·(k_D² + k_D)
+    (dense block by BLAS, the blocks with ``E`` by per-level sums) and ``E``
+    is never formed. The count models accept it wherever they accept a
+    dense ``X`` (same estimates to rounding; ``tests/test_contacts_block.py``).
+
+    Parameters
+    ----------
+    D : (n, k_D) array
+    codes : (n,) int array in ``0..L-1`` (level of each row)
+    n_levels : int
+    """
+
+    def __init__(self, D: np.ndarray, codes: np.ndarray, n_levels: int):
+        self.D = np.ascontiguousarray(D, dtype=float)
+        self.codes = np.asarray(codes, dtype=np.int64)
+        self.L = int(n_levels)
+        self.kD = self.D.shape[1]
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.D.shape[0], self.kD + self.L - 1)
+
+    def __len__(self) -> int:
+        return self.D.shape[0]
+
+    def __matmul__(self, b: np.ndarray) -> np.ndarray:
+        b = np.asarray(b, float)
+        full = np.r_[0.0, b[self.kD:]]
+        return self.D @ b[: self.kD] + full[self.codes]
+
+    def tdot(self, v: np.ndarray) -> np.ndarray:
+        """``X'v``."""
+        return np.r_[self.D.T @ v, np.bincount(self.codes, weights=v, minlength=self.L)[1:]]
+
+    def xtwx(self, w: np.ndarray) -> np.ndarray:
+        """``X' diag(w) X``."""
+        k = self.shape[1]
+        out = np.zeros((k, k))
+        out[: self.kD, : self.kD] = xtwx(self.D, w)
+        cross = np.stack([np.bincount(self.codes, weights=w * self.D[:, j], minlength=self.L)[1:]
+                          for j in range(self.kD)], axis=1)  # (L-1) × k_D
+        out[self.kD:, : self.kD] = cross
+        out[: self.kD, self.kD:] = cross.T
+        ee = np.bincount(self.codes, weights=w, minlength=self.L)[1:]
+        out[np.arange(self.kD, k), np.arange(self.kD, k)] = ee
+        return out
+
+    def cluster_sum(self, s: np.ndarray, gcodes: np.ndarray, G: int) -> ClusterBlocks:
+        """Cluster sums of the rows of ``X · diag(s)`` (``G × k``, as blocks)."""
+        dense = cluster_sum(self.D * s[:, None], gcodes, G)
+        m = self.codes > 0
+        sparse = sp.csr_matrix((s[m], (gcodes[m], self.codes[m] - 1)), shape=(G, self.L - 1))
+        sparse.sum_duplicates()
+        return ClusterBlocks(dense, sparse)
+
+    def rows(self, mask: np.ndarray) -> BlockDesign:
+        return BlockDesign(self.D[mask], self.codes[mask], self.L)
+
+    def drop_unused(self, names: list[str], keep_dense: np.ndarray
+                    ) -> tuple[BlockDesign, list[str]]:
+        """Keep the dense columns ``keep_dense`` and the levels with rows (the first level
+        with rows becomes the reference)."""
+        used = np.flatnonzero(np.bincount(self.codes, minlength=self.L) > 0)
+        remap = np.full(self.L, -1, np.int64)
+        remap[used] = np.arange(len(used))
+        dn = [n for n, k in zip(names[: self.kD], keep_dense, strict=True) if k]
+        en = [names[self.kD + lev - 1] for lev in used[1:]]
+        return BlockDesign(self.D[:, keep_dense], remap[self.codes], len(used)), dn + en
+
+
+class ClusterBlocks:
+    """A ``G × k`` matrix ``[dense | sparse]`` of cluster sums (see :class:`BlockDesign`)."""
+
+    def __init__(self, dense: np.ndarray, sparse: sp.csr_matrix):
+        self.dense, self.sparse = dense, sparse
+
+    def scale_rows(self, v: np.ndarray) -> ClusterBlocks:
+        return ClusterBlocks(self.dense * v[:, None], sp.diags(v) @ self.sparse)
+
+    def __sub__(self, other: ClusterBlocks) -> ClusterBlocks:
+        return ClusterBlocks(self.dense - other.dense, (self.sparse - other.sparse).tocsr())
+
+    def tdot(self, v: np.ndarray) -> np.ndarray:
+        return np.r_[self.dense.T @ v, self.sparse.T @ v]
+
+    def gram(self, c: np.ndarray | None = None) -> np.ndarray:
+        """``A' diag(c) A`` (``c`` = 1 when omitted)."""
+        Ac = self if c is None else self.scale_rows(c)
+        kd = self.dense.shape[1]
+        k = kd + self.sparse.shape[1]
+        out = np.zeros((k, k))
+        out[:kd, :kd] = Ac.dense.T @ self.dense
+        cross = np.asarray(Ac.sparse.T @ self.dense)
+        out[kd:, :kd] = cross
+        out[:kd, kd:] = cross.T
+        out[kd:, kd:] = (Ac.sparse.T @ self.sparse).toarray()
+        return out
+
+
+def mdot(X, b: np.ndarray) -> np.ndarray:
+    """``X @ b`` for a dense or block design."""
+    return X @ b
+
+
+def tdot(X, v: np.ndarray) -> np.ndarray:
+    """``X' v`` for a dense or block design."""
+    return X.tdot(v) if isinstance(X, BlockDesign) else X.T @ v
+
+
+def wgram(X, w: np.ndarray) -> np.ndarray:
+    """``X' diag(w) X`` for a dense or block design."""
+    return X.xtwx(w) if isinstance(X, BlockDesign) else xtwx(X, w)
+
+
+def csum(X, s: np.ndarray, codes: np.ndarray, G: int,
+         indicator: sp.csr_matrix | None = None):
+    """Cluster sums of ``X · diag(s)`` (dense array, or :class:`ClusterBlocks`).
+
+    ``indicator``: see :func:`cluster_sum` (dense designs only).
+    """
+    return X.cluster_sum(s, codes, G) if isinstance(X, BlockDesign) else cluster_sum(
+        X * s[:, None], codes, G, indicator)
+
+
+def cgram(A, c: np.ndarray | None = None) -> np.ndarray:
+    """``A' diag(c) A`` of cluster sums."""
+    if isinstance(A, ClusterBlocks):
+        return A.gram(c)
+    return A.T @ (A if c is None else A * c[:, None])
+
+
+def ctdot(A, v: np.ndarray) -> np.ndarray:
+    return A.tdot(v) if isinstance(A, ClusterBlocks) else A.T @ v
+
+
+def cscale(A, v: np.ndarray):
+    return A.scale_rows(v) if isinstance(A, ClusterBlocks) else A * v[:, None]

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from evalkit.contacts._linalg import BlockDesign
 from evalkit.contacts.design import ADJUST, design_matrix
 from evalkit.contacts.geeglm import GEEResult, fit_gee
 from evalkit.contacts.interrupted import ITSResult, fit_its
@@ -259,8 +260,11 @@ def analyse(
         raise ContactsInputError("CONTACTS_NO_PRE_PERIOD", "導入前の措置中の子ども月がありません。",
                                  "no child-months in care before the policy start")
     X, names = design_matrix(panel, adjust)
-    keep = np.r_[True, True, X[:, 2:].std(axis=0) > 0]
-    X, names = X[:, keep], [n for n, k in zip(names, keep, strict=True) if k]
+    if isinstance(X, BlockDesign):  # hundreds of centres: the centre term as a block
+        X, names = X.drop_unused(names, np.r_[True, True, X.D[:, 2:].std(axis=0) > 0])
+    else:
+        keep = np.r_[True, True, X[:, 2:].std(axis=0) > 0]
+        X, names = X[:, keep], [n for n, k in zip(names, keep, strict=True) if k]
     groups = pd.factorize(panel["child_id"].to_numpy())[0]
     expo = panel["exposure"].to_numpy()
     rows, diag, monthly, es_rows = [], [], [], []
@@ -409,3 +413,92 @@ def _safe(fn, *args, **kwargs):
 def provenance_json(res: ContactsAnalysis) -> str:
     """Provenance and parameters as JSON."""
     return json.dumps(dict(res.parameters), ensure_ascii=False, indent=2, sort_keys=True)
+
+
+#: Columns of :func:`its_by`.
+ITS_BY_COLUMNS = ["unit", "n_centers", "policy_start", "outcome", "rate_ratio", "ci_lower",
+                  "ci_upper", "p_value", "n_child_months", "note"]
+
+
+def its_by(
+    ds,
+    by: str = "prefecture",
+    policy_start=None,
+    pre_months: int | None = 48,
+    outcomes: Sequence[str] = tuple(OUTCOMES),
+    n_boot: int = 199,
+    seed: int = 1,
+    panel: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """The ITS level change fitted separately per prefecture (or per centre).
+
+    A staggered roll-out has no single national "before" and "after"; within a
+    prefecture that adopted on one date it does. Each unit whose centres share
+    one start on or before ``as_of`` gets its own ITS (the model of
+    :func:`~evalkit.contacts.interrupted.fit_its`, on the unit's child-months of
+    the analysis window: ``pre_months`` before the unit's start); other units
+    get a row with a note and no estimate (starts differ within the unit, or
+    no start within the data).
+
+    Parameters
+    ----------
+    ds : Dataset
+    by : {"prefecture", "center"}
+        Prefectures from the ``centers`` table (one unit ``meta["prefecture"]``
+        without it), or each centre.
+    policy_start, pre_months, outcomes, n_boot, seed, panel
+        As in :func:`analyse` (``panel``: a child-month panel of the whole window).
+
+    Returns
+    -------
+    DataFrame
+        Columns :data:`ITS_BY_COLUMNS`; ``unit`` is ``pref:<name>`` or the
+        centre code, in the order of the ``centers`` table.
+    """
+    from evalkit.data.centers import center_prefectures
+
+    if by not in ("prefecture", "center"):
+        raise ValueError(f"by must be 'prefecture' or 'center', not {by!r}")
+    starts = resolve_starts(ds, policy_start)
+    valid = normalise_starts(starts)
+    if not valid:
+        raise ContactsInputError("CONTACTS_NO_START", "導入日がありません。", "no policy start date")
+    used = set(ds.children["center"].dropna().astype(object))
+    pref = center_prefectures(ds)
+    units: dict[str, list[str]] = {}
+    for c in pref:
+        if c in used:
+            units.setdefault(f"pref:{pref[c]}" if by == "prefecture" else c, []).append(c)
+    first = min(valid.values())
+    if panel is None:
+        window_start = None if pre_months is None else (first.to_period("M") - int(pre_months)).to_timestamp()
+        panel = child_month_panel(ds, valid, start=window_start)
+    pc = panel["center"].astype(object).to_numpy()
+    rows = []
+    for unit, codes in units.items():
+        st = {valid.get(c) for c in codes}
+        start = next(iter(st)) if len(st) == 1 else None
+        note = ""
+        if len(st) > 1:
+            note = "導入日が所ごとに違う / starts differ within the unit"
+        elif start is None or start > ds.as_of:
+            note = "データ期間内に導入なし / no start within the data"
+        sub = None
+        if not note:
+            m = np.isin(pc, codes)
+            if pre_months is not None:
+                m &= (panel["month"] >= (start.to_period("M") - int(pre_months)).to_timestamp()).to_numpy()
+            sub = panel.loc[m]
+        for o in outcomes:
+            r: Any = note
+            if sub is not None:
+                r = _safe(fit_its, sub, o, n_boot=n_boot, seed=seed)
+            n_cm = 0 if sub is None else int(len(sub))
+            if isinstance(r, ITSResult):
+                q = r.rate_ratio("level_change")
+                rows.append((unit, len(codes), str(start.date()), o, q["rate_ratio"], q["lower"],
+                             q["upper"], q["p_value"], n_cm, ""))
+            else:
+                rows.append((unit, len(codes), None if start is None else str(start.date()), o,
+                             np.nan, np.nan, np.nan, np.nan, n_cm, str(r)))
+    return pd.DataFrame(rows, columns=ITS_BY_COLUMNS)

@@ -21,6 +21,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from evalkit.contacts._linalg import BlockDesign
+
 #: Default adjustment terms of the child-month models.
 ADJUST = ("months_in_care", "age_group", "setting_group", "center", "month_of_year")
 
@@ -39,20 +41,38 @@ def care_spline(months: np.ndarray) -> tuple[list[np.ndarray], list[str]]:
     return cols, names
 
 
+#: From this many centres the centre term is kept as a block (:class:`BlockDesign`).
+BLOCK_MIN_LEVELS = 16
+
+
 def design_matrix(
     panel: pd.DataFrame,
     adjust: Sequence[str] = ADJUST,
     treatment: str = "policy",
-) -> tuple[np.ndarray, list[str]]:
+    block: bool | None = None,
+) -> tuple[np.ndarray | BlockDesign, list[str]]:
     """Constant, treatment and dummy-coded adjustment terms.
 
     Levels absent from the data are dropped; the first observed level of each
-    term is the reference. Returns ``(X, names)`` with ``X`` float64.
+    term is the reference. Returns ``(X, names)`` with ``X`` float64; with
+    ``block`` (default: when the centre term has at least
+    :data:`BLOCK_MIN_LEVELS` levels, e.g. the ``japan`` scenario's 230) ``X``
+    is a :class:`~evalkit.contacts._linalg.BlockDesign` whose centre
+    indicators come last and are never formed.
     """
     n = len(panel)
     cols = [np.ones(n), panel[treatment].to_numpy(dtype=float)]
     names = ["const", treatment]
+    block_term = None
+    if "center" in adjust:
+        cc = panel["center"]
+        n_lev = (len(np.unique(cc.cat.codes.to_numpy())) if isinstance(cc.dtype, pd.CategoricalDtype)
+                 else cc.nunique())
+        if block or (block is None and n_lev >= BLOCK_MIN_LEVELS):
+            block_term = "center"
     for term in adjust:
+        if term == block_term:
+            continue
         if term == "months_in_care":
             c2, n2 = care_spline(panel[term].to_numpy())
             cols += c2
@@ -69,4 +89,16 @@ def design_matrix(
         for lev in present[1:]:
             cols.append((codes == lev).astype(float))
             names.append(f"{term}[{cats[lev]}]")
-    return np.column_stack(cols), names
+    if block_term is None:
+        return np.column_stack(cols), names
+    s = panel[block_term]
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        codes, cats = s.cat.codes.to_numpy(), list(s.cat.categories)
+    else:
+        uniq, codes = np.unique(s.astype(str).to_numpy(), return_inverse=True)
+        cats = list(uniq)
+    present = np.unique(codes[codes >= 0])
+    remap = np.zeros(max(len(cats), 1), np.int64)
+    remap[present] = np.arange(len(present))
+    names += [f"{block_term}[{cats[lev]}]" for lev in present[1:]]
+    return BlockDesign(np.column_stack(cols), remap[codes], len(present)), names

@@ -26,11 +26,17 @@ import numpy as np
 import pandas as pd
 
 from evalkit.contacts._linalg import (
+    BlockDesign,
     WaldInference,
+    cgram,
     cluster_codes,
     cluster_indicator,
     cluster_sum,
-    xtwx,
+    cscale,
+    csum,
+    ctdot,
+    tdot,
+    wgram,
 )
 from evalkit.contacts.nbreg import _poisson_fit
 
@@ -68,12 +74,13 @@ def fit_gee(
     """Poisson GEE, exchangeable, offset ``log(exposure)``, robust errors by ``groups``."""
     t0 = time.perf_counter()
     y = np.asarray(y, dtype=float)
-    X = np.asarray(X, dtype=float)
+    if not isinstance(X, BlockDesign):
+        X = np.asarray(X, dtype=float)
     off = np.log(np.asarray(exposure, dtype=float))
     n, k = X.shape
     names = list(names or [f"x{i}" for i in range(k)])
     codes, G = cluster_codes(groups)
-    ind = cluster_indicator(codes, G)
+    ind = cluster_indicator(codes, G)  # built once, reused every iteration
     ni = np.bincount(codes, minlength=G).astype(float)
     n_pairs = float(np.sum(ni * (ni - 1) / 2))
     beta, _ = _poisson_fit(y, X, off)
@@ -84,9 +91,9 @@ def fit_gee(
         s = np.sqrt(mu)
         r = (y - mu) / s
         c = rho / ((1 - rho) * (1 + rho * (ni - 1)))
-        S = cluster_sum(X * s[:, None], codes, G, ind)
+        S = csum(X, s, codes, G, ind)
         Rs = cluster_sum(r, codes, G, ind)
-        B = xtwx(X, mu) / (1 - rho) - S.T @ (S * c[:, None])
+        B = wgram(X, mu) / (1 - rho) - cgram(S, c)
         return mu, r, c, S, Rs, B
 
     def update_rho(r):
@@ -102,7 +109,7 @@ def fit_gee(
         # as statsmodels: a Gauss-Newton step, convergence judged on the score before it,
         # then the working correlation re-estimated at the new estimate
         mu, r, c, S, Rs, B = pieces(beta, rho)
-        score = X.T @ (y - mu) / (1 - rho) - S.T @ (c * Rs)
+        score = tdot(X, y - mu) / (1 - rho) - ctdot(S, c * Rs)
         beta = beta + np.linalg.solve(B, score)
         if np.sqrt(np.sum(score**2)) < ctol and n_assoc > 0:
             converged = True
@@ -111,9 +118,9 @@ def fit_gee(
         rho, _ = update_rho((y - mu) / np.sqrt(mu))
         n_assoc += 1
     mu, r, c, S, Rs, B = pieces(beta, rho)
-    U = cluster_sum(X * ((y - mu) / (1 - rho))[:, None], codes, G, ind) - S * (c * Rs)[:, None]
+    U = csum(X, (y - mu) / (1 - rho), codes, G, ind) - cscale(S, c * Rs)
     Binv = np.linalg.inv(B)
-    cov = Binv @ (U.T @ U) @ Binv
+    cov = Binv @ cgram(U) @ Binv
     scale = float(np.sum(r * r)) / (n - k)
     return GEEResult(
         params=pd.Series(beta, index=names),

@@ -100,14 +100,26 @@ def expected_counts(panel: pd.DataFrame, outcome: str) -> np.ndarray:
     pre-policy rates) give the expected count used for indirect
     standardisation.
     """
+    from evalkit.contacts._linalg import BlockDesign
     from evalkit.contacts.design import ADJUST, design_matrix
     from evalkit.contacts.nbreg import _poisson_fit
 
     adjust = [a for a in ADJUST if a != "month_of_year"]
     X, _ = design_matrix(panel, adjust)
-    X = X[:, [0, *range(2, X.shape[1])]]  # drop the policy column
     pre = panel["policy"].to_numpy() == 0
     off = np.log(panel["exposure"].to_numpy(dtype=float))
+    if isinstance(X, BlockDesign):  # many centres: centres without pre months → reference
+        D = X.D[:, [0, *range(2, X.kD)]]
+        keep = np.flatnonzero(D[pre].std(axis=0) > 0)
+        keep = np.r_[0, keep[keep != 0]]
+        seen = np.bincount(X.codes[pre], minlength=X.L) > 0
+        seen[0] = True
+        codes = np.where(seen[X.codes], X.codes, 0)
+        remap = np.cumsum(seen) - 1
+        B = BlockDesign(D[:, keep], remap[codes], int(seen.sum()))
+        beta, _ = _poisson_fit(panel[outcome].to_numpy(dtype=float)[pre], B.rows(pre), off[pre])
+        return np.exp(B @ beta + off)
+    X = X[:, [0, *range(2, X.shape[1])]]  # drop the policy column
     keep = np.flatnonzero(X[pre].std(axis=0) > 0)
     keep = np.r_[0, keep[keep != 0]]
     beta, _ = _poisson_fit(panel[outcome].to_numpy(dtype=float)[pre], X[pre][:, keep], off[pre])

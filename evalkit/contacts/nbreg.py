@@ -21,7 +21,17 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
-from evalkit.contacts._linalg import WaldInference, cluster_codes, cluster_sum, xtwx
+from evalkit.contacts._linalg import (
+    BlockDesign,
+    WaldInference,
+    cgram,
+    cluster_codes,
+    cluster_sum,
+    csum,
+    ctdot,
+    tdot,
+    wgram,
+)
 from evalkit.design import covariate_frame
 
 
@@ -111,7 +121,7 @@ def _poisson_fit(y, X, off, beta=None, tol=1e-10, maxiter=50):
         beta[0] = np.log(max(y.sum(), 1e-8) / np.exp(off).sum())
     for _ in range(maxiter):
         mu = np.exp(X @ beta + off)
-        step = np.linalg.solve(xtwx(X, mu), X.T @ (y - mu))
+        step = np.linalg.solve(wgram(X, mu), tdot(X, y - mu))
         beta = beta + step
         if np.max(np.abs(step)) < tol:
             break
@@ -142,7 +152,8 @@ def fit_negbin(
     """
     t0 = time.perf_counter()
     y = np.asarray(y, dtype=float)
-    X = np.asarray(X, dtype=float)
+    if not isinstance(X, BlockDesign):
+        X = np.asarray(X, dtype=float)
     off = np.log(np.asarray(exposure, dtype=float))
     names = list(names or [f"x{i}" for i in range(X.shape[1])])
     beta, llf_p = _poisson_fit(y, X, off)
@@ -164,7 +175,7 @@ def fit_negbin(
                 break
         # beta: one Fisher-scoring step given alpha
         w = mu / (1 + a * mu)
-        step_b = np.linalg.solve(xtwx(X, w), X.T @ ((y - mu) / (1 + a * mu)))
+        step_b = np.linalg.solve(wgram(X, w), tdot(X, (y - mu) / (1 + a * mu)))
         beta = beta + step_b
         mu = np.exp(X @ beta + off)
         if np.max(np.abs(step_b)) < tol and abs(step) < 1e-8:
@@ -173,8 +184,8 @@ def fit_negbin(
     # observed information of (beta, alpha)
     s_a, h_a = _alpha_derivs(y, mu, a)
     den = 1 + a * mu
-    hbb = -xtwx(X, mu * (1 + a * y) / den**2)
-    hba = -(X.T @ (mu * (y - mu) / den**2))
+    hbb = -wgram(X, mu * (1 + a * y) / den**2)
+    hba = -tdot(X, mu * (y - mu) / den**2)
     k = X.shape[1]
     H = np.zeros((k + 1, k + 1))
     H[:k, :k] = hbb
@@ -182,17 +193,21 @@ def fit_negbin(
     H[k, k] = h_a.sum()
     n, kk = len(y), k + 1
     if cov_type == "cluster":
-        scores = np.column_stack([X * ((y - mu) / den)[:, None], s_a])
         codes, G = cluster_codes(groups)
-        U = cluster_sum(scores, codes, G)
+        UX = csum(X, (y - mu) / den, codes, G)  # cluster sums of the scores of beta …
+        ua = cluster_sum(s_a, codes, G)  # … and of alpha
+        meat = np.zeros((kk, kk))
+        meat[:k, :k] = cgram(UX)
+        meat[:k, k] = meat[k, :k] = ctdot(UX, ua)
+        meat[k, k] = float(ua @ ua)
         Hinv = np.linalg.inv(-H)
         corr = G / (G - 1) * (n - 1) / (n - kk)
-        cov = corr * Hinv @ (U.T @ U) @ Hinv
+        cov = corr * Hinv @ meat @ Hinv
     elif cov_type == "model":
         # Fisher information of β given α (as MASS::glm.nb reports) and of α alone
         G = 0
         cov = np.zeros((kk, kk))
-        cov[:k, :k] = np.linalg.inv(xtwx(X, mu / den))
+        cov[:k, :k] = np.linalg.inv(wgram(X, mu / den))
         cov[k, k] = 1.0 / -h_a.sum()
     else:
         raise ValueError(f"cov_type must be 'cluster' or 'model', got {cov_type!r}")

@@ -47,6 +47,13 @@ class Dataset:
     source: str | None = None
     source_sha256: str | None = None
 
+    def __post_init__(self) -> None:
+        missing = [n for n in TABLE_ORDER if n not in self.tables]
+        if missing:  # tables built by hand may omit optional ones (e.g. centers)
+            t = dict(self.tables)
+            t.update({n: empty_table(n) for n in missing})
+            object.__setattr__(self, "tables", t)
+
     # convenient accessors ---------------------------------------------------
     @property
     def children(self) -> pd.DataFrame:
@@ -75,6 +82,11 @@ class Dataset:
     @property
     def policy(self) -> pd.DataFrame:
         return self.tables["policy"]
+
+    @property
+    def centers(self) -> pd.DataFrame:
+        """The optional ``centers`` table (code, names, prefecture); empty when absent."""
+        return self.tables["centers"]
 
     def __getitem__(self, name: str) -> pd.DataFrame:
         return self.tables[name]
@@ -112,6 +124,8 @@ class Dataset:
             h = hashlib.sha256()
             for name in TABLE_ORDER:
                 df = self.tables[name]
+                if name == "centers" and not len(df) and name not in self.present:
+                    continue  # datasets without the optional centres hash as before it existed
                 h.update(name.encode() + b"\0")
                 h.update("|".join(f"{c}:{df[c].dtype}" for c in df.columns).encode())
                 h.update(pd.util.hash_pandas_object(df, index=True).to_numpy().tobytes())

@@ -8,6 +8,7 @@ there is nothing to read (no such path, not a dataset).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import hashlib
 import io
@@ -25,9 +26,10 @@ import numpy as np
 import pandas as pd
 
 from evalkit.data import codes as C
+from evalkit.data.centers import code_table as center_code_table
 from evalkit.data.dataset import Dataset
 from evalkit.data.problems import RULES, Problem
-from evalkit.data.schema import TABLE_ORDER, TABLES, Column, dtype_of, empty_table
+from evalkit.data.schema import CENTER_COLUMNS, TABLE_ORDER, TABLES, Column, dtype_of, empty_table
 
 FORMATS = ("csv", "parquet", "xlsx")
 
@@ -566,8 +568,10 @@ _INT_LIMIT = 2**53
 
 
 def _parse_column(
-    table: str, col: Column, s: pd.Series, problems: list[Problem]
+    table: str, col: Column, s: pd.Series, problems: list[Problem], open_codes: bool = False
 ) -> pd.Series:
+    """Parse one column; ``open_codes`` keeps unknown codes as extra categories (centre codes
+    under a ``centers`` table, reported by ``CENTER_NOT_LISTED`` instead of ``CODE_UNKNOWN``)."""
     idx = s.index
     if s.dtype != object and not _text_categorical(s):
         typed = _parse_typed(col, s)
@@ -595,7 +599,12 @@ def _parse_column(
         syn = C.synonyms(col.code_table)
         mapped = np.array([syn.get(u.casefold()) for u in uniq], dtype=object)
         bad_u = ~empty_u & pd.isna(mapped)
-        cats = pd.Index(list(col.code_table))
+        cats = list(col.code_table)
+        if open_codes and bad_u.any():
+            mapped = np.where(bad_u, uniq, mapped)
+            cats += sorted(set(uniq[bad_u].tolist()) - set(cats))
+            bad_u[:] = False
+        cats = pd.Index(cats)
         code_u = cats.get_indexer(mapped)  # -1: unknown or empty
         cat = pd.Categorical.from_codes(code_u[codes] if len(codes) else np.zeros(0, np.int64),
                                         categories=cats)
@@ -653,8 +662,13 @@ def _apply_maru_convention(df: pd.DataFrame, raw: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def parse_table(name: str, raw: pd.DataFrame, problems: list[Problem]) -> pd.DataFrame:
-    """Parse one raw (text) table into its typed form, collecting problems."""
+def parse_table(name: str, raw: pd.DataFrame, problems: list[Problem],
+                centers: Mapping[str, C.Code] | None = None) -> pd.DataFrame:
+    """Parse one raw (text) table into its typed form, collecting problems.
+
+    ``centers`` (the code table of a ``centers`` table) replaces Nagano's
+    centre codes in the centre columns, which then keep unlisted codes.
+    """
     t = TABLES[name]
     raw = raw.copy(deep=False)  # only the index is replaced below
     if not isinstance(raw.index, pd.RangeIndex) or raw.index.name != "row":
@@ -673,15 +687,21 @@ def parse_table(name: str, raw: pd.DataFrame, problems: list[Problem]) -> pd.Dat
                                                               value=str(c)))
     raw = raw[list(rename)].rename(columns=rename)
     out = {}
-    for col in t.columns:
+    cols = [dataclasses.replace(c, code_table=dict(centers))
+            if centers is not None and (name, c.name) in CENTER_COLUMNS else c for c in t.columns]
+    for col in cols:
         if col.name not in raw.columns:
             if col.required:
                 problems.append(RULES["COLUMN_MISSING"].problem(table=name, column=col.name))
             out[col.name] = pd.Series(pd.array([None] * len(raw), dtype=dtype_of(col)), index=raw.index)
             continue
-        out[col.name] = _parse_column(name, col, raw[col.name], problems)
+        out[col.name] = _parse_column(name, col, raw[col.name], problems,
+                                      open_codes=centers is not None and col.code_table is not None
+                                      and (name, col.name) in CENTER_COLUMNS)
     df = pd.DataFrame(out, index=raw.index)
-    for col in t.columns:  # exact dtypes whatever happened above
+    for col in cols:  # exact dtypes whatever happened above
+        if (name, col.name) in CENTER_COLUMNS and centers is not None:
+            continue  # categories = listed codes + unlisted ones found
         if str(df[col.name].dtype) != str(dtype_of(col)):
             df[col.name] = df[col.name].astype(dtype_of(col))
     if name == "contacts":
@@ -745,12 +765,17 @@ def parse_tables(
     problems = list(problems or [])
     meta = dict(meta or {})
     tables: dict[str, pd.DataFrame] = {}
-    for name in TABLE_ORDER:
+    centers = None
+    order = sorted(TABLE_ORDER, key=lambda n: n != "centers")  # centres first: they type the others
+    for name in order:
         if name in raw:
             df = raw[name]
             if not all(isinstance(c, str) for c in df.columns):
                 df = df.rename(columns=str)
-            tables[name] = parse_table(name, df if as_read else _as_text_frame(df), problems)
+            tables[name] = parse_table(name, df if as_read else _as_text_frame(df), problems,
+                                       centers=centers)
+            if name == "centers" and len(tables[name]):
+                centers = center_code_table(tables[name])
         else:
             unreadable = any(
                 p.table == name and p.code in ("TABLE_UNREADABLE", "ENCODING_UNKNOWN")
@@ -759,6 +784,9 @@ def parse_tables(
             if TABLES[name].required and not unreadable:
                 problems.append(RULES["TABLE_MISSING"].problem(table=name))
             tables[name] = empty_table(name)
+            if centers is not None and name in {t for t, _ in CENTER_COLUMNS}:
+                tables[name] = tables[name].astype({"center": pd.CategoricalDtype(list(centers))})
+    tables = {n: tables[n] for n in TABLE_ORDER}
     as_of = None
     if meta.get("as_of"):
         parsed = _parse_date_uniques(np.array([_norm(meta["as_of"])], dtype=object))[0]

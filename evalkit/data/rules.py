@@ -821,3 +821,66 @@ def center_without_policy(ctx: RuleContext) -> Iterable[Finding]:
     missing = sorted(set(centres) - set(po["center"].dropna().astype(object)))
     for c in missing:
         yield Finding(column="center", value=c)
+
+
+# =========================================================================== centers
+@rule("CENTER_DUPLICATE", ERROR, "centers",
+      "児童相談所コード「{value}」が重複しています（{first_row}行目と同じ）。",
+      "Centre code '{value}' is listed twice (also on row {first_row}).",
+      columns=("center",))
+def center_duplicate(ctx: RuleContext) -> Iterable[Finding]:
+    """A centre code listed twice in the centers table (the first row is used)."""
+    ce = ctx.ds.tables["centers"]
+    ce = ce.loc[ce["center"].notna()]
+    dup = ce["center"].duplicated(keep="first").to_numpy()
+    if dup.any():
+        yield from emit(ce, dup, "center", first_row=_first_row(ce, ce["center"].astype(object)))
+
+
+@rule("CENTER_CODE_INVALID", ERROR, "centers",
+      "児童相談所コード「{value}」は使えません（半角の英小文字・数字・_・- で、英数字から始めてください。例: chuo）。",
+      "Centre code '{value}' is not valid (lower-case ASCII letters, digits, _ and -, "
+      "starting with a letter or digit, e.g. chuo).",
+      columns=("center",))
+def center_code_invalid(ctx: RuleContext) -> Iterable[Finding]:
+    """A centre code that could not name a report folder (spaces, capitals, Japanese …)."""
+    from evalkit.data.centers import is_center_code
+
+    ce = ctx.ds.tables["centers"]
+    ce = ce.loc[ce["center"].notna()]
+    bad = np.array([not is_center_code(c) for c in ce["center"].astype(object)], bool)
+    yield from emit(ce, bad, "center")
+
+
+@rule("CENTER_NOT_LISTED", ERROR, None,
+      "児童相談所「{value}」が centers の表にありません。",
+      "Centre '{value}' is not listed in the centers table.",
+      columns=("center",))
+def center_not_listed(ctx: RuleContext) -> Iterable[Finding]:
+    """A centre used in children or policy but missing from a present centers table
+    (first row of each such centre)."""
+    ce = ctx.ds.tables["centers"]
+    if not len(ce):
+        return
+    listed = set(ce["center"].dropna().astype(object))
+    for table in ("children", "policy"):
+        df = ctx.ds.tables[table]
+        v = df["center"].astype(object)
+        miss = (v.notna() & ~v.isin(listed)).to_numpy()
+        first = miss & ~v.duplicated(keep="first").to_numpy()
+        yield from emit(df, first, "center", table=table)
+
+
+@rule("CENTER_NAME_DUPLICATE", ERROR, "centers",
+      "名称「{value}」が複数の児童相談所コードに使われています（{first_row}行目と同じ）。",
+      "Name '{value}' is given to more than one centre code (also on row {first_row}).",
+      columns=("name_ja",))
+def center_name_duplicate(ctx: RuleContext) -> Iterable[Finding]:
+    """Two centres share a Japanese name: names are read as synonyms of codes, so the name
+    would be ambiguous (and reports could not tell the centres apart)."""
+    ce = ctx.ds.tables["centers"]
+    ce = ce.loc[ce["name_ja"].notna() & ce["center"].notna()]
+    ce = ce.loc[~ce["center"].duplicated(keep="first").to_numpy()]
+    dup = ce["name_ja"].duplicated(keep="first").to_numpy()
+    if dup.any():
+        yield from emit(ce, dup, "name_ja", first_row=_first_row(ce, ce["name_ja"].astype(object)))

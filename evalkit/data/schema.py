@@ -133,8 +133,22 @@ TABLES: dict[str, Table] = {
                 Column("start_date", "date", ja="導入日"),
             ),
         ),
+        Table(
+            "centers",
+            "児童相談所一覧",
+            False,
+            (
+                Column("center", "id", ja="児童相談所コード"),
+                Column("name_ja", "text", ja="名称"),
+                Column("name_en", "text", required=False, nullable=True, ja="英語名"),
+                Column("prefecture", "text", required=False, nullable=True, ja="都道府県"),
+            ),
+        ),
     )
 }
+
+#: Columns holding a centre code (their categories follow the ``centers`` table when present).
+CENTER_COLUMNS = (("children", "center"), ("policy", "center"))
 
 TABLE_ORDER = tuple(TABLES)
 

@@ -60,6 +60,9 @@ def register(subparsers) -> None:
     p.add_argument("--kpi", nargs="+", action="extend", metavar="ID",
                    help="KPI の id（ID:VARIANT で1つのバリアント）/ KPI ids (ID:VARIANT for one variant)")
     p.add_argument("--by-center", action="store_true", help="児童相談所別の行も出す / rows per centre too")
+    p.add_argument("--by-prefecture", action="store_true",
+                   help="都道府県別の行も出す（center 列は pref:長野県 など）/ rows per prefecture too "
+                        "(center = pref:<name>)")
     p.add_argument("--min-cell", type=int, default=0, metavar="N",
                    help="1〜N-1 の度数を秘匿（既定 0 = 秘匿なし）/ suppress counts 1..N-1 (default 0 = off)")
     p.add_argument("--level", type=float, default=0.95, metavar="L",
@@ -220,12 +223,17 @@ def run_kpi(args) -> int:
     if ds is None:
         return 1
     table = compute(ds, fiscal_year=args.fiscal_year, start=start, end=end, kpis=args.kpi,
-                    by_center=args.by_center, level=args.level)
+                    by_center=args.by_center, by_prefecture=args.by_prefecture,
+                    level=args.level)
     if args.min_cell:
-        table = suppress_kpi_table(table, args.min_cell)
+        from evalkit.data.centers import center_prefectures
+
+        table = suppress_kpi_table(table, args.min_cell, center_prefecture=center_prefectures(ds))
     params = {"fiscal_year": args.fiscal_year, "from": args.date_from, "to": args.date_to,
               "kpi": args.kpi, "by_center": args.by_center, "min_cell": args.min_cell,
               "level": args.level}
+    if args.by_prefecture:  # only when used: provenance of other runs unchanged
+        params["by_prefecture"] = True
     write_table(table, args.out, _provenance(ds, params))
     return 0
 

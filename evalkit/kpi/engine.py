@@ -237,10 +237,19 @@ class Context:
         self.child_ids = ids
         self._id_index = pd.Index(ids)
         center = ch["center"].astype(object).fillna("unknown").to_numpy()
-        order = {c: i for i, c in enumerate(C.CENTERS)}
-        self.centers = sorted(set(center), key=lambda c: (order.get(c, 99), c))
+        cats = ch["center"].cat.categories if isinstance(ch["center"].dtype, pd.CategoricalDtype) else C.CENTERS
+        order = {c: i for i, c in enumerate(cats)}  # the centers table's order (else Nagano's)
+        self.centers = sorted(set(center), key=lambda c: (order.get(c, len(order)), c))
         cpos = {c: i for i, c in enumerate(self.centers)}
-        self.child_center = np.array([cpos[c] for c in center], dtype=np.int64)
+        self.child_center = pd.Index(self.centers).get_indexer(center).astype(np.int64)
+        from evalkit.data.centers import center_prefectures
+
+        pref = center_prefectures(ds)
+        #: prefecture of each centre of :attr:`centers` (``unknown`` → the dataset's default)
+        self.center_prefecture = [pref.get(c, str(ds.meta.get("prefecture") or "長野県"))
+                                  for c in self.centers]
+        self.prefectures = list(dict.fromkeys(self.center_prefecture))
+        del cpos
         self.birth = to_days(ch["birth_date"])
         self.third = add_months_days(self.birth, 36)
         self.school = to_days(cal.first_school_day(pd.Series(ch["birth_date"].to_numpy())))
@@ -567,46 +576,66 @@ def child_sums(cells: pd.DataFrame, groups: Sequence[str], npd: int, n_children:
                          "y": y, "x": x})
 
 
+#: Label of a prefecture's rows in the long table's ``center`` column (``pref:長野県``).
+PREF_PREFIX = "pref:"
+
+
+def _units(ctx_centers: list[str], prefs: list[str] | None, by_center: bool
+           ) -> list[tuple[str, np.ndarray]]:
+    """(label, centre positions) of every row unit: all, each centre, each prefecture."""
+    nc = len(ctx_centers)
+    units = [("all", np.arange(nc))]
+    if by_center:
+        units += [(c, np.array([i])) for i, c in enumerate(ctx_centers)]
+    if prefs is not None:
+        arr = np.asarray(prefs, dtype=object)
+        units += [(PREF_PREFIX + p, np.flatnonzero(arr == p)) for p in dict.fromkeys(prefs)]
+    return units
+
+
 def _finish_additive(v: Variant, cells: pd.DataFrame, periods: pd.DataFrame,
                      centers: list[str], by_center: bool, level: float | None = None,
-                     n_children: int = 0) -> pd.DataFrame:
+                     n_children: int = 0, prefs: list[str] | None = None) -> pd.DataFrame:
     from evalkit.kpi.intervals import cluster_interval, wilson_interval
 
     groups = (["all"] if v.include_all_group else []) + list(v.groups or ())
     npd, ng = len(periods), len(groups)
     gpos = {g: i for i, g in enumerate(groups)}
     nc = len(centers)
-    shape = (npd, nc + 1, ng)
+    shape = (npd, nc, ng)
     num = np.zeros(shape)
     den = np.zeros(shape)
     clustered = "child" in cells.columns
+    mom: dict[str, np.ndarray] = {}
     if clustered:
+        # a child belongs to one centre, so the child-level moments add up over centres
         mom = {m: np.zeros(shape) for m in ("syy", "sxx", "sxy", "n")}
         if len(cells):
             cs = child_sums(cells, groups, npd, n_children)
-            flat = ((cs["pidx"].to_numpy() * (nc + 1) + cs["center"].to_numpy()) * ng
+            flat = ((cs["pidx"].to_numpy() * nc + cs["center"].to_numpy()) * ng
                     + cs["gi"].to_numpy())
             y, x = cs["y"].to_numpy(), cs["x"].to_numpy()
-            size = npd * (nc + 1) * ng
+            size = npd * nc * ng
             for arr, w in ((num, y), (den, x), (mom["syy"], y * y), (mom["sxx"], x * x),
                            (mom["sxy"], x * y), (mom["n"], np.ones(len(y)))):
                 arr += np.bincount(flat, weights=w, minlength=size).reshape(shape)
-        for arr in [num, den, *mom.values()]:
-            arr[:, nc, :] = arr[:, :nc, :].sum(axis=1)
-    else:
-        if len(cells):
-            g = cells["group"].map(gpos)
-            ok = g.notna().to_numpy()
-            pi = cells["pidx"].to_numpy(np.int64)[ok]
-            ci = cells["center"].to_numpy(np.int64)[ok]
-            gi = g.to_numpy()[ok].astype(np.int64)
-            np.add.at(num, (pi, ci, gi), cells["numerator"].to_numpy(float)[ok])
-            np.add.at(den, (pi, ci, gi), cells["denominator"].to_numpy(float)[ok])
-        num[:, nc, :] = num[:, :nc, :].sum(axis=1)
-        den[:, nc, :] = den[:, :nc, :].sum(axis=1)
-    cidx = [nc] + (list(range(nc)) if by_center else [])
-    labels = ["all"] + centers
-    P, Cc, G = np.meshgrid(np.arange(npd), np.array(cidx), np.arange(ng), indexing="ij")
+    elif len(cells):
+        g = cells["group"].map(gpos)
+        ok = g.notna().to_numpy()
+        pi = cells["pidx"].to_numpy(np.int64)[ok]
+        ci = cells["center"].to_numpy(np.int64)[ok]
+        gi = g.to_numpy()[ok].astype(np.int64)
+        np.add.at(num, (pi, ci, gi), cells["numerator"].to_numpy(float)[ok])
+        np.add.at(den, (pi, ci, gi), cells["denominator"].to_numpy(float)[ok])
+    units = _units(centers, prefs, by_center)
+
+    def pooled(a: np.ndarray) -> np.ndarray:
+        return np.stack([a[:, idx, :].sum(axis=1) for _, idx in units], axis=1)
+
+    num, den = pooled(num), pooled(den)
+    mom = {m: pooled(a) for m, a in mom.items()}
+    labels = [u for u, _ in units]
+    P, Cc, G = np.meshgrid(np.arange(npd), np.arange(len(units)), np.arange(ng), indexing="ij")
     P, Cc, G = P.ravel(), Cc.ravel(), G.ravel()
     n, d = num[P, Cc, G], den[P, Cc, G]
     value = _value(v.value_kind, n, d)
@@ -623,7 +652,7 @@ def _finish_additive(v: Variant, cells: pd.DataFrame, periods: pd.DataFrame,
     out = pd.DataFrame(
         {
             "pidx": P,
-            "center": [labels[0] if c == nc else labels[c + 1] for c in Cc],
+            "center": np.asarray(labels, dtype=object)[Cc],
             "group": [groups[x] for x in G],
             "numerator": n,
             "denominator": d if v.value_kind != "count" else np.nan,
@@ -637,18 +666,29 @@ def _finish_additive(v: Variant, cells: pd.DataFrame, periods: pd.DataFrame,
 
 
 def _finish_reduced(v: Variant, recs: pd.DataFrame, periods: pd.DataFrame,
-                    centers: list[str], by_center: bool, level: float | None = None
-                    ) -> pd.DataFrame:
+                    centers: list[str], by_center: bool, level: float | None = None,
+                    prefs: list[str] | None = None) -> pd.DataFrame:
     groups = (["all"] if v.include_all_group else []) + list(v.groups or ())
     rows = []
     gb_all = {k: g for k, g in recs.groupby(["pidx", "group"], sort=False)} if len(recs) else {}
     gb_c = ({k: g for k, g in recs.groupby(["pidx", "center", "group"], sort=False)}
             if (by_center and len(recs)) else {})
+    gb_p: dict = {}
+    plist: list[str] = []
+    if prefs is not None:
+        plist = list(dict.fromkeys(prefs))
+        if len(recs):
+            ppos = np.array([plist.index(p) for p in prefs], np.int64)
+            rp = recs.assign(_pref=ppos[recs["center"].to_numpy(np.int64)])
+            gb_p = {k: g.drop(columns="_pref")
+                    for k, g in rp.groupby(["pidx", "_pref", "group"], sort=False)}
     empty = recs.iloc[0:0]
+    units = ([("all", None, -1)] + ([(c, gb_c, i) for i, c in enumerate(centers)] if by_center else [])
+             + [(PREF_PREFIX + p, gb_p, i) for i, p in enumerate(plist)])
     for p in range(len(periods)):
-        for ci, label in [(-1, "all")] + ([(i, c) for i, c in enumerate(centers)] if by_center else []):
+        for label, gb, ci in units:
             for g in groups:
-                sub = gb_all.get((p, g), empty) if ci < 0 else gb_c.get((p, ci, g), empty)
+                sub = gb_all.get((p, g), empty) if gb is None else gb.get((p, ci, g), empty)
                 n, d, val = v.reducer(sub)
                 lo = hi = float("nan")
                 if level is not None and v.interval is not None and np.isfinite(val):
@@ -672,18 +712,20 @@ def run_variant(ctx: Context, v: Variant, periods: pd.DataFrame, child_level: bo
 
 
 def compute_variant(ctx: Context, v: Variant, start: pd.Timestamp, end: pd.Timestamp,
-                    by_center: bool = False, level: float | None = 0.95) -> pd.DataFrame:
+                    by_center: bool = False, level: float | None = 0.95,
+                    by_prefecture: bool = False) -> pd.DataFrame:
     """The long-table rows of one variant over [start, end] (intervals at ``level``;
-    ``None``: none, the interval columns empty)."""
+    ``None``: none, the interval columns empty; prefecture rows with ``by_prefecture``)."""
     periods = periods_for(v.cadence, start, end, ctx.ds.as_of)
     if len(periods) == 0:
         return pd.DataFrame({c: [] for c in LONG_COLUMNS})
     res = run_variant(ctx, v, periods, child_level=level is not None and v.ci_method == "cluster")
+    prefs = ctx.center_prefecture if by_prefecture else None
     if v.reducer is None:
         out = _finish_additive(v, res, periods, ctx.centers, by_center, level,
-                               n_children=len(ctx.child_ids))
+                               n_children=len(ctx.child_ids), prefs=prefs)
     else:
-        out = _finish_reduced(v, res, periods, ctx.centers, by_center, level)
+        out = _finish_reduced(v, res, periods, ctx.centers, by_center, level, prefs=prefs)
     pr = periods.iloc[out["pidx"].to_numpy()]
     out.insert(0, "kpi", v.kpi.id)
     out.insert(1, "variant", v.variant)
@@ -721,7 +763,7 @@ def child_contributions(ctx: Context, v: Variant, start: pd.Timestamp, end: pd.T
 
 def compute(dataset, fiscal_year=None, start=None, end=None, kpis: Sequence[str] | None = None,
             by_center: bool = False, context: Context | None = None,
-            level: float | None = 0.95) -> pd.DataFrame:
+            level: float | None = 0.95, by_prefecture: bool = False) -> pd.DataFrame:
     """Compute KPIs into the long table of KPI_DEFINITIONS.md.
 
     Parameters
@@ -744,6 +786,12 @@ def compute(dataset, fiscal_year=None, start=None, end=None, kpis: Sequence[str]
         Confidence level of ``ci_lower, ci_upper`` (method in ``ci_method``, by
         variant: see :mod:`evalkit.kpi.intervals` and ``docs/kpi.md``). ``None``
         computes no intervals (the three columns are empty; point estimates only).
+    by_prefecture : bool
+        Add one row per prefecture (``center`` = ``pref:<name>``, e.g.
+        ``pref:長野県``), the centres of the ``centers`` table's prefecture
+        pooled (sums of numerators and denominators; medians and other
+        reduced variants over the pooled records). Without a ``centers``
+        table every centre belongs to ``meta["prefecture"]`` (長野県).
 
     Returns
     -------
@@ -767,7 +815,7 @@ def compute(dataset, fiscal_year=None, start=None, end=None, kpis: Sequence[str]
     s, e = resolve_range(dataset, fiscal_year, start, end)
     variants = select_variants(kpis)
     ctx = context if context is not None else Context(dataset)
-    parts = [compute_variant(ctx, v, s, e, by_center, level) for v in variants]
+    parts = [compute_variant(ctx, v, s, e, by_center, level, by_prefecture) for v in variants]
     parts = [p for p in parts if len(p)]
     from evalkit.kpi.table import KPITable
 

@@ -36,6 +36,8 @@ from collections.abc import Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+#: Prefix of a prefecture's rows in the KPI long table (as in :mod:`evalkit.kpi.engine`).
+PREF_PREFIX = "pref:"
 #: Label of a secondarily suppressed count and of a suppressed rate.
 HIDDEN = "x"
 
@@ -187,7 +189,8 @@ PARTITIONS: dict[str, tuple[str, ...]] = {
 }
 
 
-def suppress_kpi_table(table: pd.DataFrame, min_cell: int = 5, rate_digits: int = 3) -> pd.DataFrame:
+def suppress_kpi_table(table: pd.DataFrame, min_cell: int = 5, rate_digits: int = 3,
+                       center_prefecture: Mapping[str, str] | None = None) -> pd.DataFrame:
     """Suppress small cells of the KPI long table (:func:`evalkit.kpi.compute`).
 
     For each row, the fields of its variant that are counts (registry
@@ -196,7 +199,11 @@ def suppress_kpi_table(table: pd.DataFrame, min_cell: int = 5, rate_digits: int 
     whenever any count of its row is suppressed. Secondary suppression runs
     over centres (centre rows add up to ``all``) and over group partitions
     (``preschool`` + ``school_age`` = ``all``; ``infant_home`` +
-    ``childrens_home`` = ``all`` for stagnant cases).
+    ``childrens_home`` = ``all`` for stagnant cases). Prefecture rows
+    (``center`` = ``pref:<name>``, from ``compute(by_prefecture=True)``) add
+    up to ``all`` too, and the centres of a prefecture (``center_prefecture``:
+    centre → prefecture, e.g. :func:`evalkit.data.centers.center_prefectures`)
+    add up to its row.
 
     Returns a copy whose ``numerator``, ``denominator`` and ``value`` are
     display strings; so are ``ci_lower`` and ``ci_upper`` when the table has
@@ -224,9 +231,19 @@ def suppress_kpi_table(table: pd.DataFrame, min_cell: int = 5, rate_digits: int 
         # centres add up to "all"
         for _, g in t.loc[is_count[f]].groupby(key_cols, sort=False):
             tot = g.index[g["center"] == "all"]
-            parts = g.index[g["center"] != "all"]
+            is_pref = g["center"].astype(str).str.startswith(PREF_PREFIX).to_numpy()
+            parts = g.index[(g["center"] != "all").to_numpy() & ~is_pref]
             if len(tot) == 1 and len(parts):
                 lines.append((list(parts), int(tot[0])))
+            prefs = g.index[is_pref]
+            if len(tot) == 1 and len(prefs):
+                lines.append((list(prefs), int(tot[0])))
+            for i in prefs:
+                name = str(g.at[i, "center"])[len(PREF_PREFIX):]
+                mine = [j for j in parts
+                        if (center_prefecture or {}).get(str(g.at[j, "center"])) == name]
+                if mine:
+                    lines.append((mine, int(i)))
         # group partitions add up to the "all" group
         for _, g in t.loc[is_count[f]].groupby(["kpi", "variant", "period", "center"], sort=False):
             groups = dict(zip(g["group"], g.index, strict=False))

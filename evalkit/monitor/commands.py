@@ -149,7 +149,7 @@ def _write_csv(df: pd.DataFrame, path: Path) -> None:
     write_atomic(path, w)
 
 
-def _charts(res, funnel: pd.DataFrame, out: Path) -> int:
+def _charts(res, funnel: pd.DataFrame, out: Path, labels: dict[str, str] | None = None) -> int:
     """One PNG per SPC series and per funnel (KPI × group) under ``out/charts``."""
     import matplotlib.pyplot as plt
 
@@ -164,7 +164,7 @@ def _charts(res, funnel: pd.DataFrame, out: Path) -> int:
         plt.close(fig)
         n += 1
     for (kid, var, group), f in funnel.groupby(["kpi", "variant", "group"], sort=False):
-        fig = funnel_figure(f)
+        fig = funnel_figure(f, labels=labels)
         fig.savefig(cdir / f"funnel__{_slug(kid, var, group)}.png")
         plt.close(fig)
         n += 1
@@ -220,7 +220,9 @@ def run_monitor(args) -> int:
         _write_csv(res.spc, tmp / "spc.csv")
         _write_csv(fun, tmp / "funnel.csv")
         _write_csv(summary_table(res, args.lang), tmp / "summary.csv")
-        n_fig = 0 if args.no_charts else _charts(res, fun, tmp)
+        from evalkit.data.centers import center_labels
+
+        n_fig = 0 if args.no_charts else _charts(res, fun, tmp, labels=center_labels(ds, "ja"))
         (tmp / "provenance.json").write_text(json.dumps(prov, ensure_ascii=False, indent=1),
                                              encoding="utf-8")
     n_sig = int((res.spc["signal"] != "").sum())

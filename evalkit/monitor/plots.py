@@ -176,7 +176,8 @@ def _period_start(label: str) -> pd.Timestamp | None:
         return None
 
 
-def plot_funnel(rows: pd.DataFrame, *, title: str, kind: str = "p", scale: float = 1.0):
+def plot_funnel(rows: pd.DataFrame, *, title: str, kind: str = "p", scale: float = 1.0,
+                labels: dict[str, str] | None = None):
     """A funnel plot of one KPI (rows of ``funnel.csv``; suppressed centres left out)."""
     fig, ax = new_figure(7.0, 4.4)
     ok = rows["denominator"].astype(float) > 0
@@ -193,7 +194,8 @@ def plot_funnel(rows: pd.DataFrame, *, title: str, kind: str = "p", scale: float
         for _, q in r.iterrows():
             mk = {"99.8": ("s", "#e07b00"), "95": ("D", "#1f5fa8")}.get(q["outside"], ("o", "0.4"))
             ax.plot(q["denominator"], q["value"], marker=mk[0], color=mk[1], ls="", ms=6)
-            ax.annotate(str(q["center"]), (q["denominator"], q["value"]), fontsize=7,
+            name = (labels or {}).get(str(q["center"]), str(q["center"]))
+            ax.annotate(name, (q["denominator"], q["value"]), fontsize=7,
                         xytext=(3, 3), textcoords="offset points")
         if len(r) > 1:
             ax.set_xscale("log")

@@ -81,8 +81,12 @@ def spc_figure(res, info):
                     policy_start=pd.Timestamp(start) if start else None)
 
 
-def funnel_figure(rows: pd.DataFrame):
-    """The funnel plot of one KPI and group (rows of ``funnel.csv``; suppressed rows left out)."""
+def funnel_figure(rows: pd.DataFrame, labels: dict[str, str] | None = None):
+    """The funnel plot of one KPI and group (rows of ``funnel.csv``; suppressed rows left out).
+
+    ``labels`` (centre code → name, e.g. :func:`evalkit.data.centers.center_labels`) names
+    the points; codes otherwise.
+    """
     from evalkit.kpi import get_variant
     from evalkit.monitor.plots import plot_funnel
     from evalkit.monitor.series import default_chart
@@ -93,4 +97,4 @@ def funnel_figure(rows: pd.DataFrame):
     scale = 1000.0 if v.value_kind == "per_1000_days" else 1.0
     kind = "u" if default_chart(v) == "u" else "p"
     title = f"{v.name_ja} / {v.name_en} — {rows['group'].iloc[0]}, {rows['period'].iloc[0]}"
-    return plot_funnel(r, title=title, kind=kind, scale=scale)
+    return plot_funnel(r, title=title, kind=kind, scale=scale, labels=labels)

@@ -8,7 +8,14 @@ import time
 from pathlib import Path
 
 from evalkit.outputs import add_overwrite_argument, prepare_output_dir
-from evalkit.report.runner import REPO, ReportError, build_report, centers_of, report_folder
+from evalkit.report.runner import (
+    REPO,
+    ReportError,
+    build_report,
+    centers_of,
+    prefectures_of,
+    report_folder,
+)
 
 DEMO_SCENARIO = "nagano_default"
 DEMO_SEED = 1
@@ -45,9 +52,11 @@ def register(subparsers) -> None:
                         "centre's own export through a mapping file")
     p.add_argument("--fiscal-year", required=True, type=int, metavar="Y",
                    help="年度（例: 2026 = 令和8年度）/ fiscal year, e.g. 2026 (April 2026–March 2027)")
-    p.add_argument("--center", default="all", metavar="all|CODE|each",
-                   help="全体（all）、児相コード、または each（児相ごと＋全体）/ "
-                        "all, a centre code, or each (one per centre plus all); default all")
+    p.add_argument("--center", default="all", metavar="all|CODE|pref:NAME|each|each-pref",
+                   help="全体（all）、児相コード、都道府県（pref:長野県）、each（児相ごと＋全体）、"
+                        "each-pref（都道府県ごと＋全体）/ all, a centre code, a prefecture "
+                        "(pref:長野県), each (one per centre plus all) or each-pref (one per "
+                        "prefecture plus all); default all")
     p.add_argument("--lang", default="ja", choices=("ja", "en"), help="言語 / language (default ja)")
     p.add_argument("--audience", default="public", choices=("public", "internal"),
                    help="public: 小規模セル秘匿 / small cells suppressed (default); "
@@ -99,6 +108,8 @@ def run(args) -> int:
     centers = [args.center]
     if args.center == "each":
         centers = ["all", *centers_of(args.data, mapping=args.mapping)]
+    elif args.center == "each-pref":
+        centers = ["all", *prefectures_of(args.data, mapping=args.mapping)]
     for c in centers:  # every folder checked before the first build (exit 2 when refused)
         prepare_output_dir(report_folder(args.out, args.fiscal_year, c, args.audience),
                            overwrite=args.overwrite, inputs=[args.data, args.mapping])
@@ -113,7 +124,7 @@ def run(args) -> int:
         except ReportError as e:
             print(f"evalkit report ({c}): {e}", file=sys.stderr)
             status = 1
-            if args.center != "each":
+            if args.center not in ("each", "each-pref"):
                 return status
             continue
         print(f"{res.html}  ({res.seconds:.1f} s)")

@@ -178,11 +178,24 @@ def _quiet_logs() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
+#: Characters a prefecture name may not hold (it names a folder).
+_BAD_PREF = re.compile(r"[\s/\\:*?\"<>|.\x00-\x1f]")
+
+
+def folder_name(center: str) -> str:
+    """Folder of a centre parameter: the code, or ``pref-<name>`` for ``pref:<name>``."""
+    if center.startswith("pref:"):
+        return "pref-" + center[len("pref:"):]
+    return center
+
+
 def report_folder(out: str | Path, fiscal_year: int, center: str,
                   audience: str = "public") -> Path:
-    """``OUT/FY<Y>/<centre>`` (public) or ``OUT/FY<Y>/internal/<centre>`` (internal)."""
+    """``OUT/FY<Y>/<centre>`` (public) or ``OUT/FY<Y>/internal/<centre>`` (internal);
+    ``pref-<name>`` in place of ``<centre>`` for a prefecture."""
     base = Path(out) / f"FY{int(fiscal_year)}"
-    return base / center if audience == "public" else base / INTERNAL_DIR / center
+    name = folder_name(center)
+    return base / name if audience == "public" else base / INTERNAL_DIR / name
 
 
 def build_report(
@@ -244,7 +257,13 @@ def build_report(
         raise ReportError(f"データが見つかりません / data not found: {data}")
     if pdf and export.find_chromium() is None:
         raise ReportError(export.INSTALL_HINT)
-    if not re.fullmatch(r"[A-Za-z0-9_\-]+", str(center)):
+    pref = str(center)[len("pref:"):] if str(center).startswith("pref:") else None
+    if pref is not None:
+        if not pref or _BAD_PREF.search(pref):
+            raise ReportError(
+                f"都道府県名に使えない文字があります（例: pref:長野県）/ invalid prefecture "
+                f"(e.g. pref:長野県): {center!r}")
+    elif not re.fullmatch(r"[A-Za-z0-9_\-]+", str(center)):
         raise ReportError(
             f"児童相談所コードは英数字です（例: chuo）/ centre code must be letters and digits "
             f"(e.g. chuo): {center!r}"
@@ -275,8 +294,8 @@ def build_report(
         if not d.exists():
             d.mkdir()
             created.append(d)
-    tmp = make_temp_dir(final.parent, center)
-    kernel_dir = make_temp_dir(final.parent, f"{center}-kernel")  # log + connection file
+    tmp = make_temp_dir(final.parent, folder_name(center))
+    kernel_dir = make_temp_dir(final.parent, f"{folder_name(center)}-kernel")  # log + connection file
     kernel_log = kernel_dir / "kernel.log"
     try:
         (tmp / T.SIDECAR_DIR).mkdir()
@@ -386,7 +405,7 @@ def _title(lang: str, fy: int, center: str) -> str:
     from evalkit.data.calendar import fiscal_year_label
     from evalkit.report.i18n import t
 
-    c = t("center.all", lang) if center == "all" else center
+    c = t("center.all", lang) if center == "all" else center.removeprefix("pref:")
     return f"{t('title', lang)} {fiscal_year_label(fy, lang)} {c}"
 
 
@@ -396,6 +415,17 @@ def centers_of(data: str | Path, mapping: str | Path | None = None) -> list[str]
 
     ds = load(data, mapping=mapping) if mapping else load(data)
     return sorted(set(ds.children["center"].dropna().astype(object)))
+
+
+def prefectures_of(data: str | Path, mapping: str | Path | None = None) -> list[str]:
+    """``pref:<name>`` of every prefecture with children in a dataset (centers table order)."""
+    from evalkit.data.centers import center_prefectures
+    from evalkit.data.load import load
+
+    ds = load(data, mapping=mapping) if mapping else load(data)
+    used = set(ds.children["center"].dropna().astype(object))
+    prefs = center_prefectures(ds)
+    return [f"pref:{p}" for p in dict.fromkeys(prefs[c] for c in prefs if c in used)]
 
 
 def dump_parameters(parameters: dict[str, Any]) -> str:

@@ -108,12 +108,16 @@ class Report:
 
     @property
     def center_label(self) -> str:
+        """The centre's name (the ``centers`` table's ``name_ja`` / ``name_en``, else the
+        Nagano label or the code); a prefecture report (``pref:長野県``) shows the prefecture."""
         if self.center == "all":
             return self.tr("center.all")
-        c = C.CENTERS.get(self.center)
-        if c is None:
-            return self.center
-        return c.ja if self.lang == "ja" else f"{self.center.capitalize()} centre"
+        pref = prefecture_of_spec(self.center)
+        if pref is not None:
+            return pref if self.lang == "ja" else f"{pref} (prefecture)"
+        from evalkit.data.centers import center_label
+
+        return center_label(self.ds_all, self.center, self.lang)
 
     @cached_property
     def episodes(self) -> pd.DataFrame:
@@ -261,12 +265,38 @@ def check_parameters(fiscal_year: Any, center: str, lang: str, audience: str, mi
         raise _param_error("center が指定されていません", "center is missing")
 
 
+#: A prefecture report's centre parameter: ``pref:<prefecture>`` (e.g. ``pref:長野県``).
+PREF_PREFIX = "pref:"
+
+
+def prefecture_of_spec(center: str) -> str | None:
+    """The prefecture of a ``pref:<name>`` centre parameter, else None."""
+    if isinstance(center, str) and center.startswith(PREF_PREFIX):
+        return center[len(PREF_PREFIX):].strip()
+    return None
+
+
+def centers_of_spec(ds: Dataset, center: str) -> list[str]:
+    """Centre codes a centre parameter stands for: one code, or a prefecture's centres."""
+    pref = prefecture_of_spec(center)
+    if pref is None:
+        return [center]
+    from evalkit.data.centers import centers_of_prefecture
+
+    return centers_of_prefecture(ds, pref)
+
+
 def filter_center(ds: Dataset, center: str) -> Dataset:
-    """The dataset restricted to one centre's children (``all`` = unchanged)."""
+    """The dataset restricted to one centre's children (``all`` = unchanged).
+
+    ``pref:<name>`` keeps the children of every centre of that prefecture
+    (the ``centers`` table's ``prefecture``).
+    """
     if center == "all":
         return ds
+    codes = centers_of_spec(ds, center)
     ch = ds.children
-    keep = ch["center"].astype(object) == center
+    keep = ch["center"].astype(object).isin(codes)
     ids = set(ch.loc[keep, "child_id"].astype(object))
     tables = {}
     for name, df in ds.tables.items():
@@ -275,7 +305,7 @@ def filter_center(ds: Dataset, center: str) -> Dataset:
         elif "child_id" in df.columns:
             tables[name] = df.loc[df["child_id"].astype(object).isin(ids).to_numpy()]
         elif "center" in df.columns:
-            tables[name] = df.loc[(df["center"].astype(object) == center).to_numpy()]
+            tables[name] = df.loc[(df["center"].astype(object).isin(codes)).to_numpy()]
     return ds.replace(tables=tables)
 
 
@@ -350,10 +380,21 @@ def open_report(
     if ds_all.has_errors:
         raise _data_error([p for p in ds_all.problems if p.severity == "error"])
     centers = sorted(set(ds_all.children["center"].dropna().astype(object)))
-    if center != "all" and center not in centers:
+    pref = prefecture_of_spec(center)
+    if pref is not None:
+        from evalkit.data.centers import prefectures
+
+        known = prefectures(ds_all)
+        if not set(centers_of_spec(ds_all, center)) & set(centers):
+            raise _param_error(
+                f"都道府県 {pref!r} の児童相談所はデータにありません（{', '.join(known)}）",
+                f"no centre of prefecture {pref!r} in the data ({', '.join(known)})",
+            )
+    elif center != "all" and center not in centers:
+        shown = ", ".join(centers[:20]) + (" …" if len(centers) > 20 else "")
         raise _param_error(
-            f"児童相談所コード {center!r} はデータにありません（{', '.join(centers)}）",
-            f"centre {center!r} is not in the data ({', '.join(centers)})",
+            f"児童相談所コード {center!r} はデータにありません（{shown}）",
+            f"centre {center!r} is not in the data ({shown})",
         )
     fy = int(fiscal_year)
     if ds_all.placements.empty:  # a header-only placements table (#11)
@@ -1786,9 +1827,12 @@ def methods(r: Report) -> Section:
     if r.ds_all.meta.get("mapping"):  # read through a mapping.toml (its SHA-256 is in the data's)
         params["mapping"] = r.ds_all.meta["mapping"]["file"]
     pol = r.ds.policy
+    from evalkit.data.centers import center_labels
+
+    names = center_labels(r.ds_all, r.lang) if len(r.ds_all.centers) else {}
     pol_txt = "; ".join(
-        f"{c}: {jdate(d, r.lang)}" for c, d in zip(pol["center"].astype(object), pol["start_date"],
-                                                  strict=True) if pd.notna(d)
+        f"{names.get(c, c)}: {jdate(d, r.lang)}"
+        for c, d in zip(pol["center"].astype(object), pol["start_date"], strict=True) if pd.notna(d)
     ) or "—"
     used = ", ".join(f"evalkit.{k}" for k, v in sorted(r.modules.items()) if v) or "—"
     items = [

@@ -13,13 +13,18 @@ import numpy as np
 import pandas as pd
 
 import evalkit
-from evalkit.data import codes as C
 from evalkit.data.dataset import Dataset
 from evalkit.data.schema import TABLE_ORDER, TABLES, dtype_of
 from evalkit.synth import contacts as CT
 from evalkit.synth import events as EV
 from evalkit.synth.histories import Histories, simulate_histories, to_day
-from evalkit.synth.scenario import check_size, policy_starts, resolve_scenario
+from evalkit.synth.scenario import (
+    center_names,
+    center_prefectures,
+    check_size,
+    policy_starts,
+    resolve_scenario,
+)
 from evalkit.synth.truth import effects, effects_doc, oracle
 
 SEXES = ["male", "female", "unknown"]
@@ -70,13 +75,15 @@ def _bool(v: np.ndarray) -> pd.arrays.BooleanArray:
     return pd.arrays.BooleanArray(v == 1, v < 0)
 
 
-def _frame(name: str, cols: dict[str, Any], order: np.ndarray | None = None) -> pd.DataFrame:
-    """Typed table from columns, rows taken in ``order`` (sort done on integer keys)."""
+def _frame(name: str, cols: dict[str, Any], order: np.ndarray | None = None,
+           keep: set[str] = frozenset()) -> pd.DataFrame:
+    """Typed table from columns, rows taken in ``order`` (sort done on integer keys); the
+    columns in ``keep`` keep their dtype (centre codes: the scenario's categories)."""
     if order is not None:
         cols = {k: (v.take(order) if hasattr(v, "take") else v[order]) for k, v in cols.items()}
     df = pd.DataFrame(cols, copy=False)
     for c in TABLES[name].columns:
-        if str(df[c.name].dtype) != str(dtype_of(c)):
+        if c.name not in keep and str(df[c.name].dtype) != str(dtype_of(c)):
             df[c.name] = df[c.name].astype(dtype_of(c))
     df = df[TABLES[name].column_names]
     df.index = pd.RangeIndex(2, 2 + len(df), name="row")
@@ -101,8 +108,12 @@ def build_dataset(h: Histories, sc: dict[str, Any], seed: int) -> tuple[Dataset,
     ids = np.full(len(h.birth), None, dtype=object)
     sel_ids = _ids(len(sel_idx))
     ids[sel_idx] = sel_ids
-    centers = sc["centers"]["codes"]
-    center_cat = np.array([list(C.CENTERS).index(c) for c in centers])
+    centers = list(sc["centers"]["codes"])
+    names_ja, names_en = center_names(sc, "ja"), center_names(sc, "en")
+    prefs = center_prefectures(sc)
+    #: centre columns: categories = the scenario's codes (the centers table lists them)
+    center_dtype = pd.CategoricalDtype(centers)
+    center_cat = np.arange(len(centers))
 
     # child number → rank among written children (ids sort like ranks)
     rank = np.full(len(h.birth), -1, np.int64)
@@ -130,8 +141,8 @@ def build_dataset(h: Histories, sc: dict[str, Any], seed: int) -> tuple[Dataset,
         "child_id": sid(sel_idx),
         "sex": _cat(h.sex[sel_idx], "children", "sex"),
         "birth_date": _days_to_ns(h.birth[sel_idx]),
-        "center": _cat(center_cat[h.center[sel_idx]], "children", "center"),
-    })
+        "center": pd.Categorical.from_codes(center_cat[h.center[sel_idx]], dtype=center_dtype),
+    }, keep={"center"})
     m = sel[rc] & (h.row_start <= as_of)
     open_ = h.row_end[m] > as_of
     tables["placements"] = _frame("placements", {
@@ -184,8 +195,15 @@ def build_dataset(h: Histories, sc: dict[str, Any], seed: int) -> tuple[Dataset,
     }, order(rank[sv["child"][k]], sv["day"][k], sv["instrument"][k]))
     ps = policy_starts(sc)
     tables["policy"] = _frame("policy", {
-        "center": _cat(np.array([list(C.CENTERS).index(c) for c in ps]), "policy", "center"),
+        "center": pd.Categorical.from_codes(np.array([centers.index(c) for c in ps], np.int64),
+                                            dtype=center_dtype),
         "start_date": _days_to_ns(np.array([to_day(d) for d in ps.values()], np.int64)),
+    }, keep={"center"})
+    tables["centers"] = _frame("centers", {
+        "center": pd.array(centers, dtype=pd.StringDtype()),
+        "name_ja": pd.array([names_ja[c] for c in centers], dtype=pd.StringDtype()),
+        "name_en": pd.array([names_en[c] for c in centers], dtype=pd.StringDtype()),
+        "prefecture": pd.array([prefs[c] for c in centers], dtype=pd.StringDtype()),
     })
     meta = {
         "as_of": str(cal["as_of"]),

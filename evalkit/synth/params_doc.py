@@ -7,7 +7,7 @@ from typing import Any
 
 #: Tables documented as one value (their keys are settings, reasons or centres).
 WHOLE = (
-    "policy.center_start", "temporary_protection.exit_reasons", "care.exit_setting_factor.",
+    "policy.center_start", "policy.prefecture_start", "temporary_protection.exit_reasons", "care.exit_setting_factor.",
     "care.moves.rate", "care.moves.first_year_factor", "care.moves.destination.",
     "contacts.exchange_type", "contacts.caregiver_present",
 )
@@ -40,8 +40,14 @@ PARAM_DOCS: dict[str, str] = {
     "centers.permanency_factor": "per-centre multiplier of every permanent-exit hazard (centres differ; "
                                  "constant over time)",
     "centers.contact_factor": "per-centre multiplier of every contact rate",
+    "centers.names_ja": "Japanese name of each centre, written to the centers table (empty: the "
+                        "default names of the Nagano codes; needed for other codes)",
+    "centers.names_en": "English name of each centre (empty: the defaults, else the code)",
+    "centers.prefectures": "prefecture of each centre (empty: the scenario's `prefecture`)",
     "policy.start_date": "policy (permanency planning) start date of every centre …",
     "policy.center_start": "… unless given here per centre (`{chuo = \"2025-04-01\"}`): staggered roll-out",
+    "policy.prefecture_start": "… or here per prefecture of `centers.prefectures` (`{\"長野県\" = "
+                               "\"2025-04-01\"}`); a date after as_of = not adopted within the data",
     "policy.effects.permanency_hr": "hazard ratio multiplying every permanent-exit hazard "
                                     "(reunification, kinship, guardianship, adoptions) from the policy date",
     "policy.effects.interviews_rr": "rate ratio of child_interview and family_interview",

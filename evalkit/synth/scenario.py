@@ -27,12 +27,14 @@ from pathlib import Path
 from typing import Any
 
 from evalkit.data import codes as C
+from evalkit.data.centers import NAGANO_CENTERS, is_center_code
 
 BASE = "nagano_default"
 
 #: Tables whose keys are free (checked separately) rather than fixed by the base scenario.
 OPEN_TABLES = {
     "policy.center_start": "center",
+    "policy.prefecture_start": "prefecture",
     "care.exit_setting_factor.*": "setting",
     "care.moves.rate": "setting",
     "care.moves.first_year_factor": "setting",
@@ -188,16 +190,21 @@ def _check(sc: Mapping[str, Any], base: Mapping[str, Any], prefix: str = "") -> 
         dotted = f"{prefix}{k}"
         kind = _is_open(prefix[:-1]) if prefix else None
         if kind is not None:
-            allowed = C.CENTERS if kind == "center" else C.SETTINGS
-            if k not in allowed:
+            if kind == "center":
+                ok = is_center_code(k)  # checked against centers.codes in validate_values
+            elif kind == "prefecture":
+                ok = isinstance(k, str) and bool(k.strip())
+            else:
+                ok = k in C.SETTINGS
+            if not ok:
+                what = {"center": "児童相談所", "prefecture": "都道府県"}.get(kind, "措置先種別")
                 raise ScenarioError(
-                    f"{dotted}: {k} は{'児童相談所' if kind == 'center' else '措置先種別'}のコードではありません / "
-                    f"{k} is not a {kind} code"
+                    f"{dotted}: {k} は{what}のコードではありません / {k} is not a {kind} code"
                 )
             if isinstance(v, Mapping):
                 out[k] = _check(v, v, dotted + ".")
             else:
-                out[k] = _coerce(v, "" if kind == "center" else 1.0, dotted)
+                out[k] = _coerce(v, "" if kind in ("center", "prefecture") else 1.0, dotted)
             continue
         if k not in base:
             raise ScenarioError(f"未知のパラメータ {dotted} / unknown parameter {dotted}")
@@ -287,12 +294,36 @@ def validate_values(sc: Mapping[str, Any]) -> None:
     if ao <= hs:
         raise ScenarioError("calendar.as_of は history_start より後にしてください / as_of must be after history_start")
     _date(sc, "policy.start_date", sc["policy"]["start_date"])
-    for c, d in sc["policy"]["center_start"].items():
-        _date(sc, f"policy.center_start.{c}", d)
     _date(sc, "surveys.start_date", sc["surveys"]["start_date"])
-    codes = sc["centers"]["codes"]
-    if not codes or any(c not in C.CENTERS for c in codes) or len(set(codes)) != len(codes):
-        raise ScenarioError("centers.codes は児童相談所コードの配列です / centers.codes must list centre codes")
+    ce = sc["centers"]
+    codes = ce["codes"]
+    if (not codes or not all(is_center_code(c) for c in codes) or len(set(codes)) != len(codes)):
+        raise ScenarioError("centers.codes は児童相談所コード（半角英小文字・数字・_・-）の重複しない配列です / "
+                            "centers.codes must list distinct centre codes (lower-case ASCII, digits, _, -)")
+    for key in ("names_ja", "names_en", "prefectures"):
+        arr = ce[key]
+        if arr and len(arr) != len(codes):
+            raise ScenarioError(f"centers.{key} の長さが codes と違います（空なら既定値）/ "
+                                f"centers.{key} must match codes (or be empty for the defaults)")
+        if any(not isinstance(x, str) or not x.strip() for x in arr):
+            raise ScenarioError(f"centers.{key} は空でない文字列の配列です / centers.{key} must be non-empty strings")
+    unknown = [c for c in codes if c not in C.CENTERS]
+    if unknown and not ce["names_ja"]:
+        raise ScenarioError(f"centers.names_ja がありません（{unknown[0]} は既定の児童相談所ではありません）/ "
+                            f"centers.names_ja is needed: {unknown[0]} is not a default centre")
+    if ce["names_ja"] and len(set(ce["names_ja"])) != len(codes):
+        raise ScenarioError("centers.names_ja に重複があります / centers.names_ja must be distinct")
+    for c, d in sc["policy"]["center_start"].items():
+        if c not in codes:
+            raise ScenarioError(f"policy.center_start.{c}: {c} は centers.codes にありません / "
+                                f"{c} is not in centers.codes")
+        _date(sc, f"policy.center_start.{c}", d)
+    prefs = set(center_prefectures(sc).values())
+    for pref, d in sc["policy"]["prefecture_start"].items():
+        if pref not in prefs:
+            raise ScenarioError(f"policy.prefecture_start.{pref}: {pref} は centers.prefectures にありません / "
+                                f"{pref} is not a prefecture of the scenario's centres")
+        _date(sc, f"policy.prefecture_start.{pref}", d)
     for key in ("weights", "permanency_factor", "contact_factor"):
         if len(sc["centers"][key]) != len(codes):
             raise ScenarioError(f"centers.{key} の長さが codes と違います / centers.{key} must match codes")
@@ -424,6 +455,8 @@ def check_ranges(sc: Mapping[str, Any]) -> None:
     lo, hi = DATE_RANGE
     dates = [(k, sc[k.split(".")[0]][k.split(".")[1]]) for k in _DATE_KEYS]
     dates += [(f"policy.center_start.{c}", d) for c, d in sc["policy"]["center_start"].items()]
+    dates += [(f"policy.prefecture_start.{p}", d)
+              for p, d in (sc["policy"].get("prefecture_start") or {}).items()]
     for key, value in dates:
         d = _date(sc, key, value)
         if not lo <= d <= hi:
@@ -459,9 +492,33 @@ def check_size(sc: Mapping[str, Any], children_scale: float = 1.0) -> None:
             "arrivals.children_per_year・calendar・children_scale を確認してください / the scenario "
             f"would generate too many children (expected {n:,.0f}, at most {MAX_CHILDREN:,}): "
             "check arrivals.children_per_year, the calendar and children_scale")
+def center_names(sc: Mapping[str, Any], lang: str = "ja") -> dict[str, str]:
+    """Name of each centre of a scenario (``centers.names_ja`` / ``names_en``, else the defaults)."""
+    codes = list(sc["centers"]["codes"])
+    given = list(sc["centers"].get("names_ja" if lang == "ja" else "names_en") or [])
+    if given:
+        return dict(zip(codes, given, strict=True))
+    default = {c: (n_ja if lang == "ja" else n_en) for c, n_ja, n_en in NAGANO_CENTERS}
+    return {c: default.get(c, c) for c in codes}
+
+
+def center_prefectures(sc: Mapping[str, Any]) -> dict[str, str]:
+    """Prefecture of each centre (``centers.prefectures``, else the scenario's ``prefecture``)."""
+    codes = list(sc["centers"]["codes"])
+    given = list(sc["centers"].get("prefectures") or [])
+    if given:
+        return dict(zip(codes, given, strict=True))
+    return {c: str(sc.get("prefecture") or "長野県") for c in codes}
 
 
 def policy_starts(sc: Mapping[str, Any]) -> dict[str, str]:
-    """Policy start date (ISO) of each centre of the scenario."""
+    """Policy start date (ISO) of each centre of the scenario.
+
+    ``policy.center_start`` of the centre, else ``policy.prefecture_start`` of
+    its prefecture, else ``policy.start_date``.
+    """
     default = str(sc["policy"]["start_date"])
-    return {c: str(sc["policy"]["center_start"].get(c, default)) for c in sc["centers"]["codes"]}
+    by_pref = sc["policy"].get("prefecture_start", {})
+    pref = center_prefectures(sc)
+    return {c: str(sc["policy"]["center_start"].get(c, by_pref.get(pref[c], default)))
+            for c in sc["centers"]["codes"]}
