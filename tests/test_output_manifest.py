@@ -178,7 +178,8 @@ def test_kpi_file_is_replaced_only_with_overwrite(synthetic, tmp_path):
     assert rc == 2 and "--overwrite" in err and f.read_text() == "the user's table"
     rc, _, err = run("kpi", synthetic, "--fiscal-year", "2026", "--kpi", "foster_rate", "--out", f,
                      "--overwrite")
-    assert rc == 0, err and f.read_text().startswith("kpi,")
+    assert rc == 0, err
+    assert f.read_text().startswith("kpi,")
 
 
 def test_internal_and_public_report_paths_differ():
@@ -373,3 +374,10 @@ def test_other_analyses_with_header_only_placements_never_fail_internally(
     out = tmp_path / ("o.csv" if cmd[0] == "kpi" else "o")
     rc, _, err = run(cmd[0], header_only_placements, *cmd[1:], "--out", out)
     assert rc in (0, 1, 2) and "internal error" not in err and "Traceback" not in err, err
+
+
+def test_report_with_header_only_placements_is_a_clear_answer(header_only_placements, tmp_path):
+    rc, _, err = run("report", "--data", header_only_placements, "--fiscal-year", "2026",
+                     "--out", tmp_path / "r", "--quiet")
+    assert rc == 1 and "no placements to analyse" in err and "分析する措置がありません" in err
+    assert "internal error" not in err and not (tmp_path / "r").exists()
