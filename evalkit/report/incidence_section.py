@@ -23,11 +23,12 @@ READ_CSH = (
 )
 READ_SHR = (
     "部分分布ハザード比（Fine–Gray）: 永続的解決に至る割合（累積発生率）の側の比。ほかの退所"
-    "（自立・移管等）が変わっても動く。データ期間末の打ち切りのため現状では低めに偏るので、"
-    "導入効果は上の割合の差で読む。",
+    "（自立・移管等）が変わっても動く。1を超えれば、どの在所期間でも永続的解決に至った割合が"
+    "導入後に高い。大きさは上の割合の差で読む。",
     "Subdistribution HR (Fine–Gray): a ratio on the scale of the share reaching permanency, "
-    "which also moves when other exits (independence, transfers) change. It is currently "
-    "biased low by the end-of-data censoring: judge the policy by the difference above.",
+    "which also moves when other exits (independence, transfers) change. Above 1: a larger "
+    "share has reached a permanent home by any time in care once the policy is in force; "
+    "read the size from the difference above.",
 )
 
 

@@ -232,10 +232,10 @@ not explained). See [simulate.md](simulate.md) for the definitions.
 - **survival.cif_difference_12m** — difference (post − pre, period analysis,
   transfers competing) in the 12-month cumulative incidence of a permanent
   exit, Aalen–Johansen with delta-method SEs; truth = the population value
-  (`truth.json` → `oracle.population.incidence_by_period`, 20× uncensored
+  (`truth.json` → `oracle.population.incidence_by_period`, 200× uncensored
   histories; linear scale, null 0).
 - **survival.finegray_policy_shr** — Fine–Gray subdistribution HR of the
-  policy; truth = the SHR fitted to 20× uncensored histories
+  policy; truth = the SHR fitted to 200× uncensored histories
   (`oracle.population.subdistribution_hr`; the policy is an external
   covariate of the fit, see survival.md §7–8).
 - **contacts.&lt;model&gt;.&lt;outcome&gt;** — rate ratio of interviews or family

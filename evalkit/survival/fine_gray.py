@@ -19,7 +19,13 @@ Atkinson, *Multi-state models and competing risks* vignette):
   ``w(t) = G(t−) H(t) / (G(T−) H(T))`` at every later time ``t`` of an
   exit of interest, with the covariates of its last row — or, for the
   covariates named in ``external`` (e.g. the policy), their known path;
-* everybody else contributes their own rows with weight 1.
+* everybody else contributes their own rows with weight 1;
+* with ``censoring_time`` (each subject's known potential censoring time,
+  e.g. ``as_of − care_start`` at a data cut-off: Fine & Gray 1999 §3,
+  "censoring complete" data), a competing exit stays in the risk set only
+  up to its own potential censoring time, and ``G`` is estimated from the
+  random censorings only (a subject censored at its potential censoring
+  time is censored administratively; ``G ≡ 1`` without random censorings).
 
 ``finegray`` + ``coxph(Surv(fgstart, fgstop, fgstatus) ~ x, weights = fgwt,
 cluster = id)`` in R builds this by expanding each competing-exit row into

@@ -3,83 +3,83 @@ do not edit by hand)."""
 
 VALUES = {
     "b95ad3a4ee154460": {
-        "scale": 20.0,
+        "scale": 200.0,
         "seed": 915000001,
         "incidence_by_period": {
             "pre": {
-                "n": 31916,
-                "cif_6m": 0.21284,
-                "cif_12m": 0.364394,
-                "cif_24m": 0.516763
+                "n": 321021,
+                "cif_6m": 0.217282,
+                "cif_12m": 0.363609,
+                "cif_24m": 0.51549
             },
             "post": {
-                "n": 2668,
-                "cif_6m": 0.282234,
-                "cif_12m": 0.465892,
-                "cif_24m": 0.643553
+                "n": 26982,
+                "cif_6m": 0.282781,
+                "cif_12m": 0.458454,
+                "cif_24m": 0.623156
             },
             "difference": {
-                "cif_6m": 0.069394,
-                "cif_12m": 0.101498,
-                "cif_24m": 0.12679
+                "cif_6m": 0.065499,
+                "cif_12m": 0.094845,
+                "cif_24m": 0.107666
             }
         },
-        "subdistribution_hr": 1.377401,
-        "subdistribution_log_hr_se": 0.020316,
+        "subdistribution_hr": 1.370339,
+        "subdistribution_log_hr_se": 0.006469,
         "method": "children_scale x uncensored histories; see evalkit.synth.population",
         "scenario": "nagano_default"
     },
     "752effcc7ac29463": {
-        "scale": 20.0,
+        "scale": 200.0,
         "seed": 915000001,
         "incidence_by_period": {
             "pre": {
-                "n": 32052,
-                "cif_6m": 0.211906,
-                "cif_12m": 0.36447,
-                "cif_24m": 0.517097
+                "n": 320910,
+                "cif_6m": 0.217525,
+                "cif_12m": 0.364252,
+                "cif_24m": 0.515419
             },
             "post": {
-                "n": 2668,
-                "cif_6m": 0.221139,
-                "cif_12m": 0.363568,
-                "cif_24m": 0.507496
+                "n": 26642,
+                "cif_6m": 0.219053,
+                "cif_12m": 0.363937,
+                "cif_24m": 0.515539
             },
             "difference": {
-                "cif_6m": 0.009233,
-                "cif_12m": -0.000902,
-                "cif_24m": -0.009601
+                "cif_6m": 0.001528,
+                "cif_12m": -0.000315,
+                "cif_24m": 0.00012
             }
         },
-        "subdistribution_hr": 0.972384,
-        "subdistribution_log_hr_se": 0.021355,
+        "subdistribution_hr": 1.00077,
+        "subdistribution_log_hr_se": 0.006777,
         "method": "children_scale x uncensored histories; see evalkit.synth.population",
         "scenario": "None_effect"
     },
     "18d9933dfed32d5d": {
-        "scale": 20.0,
+        "scale": 200.0,
         "seed": 915000001,
         "incidence_by_period": {
             "pre": {
-                "n": 31095,
-                "cif_6m": 0.216498,
-                "cif_12m": 0.364978,
-                "cif_24m": 0.519794
+                "n": 311709,
+                "cif_6m": 0.216798,
+                "cif_12m": 0.363984,
+                "cif_24m": 0.516116
             },
             "post": {
-                "n": 3575,
-                "cif_6m": 0.285594,
-                "cif_12m": 0.469371,
-                "cif_24m": 0.626573
+                "n": 35698,
+                "cif_6m": 0.28475,
+                "cif_12m": 0.464116,
+                "cif_24m": 0.62771
             },
             "difference": {
-                "cif_6m": 0.069096,
-                "cif_12m": 0.104393,
-                "cif_24m": 0.106779
+                "cif_6m": 0.067952,
+                "cif_12m": 0.100132,
+                "cif_24m": 0.111594
             }
         },
-        "subdistribution_hr": 1.358739,
-        "subdistribution_log_hr_se": 0.020074,
+        "subdistribution_hr": 1.390629,
+        "subdistribution_log_hr_se": 0.006377,
         "method": "children_scale x uncensored histories; see evalkit.synth.population",
         "scenario": "nagano_staggered"
     }
