@@ -307,12 +307,16 @@ def verdict_text(row: dict[str, Any] | None, pct: bool, lang: str = "ja") -> str
     >>> verdict_text({"verdict": "no_clear_change", "measure": "ratio", "estimate": 1.1,
     ...               "ci_lower": 0.9, "ci_upper": 1.3}, False, "en")
     'no clear change (×1.10, 0.90–1.30)'
+    >>> verdict_text({"verdict": "no_clear_change", "ci_method": "count", "estimate": -1.0}, False)
+    '誤差の範囲（件数のため検定なし）'
     """
     from evalkit.report.i18n import t
 
     if row is None or str(row.get("verdict", "")) not in VERDICTS:
         return "—"
     word = t(f"verdict.{row['verdict']}", lang)
+    if str(row.get("ci_method", "")) == "count":  # compare makes no test of a plain count
+        return f"{word}（件数のため検定なし）" if lang == "ja" else f"{word} (a count: not tested)"
     est, lo, hi = row.get("estimate"), row.get("ci_lower"), row.get("ci_upper")
     if not (_finite(est) and _finite(lo) and _finite(hi)):
         return word
