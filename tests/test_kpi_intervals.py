@@ -341,3 +341,38 @@ def test_cli_level_and_suppressed_csv(data_dir, tmp_path):
     assert list(s.columns) == LONG_COLUMNS
     hid = s.value.isin(["x"]) & (s.ci_method != "count")
     assert hid.any() and (s.ci_lower[hid] == "x").all() and (s.ci_upper[hid] == "x").all()
+
+
+# ------------------------------------------------------------------ fiscal-year tables
+def test_annual_tables_pool_months_and_cluster_children(small_synth):
+    ds = small_synth
+    kpis = ["interviews:primary", "review_compliance", "permanent_exits:primary",
+            "placement_moves"]
+    m = compute(ds, fiscal_year=2025, kpis=kpis)
+    y = compute(ds, fiscal_year=2025, kpis=kpis, annual=True)
+    assert list(y.columns) == LONG_COLUMNS and set(y.period) == {"FY2025"}
+    for kid in ("interviews", "permanent_exits"):  # pooled: Σ numerators / Σ denominators
+        a = m.loc[(m.kpi == kid) & (m.variant == "primary")]
+        b = y.loc[(y.kpi == kid) & (y.variant == "primary")].iloc[0]
+        assert b.numerator == pytest.approx(a.numerator.sum())
+        assert b.denominator == pytest.approx(a.denominator.sum())
+        assert (b.period_start, b.period_end) == ("2025-04-01", "2026-03-31")
+    rc = y.loc[y.kpi == "review_compliance"].iloc[0]  # point in time: the year's last month
+    last = m.loc[(m.kpi == "review_compliance") & (m.period == "2026-03")].iloc[0]
+    assert (rc.numerator, rc.denominator, rc.ci_lower) == (last.numerator, last.denominator,
+                                                           last.ci_lower)
+    pe = y.loc[(y.kpi == "permanent_exits") & (y.variant == "primary")].iloc[0]
+    lo, hi = proportion_confint(pe.numerator, pe.denominator, method="wilson")
+    assert (pe.ci_lower, pe.ci_upper) == pytest.approx((lo, hi), abs=1e-12)
+    mv = y.loc[(y.kpi == "placement_moves") & (y.variant == "primary")].iloc[0]
+    assert mv.value == m.loc[(m.kpi == "placement_moves") & (m.variant == "primary"), "value"].iloc[0]
+    # the pooled interview rate: each child's twelve months are one cluster
+    ctx = Context(ds)
+    cc = child_contributions(ctx, get_variant("interviews"), pd.Timestamp("2025-04-01"),
+                             pd.Timestamp("2026-03-31"), annual=True)
+    assert set(cc.period) == {"FY2025"} and not cc.child.duplicated().any()
+    yy, xx = cc.y.to_numpy(), cc.x.to_numpy()
+    n, R = len(cc), yy.sum() / xx.sum()
+    V = n / (n - 1) * np.sum((yy - R * xx) ** 2) / xx.sum() ** 2
+    iv = y.loc[(y.kpi == "interviews")].iloc[0]
+    assert iv.ci_upper == pytest.approx(R * np.exp(Z95 * np.sqrt(V) / R), rel=1e-9)

@@ -200,7 +200,8 @@ def compare(table: pd.DataFrame, base: str, new: str, *, level: float = 0.95,
     data : Dataset, optional
         The dataset the table was computed from. Given, additive KPIs get a
         variance clustered by child over both periods (``ci_method =
-        "cluster"``), which accounts for children counted in both.
+        "cluster"``), which accounts for children counted in both. Tables of
+        ``compute(..., annual=True)`` are recognised by their ``FY…`` periods.
 
     Returns
     -------
@@ -338,7 +339,10 @@ def _clustered_change(ctx, v, rows: pd.DataFrame, share: bool) -> tuple[np.ndarr
     base, new = str(rows["period_b"].iloc[0]), str(rows["period_n"].iloc[0])
     days = pd.to_datetime(pd.concat([rows["period_start_b"], rows["period_start_n"],
                                      rows["period_end_b"], rows["period_end_n"]]))
-    cc = child_contributions(ctx, v, days.min(), days.max())
+    # a table of compute(..., annual=True): monthly/quarterly KPIs labelled by fiscal year
+    annual = v.cadence != "year" and all(
+        len(p) == 6 and p.startswith("FY") for p in (base, new))
+    cc = child_contributions(ctx, v, days.min(), days.max(), annual=annual)
     cc = cc.loc[cc["period"].astype(str).isin([base, new])]
     mult = 1000.0 if v.value_kind == "per_1000_days" else 1.0
     est = np.full(len(rows), np.nan)
