@@ -376,3 +376,18 @@ def test_annual_tables_pool_months_and_cluster_children(small_synth):
     V = n / (n - 1) * np.sum((yy - R * xx) ** 2) / xx.sum() ** 2
     iv = y.loc[(y.kpi == "interviews")].iloc[0]
     assert iv.ci_upper == pytest.approx(R * np.exp(Z95 * np.sqrt(V) / R), rel=1e-9)
+
+
+def test_docs_list_every_variants_method():
+    """docs/kpi.md's table (KPI, variant, method, why) agrees with the registry."""
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "kpi.md").read_text("utf-8")
+    rows = [ln for ln in text.splitlines() if ln.startswith("| `") and ln.count("|") == 5]
+    listed = {}
+    for ln in rows:
+        cells = [c.strip() for c in ln.strip("|").split("|")]
+        for var in cells[1].split(","):
+            listed[(cells[0].strip("` "), var.strip().strip("`"))] = cells[2].split()[0].strip("`")
+    for v in all_variants():
+        assert listed.get((v.kpi.id, v.variant)) == v.ci_method, (v.kpi.id, v.variant)
