@@ -447,7 +447,7 @@ def make_cells(ctx: Context, pidx: np.ndarray, center: np.ndarray, group: str,
 def _sum_by_key(key: np.ndarray, size: int, *weights: np.ndarray
                 ) -> tuple[np.ndarray, list[np.ndarray]]:
     """Distinct keys and the sums of each weight per key (bincount when dense, else unique)."""
-    if size <= 4 * len(key) + 1_000_000:
+    if size <= min(2 * len(key) + 1_000_000, 1 << 23):  # dense arrays of ≤ 64 MB
         cnt = np.bincount(key, minlength=size)
         nz = np.flatnonzero(cnt)
         return nz, [np.bincount(key, weights=w, minlength=size)[nz] for w in weights]
@@ -834,7 +834,9 @@ def compute(dataset, fiscal_year=None, start=None, end=None, kpis: Sequence[str]
         empty = {c: pd.Series(dtype=object) for c in LONG_COLUMNS}
         empty.update({c: pd.Series(dtype=float) for c in ("numerator", "denominator", "value",
                                                            "ci_lower", "ci_upper")})
-        return KPITable(empty)
+        res = KPITable(empty)
+        res.attrs["level"] = level
+        return res
     out = pd.concat(parts, ignore_index=True)
     for c in ("numerator", "denominator", "value", "ci_lower", "ci_upper"):
         out[c] = out[c].astype(float)
