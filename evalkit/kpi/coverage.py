@@ -19,7 +19,9 @@ Run::
     nice -n 5 python -m evalkit.kpi.coverage --seeds 200 --out /tmp/cov
 
 It writes ``coverage.csv`` (one row per KPI × variant × group × table) and
-``replicates.csv.gz`` (every interval), and prints the table.
+``replicates.csv.gz`` (every interval), and prints the table. Seeds are
+independent, so a study can be run in parts (``--first-seed``) and summarised
+together: ``--summarise A/replicates.csv.gz B/replicates.csv.gz --out C``.
 """
 
 from __future__ import annotations
@@ -122,7 +124,23 @@ def main(argv=None) -> int:
     p.add_argument("--fiscal-year", type=int, default=2025)
     p.add_argument("--level", type=float, default=0.95)
     p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--summarise", nargs="+", metavar="FILE",
+                   help="summarise replicates.csv.gz files of earlier runs instead of running")
     a = p.parse_args(argv)
+    if a.summarise:
+        rep = pd.concat([pd.read_csv(f) for f in a.summarise], ignore_index=True)
+        if rep.duplicated(["seed", "table", "kpi", "variant", "period", "group"]).any():
+            print("同じ seed が重複しています / the files share seeds", file=sys.stderr)
+            return 2
+        summ = coverage_summary(rep)
+        out = Path(a.out)
+        out.mkdir(parents=True, exist_ok=True)
+        summ.to_csv(out / "coverage.csv", index=False, float_format="%.4f")
+        with pd.option_context("display.width", 200, "display.max_rows", 500):
+            print(summ.drop(columns=["cadence"]).to_string(index=False,
+                                                           float_format=lambda x: f"{x:.3f}"))
+        print(f"{rep['seed'].nunique()} seeds (seeds {rep['seed'].min()}–{rep['seed'].max()})")
+        return 0
     if a.seeds < 2 or not (0 < a.level < 1) or a.scale <= 0:
         print("--seeds は 2 以上、--level は 0〜1、--scale は正 / --seeds must be ≥ 2, --level in "
               "(0, 1), --scale > 0", file=sys.stderr)
