@@ -187,3 +187,24 @@ def test_compare_every_kpi_and_the_protocol(synth):
     # reduced variants (KM median, RMST) have no child contributions: rate_ratio
     red = cd.loc[cd.variant.isin(["entry_km_median", "entry_rmst_3y"])]
     assert (red.ci_method == "rate_ratio").all()
+
+
+def test_compare_fiscal_year_tables_clusters_children_over_both_years(synth):
+    t = compute(synth, fiscal_year=[2024, 2025], kpis=["interviews:primary", "placement_moves"],
+                annual=True)
+    c = compare(t, "FY2024", "FY2025", data=synth)
+    iv = c.loc[c.kpi == "interviews"].iloc[0]
+    assert iv.ci_method == "cluster" and iv.measure == "ratio"
+    assert iv.estimate == pytest.approx(iv.new_value / iv.base_value)
+    # the children's twelve months in each year and both years together form the cluster
+    ctx = Context(synth)
+    cc = child_contributions(ctx, get_variant("interviews"), pd.Timestamp("2024-04-01"),
+                             pd.Timestamp("2026-03-31"), annual=True)
+    lin = {}
+    for p in ("FY2024", "FY2025"):
+        q = cc.loc[cc.period == p]
+        r = q.y.sum() / q.x.sum()
+        lin[p] = pd.Series(((q.y - r * q.x) / q.x.sum() / r).to_numpy(), index=q.child.to_numpy())
+    d = lin["FY2025"].sub(lin["FY2024"], fill_value=0.0)
+    se = np.sqrt(len(d) / (len(d) - 1) * (d**2).sum())
+    assert iv.ci_upper == pytest.approx(iv.estimate * np.exp(Z95 * se), rel=1e-9)

@@ -24,6 +24,13 @@ from evalkit.kpi.registry import CI_METHODS, all_variants, get_variant
 Z95 = 1.959963984540054
 
 
+def t95(n):
+    """Student quantile of a cluster interval with n children (n − 1 degrees of freedom)."""
+    from scipy import stats
+
+    return float(stats.t.isf(0.025, n - 1))
+
+
 @pytest.fixture(scope="module")
 def small_synth():
     from evalkit.synth import generate
@@ -50,11 +57,13 @@ def test_wilson_empty_denominator_is_nan():
 # ------------------------------------------------------------------ clustered ratio
 def test_cluster_interval_hand_computed():
     # children (y, x) = (1, 1), (2, 2), (3, 1): R = 6/4 = 1.5, residuals y − R x = −0.5, −1, 1.5
-    # Σ r² = 3.5; V = 3/2 · 3.5 / 4² = 0.328125; log-scale interval R·exp(±z·√V/R)
+    # Σ r² = 3.5; V = 3/2 · 3.5 / 4² = 0.328125; log-scale interval R·exp(±t₂·√V/R)
+    # (t with n − 1 = 2 degrees of freedom: 4.3027)
     v = cluster_variance([6.0], [4.0], [14.0], [6.0], [8.0], [3])
     assert v[0] == pytest.approx(0.328125, abs=1e-15)
     lo, hi = cluster_interval([6.0], [4.0], [14.0], [6.0], [8.0], [3])
-    h = Z95 * np.sqrt(0.328125) / 1.5
+    assert t95(3) == pytest.approx(4.30265273, rel=1e-8)
+    h = t95(3) * np.sqrt(0.328125) / 1.5
     assert lo[0] == pytest.approx(1.5 * np.exp(-h), rel=1e-12)
     assert hi[0] == pytest.approx(1.5 * np.exp(h), rel=1e-12)
     # logit scale for a share: children (1 of 2), (0 of 1), (2 of 2): R = 3/5
@@ -62,7 +71,7 @@ def test_cluster_interval_hand_computed():
     r = 0.6
     v = 3 / 2 * np.sum((y - r * x) ** 2) / 25
     lo, hi = cluster_interval([3.0], [5.0], [5.0], [9.0], [6.0], [3], scale="logit")
-    h = Z95 * np.sqrt(v) / (r * (1 - r))
+    h = t95(3) * np.sqrt(v) / (r * (1 - r))
     lg = np.log(r / (1 - r))
     assert lo[0] == pytest.approx(1 / (1 + np.exp(-(lg - h))), rel=1e-12)
     assert hi[0] == pytest.approx(1 / (1 + np.exp(-(lg + h))), rel=1e-12)
@@ -123,7 +132,7 @@ def test_engine_clustered_moments_match_child_contributions(small_synth):
             if n < 2 or R == 0:
                 continue
             V = n / (n - 1) * np.sum((y - R * x) ** 2) / x.sum() ** 2
-            h = Z95 * np.sqrt(V) / R
+            h = t95(n) * np.sqrt(V) / R
             assert r.ci_lower == pytest.approx(mult * R * np.exp(-h), rel=1e-9)
             assert r.ci_upper == pytest.approx(mult * R * np.exp(h), rel=1e-9)
             assert r.ci_method == "cluster"
@@ -152,9 +161,11 @@ def test_mean_duration_matches_statsmodels_ols_clustered_by_child(small_synth):
                                                    cov_kwds={"groups": ctx.r_child[rg]})
         r = t.loc[t.group == g].iloc[0]
         se = fit.bse[0]
+        n_children = len(np.unique(ctx.r_child[rg]))
         assert r.value == pytest.approx(fit.params[0], rel=1e-12)
         # statsmodels' small-sample factor G/(G−1)·(N−1)/(N−K) with K = 1 is G/(G−1): the same V
-        assert r.ci_upper == pytest.approx(r.value * np.exp(Z95 * se / r.value), rel=1e-9)
+        assert r.ci_upper == pytest.approx(r.value * np.exp(t95(n_children) * se / r.value),
+                                           rel=1e-9)
 
 
 # ------------------------------------------------------------------ Kaplan–Meier median
@@ -341,3 +352,53 @@ def test_cli_level_and_suppressed_csv(data_dir, tmp_path):
     assert list(s.columns) == LONG_COLUMNS
     hid = s.value.isin(["x"]) & (s.ci_method != "count")
     assert hid.any() and (s.ci_lower[hid] == "x").all() and (s.ci_upper[hid] == "x").all()
+
+
+# ------------------------------------------------------------------ fiscal-year tables
+def test_annual_tables_pool_months_and_cluster_children(small_synth):
+    ds = small_synth
+    kpis = ["interviews:primary", "review_compliance", "permanent_exits:primary",
+            "placement_moves"]
+    m = compute(ds, fiscal_year=2025, kpis=kpis)
+    y = compute(ds, fiscal_year=2025, kpis=kpis, annual=True)
+    assert list(y.columns) == LONG_COLUMNS and set(y.period) == {"FY2025"}
+    for kid in ("interviews", "permanent_exits"):  # pooled: Σ numerators / Σ denominators
+        a = m.loc[(m.kpi == kid) & (m.variant == "primary")]
+        b = y.loc[(y.kpi == kid) & (y.variant == "primary")].iloc[0]
+        assert b.numerator == pytest.approx(a.numerator.sum())
+        assert b.denominator == pytest.approx(a.denominator.sum())
+        assert (b.period_start, b.period_end) == ("2025-04-01", "2026-03-31")
+    rc = y.loc[y.kpi == "review_compliance"].iloc[0]  # point in time: the year's last month
+    last = m.loc[(m.kpi == "review_compliance") & (m.period == "2026-03")].iloc[0]
+    assert (rc.numerator, rc.denominator, rc.ci_lower) == (last.numerator, last.denominator,
+                                                           last.ci_lower)
+    pe = y.loc[(y.kpi == "permanent_exits") & (y.variant == "primary")].iloc[0]
+    lo, hi = proportion_confint(pe.numerator, pe.denominator, method="wilson")
+    assert (pe.ci_lower, pe.ci_upper) == pytest.approx((lo, hi), abs=1e-12)
+    mv = y.loc[(y.kpi == "placement_moves") & (y.variant == "primary")].iloc[0]
+    assert mv.value == m.loc[(m.kpi == "placement_moves") & (m.variant == "primary"), "value"].iloc[0]
+    # the pooled interview rate: each child's twelve months are one cluster
+    ctx = Context(ds)
+    cc = child_contributions(ctx, get_variant("interviews"), pd.Timestamp("2025-04-01"),
+                             pd.Timestamp("2026-03-31"), annual=True)
+    assert set(cc.period) == {"FY2025"} and not cc.child.duplicated().any()
+    yy, xx = cc.y.to_numpy(), cc.x.to_numpy()
+    n, R = len(cc), yy.sum() / xx.sum()
+    V = n / (n - 1) * np.sum((yy - R * xx) ** 2) / xx.sum() ** 2
+    iv = y.loc[(y.kpi == "interviews")].iloc[0]
+    assert iv.ci_upper == pytest.approx(R * np.exp(t95(n) * np.sqrt(V) / R), rel=1e-9)
+
+
+def test_docs_list_every_variants_method():
+    """docs/kpi.md's table (KPI, variant, method, why) agrees with the registry."""
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "kpi.md").read_text("utf-8")
+    rows = [ln for ln in text.splitlines() if ln.startswith("| `") and ln.count("|") == 5]
+    listed = {}
+    for ln in rows:
+        cells = [c.strip() for c in ln.strip("|").split("|")]
+        for var in cells[1].split(","):
+            listed[(cells[0].strip("` "), var.strip().strip("`"))] = cells[2].split()[0].strip("`")
+    for v in all_variants():
+        assert listed.get((v.kpi.id, v.variant)) == v.ci_method, (v.kpi.id, v.variant)

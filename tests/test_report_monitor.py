@@ -259,43 +259,34 @@ def test_pandas_frames_of_the_new_sheets_have_no_formula_text(seed3):
             assert not (isinstance(v, str) and v.startswith("=")), (name, v)
 
 
-def test_pooled_change_clustered_by_child_hand_computed(monkeypatch):
-    """Three children, two years: a in both, b only in the first, c only in the second.
+def test_summary_shows_the_kpi_engines_intervals_and_compare(seed3):
+    """The summary's interval and verdict are those of compute(annual=True) and compare(data=)."""
+    from evalkit.kpi import compare, compute
+    from evalkit.report.change import interval_text, verdict_text
 
-    Rates 3/2 and 6/3; per child and year z = (y − R x)/(R X): a ±1/6 in both
-    years, b −1/6, c −1/6; differences 0, 1/6, −1/6; variance 3/2 · 2/36 = 1/12.
-    """
-    from types import SimpleNamespace as N
-
-    from evalkit.report import change as CH
-
-    cs = pd.DataFrame({"fy": [2025, 2025, 2026, 2026], "group": "all",
-                       "child": [0, 1, 0, 2], "y": [2.0, 1.0, 3.0, 3.0], "x": [1.0, 1.0, 1.0, 2.0]})
-    monkeypatch.setattr(CH, "pooled_child_sums", lambda r, k: cs)
-    c = pd.DataFrame([{c: None for c in ("kpi", "variant", "center", "group", "measure",
-                                         "estimate", "ci_lower", "ci_upper", "p_value",
-                                         "ci_method", "verdict", "verdict_ja")}])
-    c.loc[0, ["kpi", "variant", "center", "group"]] = ["interviews", "primary", "all", "all"]
-    out = CH.pooled_cluster_change(N(fiscal_year=2026), c, ["interviews"])
-    se = np.sqrt(1 / 12)
-    est = 2.0 / 1.5
-    z = 1.959963984540054
-    assert out.loc[0, "estimate"] == pytest.approx(est)
-    assert out.loc[0, "ci_lower"] == pytest.approx(np.exp(np.log(est) - z * se))
-    assert out.loc[0, "ci_upper"] == pytest.approx(np.exp(np.log(est) + z * se))
-    assert out.loc[0, "ci_lower"] == pytest.approx(0.757213, abs=1e-6)
-    assert out.loc[0, "ci_upper"] == pytest.approx(2.347791, abs=1e-6)
-    assert out.loc[0, "p_value"] == pytest.approx(0.318978, abs=1e-6)
-    assert out.loc[0, "verdict"] == "no_clear_change" and out.loc[0, "ci_method"] == "cluster"
-    # this year's pooled interval: cluster_interval of the pooled child sums
-    from evalkit.kpi.intervals import cluster_interval
-
-    y = pd.DataFrame({"kpi": ["interviews"], "group": ["all"], "fy": [2026],
-                      "numerator": [6.0], "denominator": [3.0], "value": [2.0]})
-    t = CH.pooled_table(N(fiscal_year=2026), y)
-    lo, hi = cluster_interval([6.0], [3.0], [18.0], [5.0], [9.0], [2], 0.95, scale="log")
-    assert (t.loc[0, "ci_lower"], t.loc[0, "ci_upper"]) == pytest.approx((lo[0], hi[0]))
-    assert t.loc[0, "period"] == "FY2026" and t.loc[0, "ci_method"] == "cluster"
+    _, builds = seed3
+    r, _, pub = builds["all"]
+    t = compute(r.ds, fiscal_year=[2025, 2026], annual=True)
+    t = t.loc[(t["center"] == "all") & (t["variant"] == "primary")]
+    ch = compare(t, "FY2025", "FY2026", data=r.ds)
+    sm = pub["kpi_summary"][1]
+    ids = S._kpi_ids(S._kpi_long(r))
+    ci_c, v_c, this_c = (S.t(k, "ja") for k in ("kpi.interval", "kpi.verdict", "kpi.this_year"))
+    checked = 0
+    for k, (_, row) in zip(ids, sm.iterrows(), strict=True):
+        if row[this_c] == "x" or row[v_c] == "x":
+            continue
+        g = S._main_group(k, t.loc[t["kpi"] == k, "group"])
+        pct = S._variant(k).value_kind == "ratio" and k not in S.PER_CHILD_MONTH
+        x = t.loc[(t["kpi"] == k) & (t["group"] == g) & (t["period"] == "FY2026")].iloc[0]
+        assert row[ci_c] == interval_text(x["ci_lower"], x["ci_upper"], pct, x["ci_method"])
+        c = ch.loc[(ch["kpi"] == k) & (ch["group"] == g)].iloc[0].to_dict()
+        assert row[v_c] == verdict_text(c, pct), k
+        checked += 1
+    assert checked >= 6
+    # interviews: pooled over the year, children clustered over its months (docs/kpi.md)
+    assert t.loc[(t["kpi"] == "interviews") & (t["group"] == "all"), "ci_method"].iloc[0] == \
+        "cluster"
 
 
 def test_baseline_is_before_the_policy_or_every_point(seed3):

@@ -456,7 +456,7 @@ def make_cells(ctx: Context, pidx: np.ndarray, center: np.ndarray, group: str,
 def _sum_by_key(key: np.ndarray, size: int, *weights: np.ndarray
                 ) -> tuple[np.ndarray, list[np.ndarray]]:
     """Distinct keys and the sums of each weight per key (bincount when dense, else unique)."""
-    if size <= 4 * len(key) + 1_000_000:
+    if size <= min(2 * len(key) + 1_000_000, 1 << 23):  # dense arrays of ≤ 64 MB
         cnt = np.bincount(key, minlength=size)
         nz = np.flatnonzero(cnt)
         return nz, [np.bincount(key, weights=w, minlength=size)[nz] for w in weights]
@@ -711,15 +711,57 @@ def run_variant(ctx: Context, v: Variant, periods: pd.DataFrame, child_level: bo
         ctx.child_level = before
 
 
+def annual_periods(periods: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """Fiscal years of a cadence's periods: (FY periods, FY position of each period,
+    position of each FY's last period).
+
+    A fiscal year's ``period_end`` is the end of its last period present (a year
+    that ``as_of`` cuts short ends there).
+    """
+    fy = np.asarray(cal.fiscal_year(pd.to_datetime(periods["period_start"])), np.int64)
+    years, pos = np.unique(fy, return_inverse=True)
+    last = np.array([np.flatnonzero(pos == k).max() for k in range(len(years))], dtype=np.int64)
+    out = pd.DataFrame({"period": [f"FY{y}" for y in years],
+                        "period_start": [cal.fiscal_year_start(int(y)) for y in years],
+                        "period_end": periods["period_end"].to_numpy()[last]})
+    out["ps"] = to_days(out["period_start"])
+    out["pe"] = to_days(out["period_end"])
+    return out, pos.astype(np.int64), last
+
+
+def _pool_cells(res: pd.DataFrame, pos: np.ndarray) -> pd.DataFrame:
+    """Cells of a cadence's periods moved to their fiscal years (the engine sums them)."""
+    if len(res) == 0:
+        return res
+    res = res.copy()
+    res["pidx"] = pos[res["pidx"].to_numpy(np.int64)]
+    return res
+
+
 def compute_variant(ctx: Context, v: Variant, start: pd.Timestamp, end: pd.Timestamp,
                     by_center: bool = False, level: float | None = 0.95,
-                    by_prefecture: bool = False) -> pd.DataFrame:
+                    annual: bool = False, by_prefecture: bool = False) -> pd.DataFrame:
     """The long-table rows of one variant over [start, end] (intervals at ``level``;
-    ``None``: none, the interval columns empty; prefecture rows with ``by_prefecture``)."""
+    ``None``: none, the interval columns empty; prefecture rows with ``by_prefecture``).
+
+    ``annual``: monthly and quarterly variants are reported per fiscal year —
+    point-in-time ones by their year's last period, the others pooled over the
+    year's periods (Σ numerators / Σ denominators; a ``cluster`` interval then
+    clusters each child's contributions over all of the year's periods).
+    """
     periods = periods_for(v.cadence, start, end, ctx.ds.as_of)
     if len(periods) == 0:
         return pd.DataFrame({c: [] for c in LONG_COLUMNS})
-    res = run_variant(ctx, v, periods, child_level=level is not None and v.ci_method == "cluster")
+    child_level = level is not None and v.ci_method == "cluster"
+    if annual and v.cadence != "year" and v.reducer is None:
+        fyp, pos, last = annual_periods(periods)
+        if v.point_in_time:
+            res = run_variant(ctx, v, periods.iloc[last].reset_index(drop=True), child_level)
+        else:
+            res = _pool_cells(run_variant(ctx, v, periods, child_level), pos)
+        periods = fyp
+    else:
+        res = run_variant(ctx, v, periods, child_level)
     prefs = ctx.center_prefecture if by_prefecture else None
     if v.reducer is None:
         out = _finish_additive(v, res, periods, ctx.centers, by_center, level,
@@ -735,10 +777,11 @@ def compute_variant(ctx: Context, v: Variant, start: pd.Timestamp, end: pd.Times
     return out[LONG_COLUMNS]
 
 
-def child_contributions(ctx: Context, v: Variant, start: pd.Timestamp, end: pd.Timestamp
-                        ) -> pd.DataFrame:
+def child_contributions(ctx: Context, v: Variant, start: pd.Timestamp, end: pd.Timestamp,
+                        annual: bool = False) -> pd.DataFrame:
     """Each child's numerator ``y`` and denominator ``x`` per period and group of one
-    additive variant over [start, end] (for clustered variances).
+    additive variant over [start, end] (for clustered variances); ``annual`` as in
+    :func:`compute_variant`.
 
     Returns columns ``period, group, center, child, y, x`` (``center`` is the child's
     centre code, ``child`` its position in :attr:`Context.child_ids`; internal: never
@@ -748,7 +791,15 @@ def child_contributions(ctx: Context, v: Variant, start: pd.Timestamp, end: pd.T
     periods = periods_for(v.cadence, start, end, ctx.ds.as_of)
     if len(periods) == 0 or v.reducer is not None:
         return pd.DataFrame({c: [] for c in cols})
-    cells = run_variant(ctx, v, periods, child_level=True)
+    if annual and v.cadence != "year":
+        fyp, pos, last = annual_periods(periods)
+        if v.point_in_time:
+            cells = run_variant(ctx, v, periods.iloc[last].reset_index(drop=True), True)
+        else:
+            cells = _pool_cells(run_variant(ctx, v, periods, True), pos)
+        periods = fyp
+    else:
+        cells = run_variant(ctx, v, periods, child_level=True)
     groups = (["all"] if v.include_all_group else []) + list(v.groups or ())
     if len(cells) == 0:
         return pd.DataFrame({c: [] for c in cols})
@@ -763,7 +814,8 @@ def child_contributions(ctx: Context, v: Variant, start: pd.Timestamp, end: pd.T
 
 def compute(dataset, fiscal_year=None, start=None, end=None, kpis: Sequence[str] | None = None,
             by_center: bool = False, context: Context | None = None,
-            level: float | None = 0.95, by_prefecture: bool = False) -> pd.DataFrame:
+            level: float | None = 0.95, annual: bool = False,
+            by_prefecture: bool = False) -> pd.DataFrame:
     """Compute KPIs into the long table of KPI_DEFINITIONS.md.
 
     Parameters
@@ -792,6 +844,13 @@ def compute(dataset, fiscal_year=None, start=None, end=None, kpis: Sequence[str]
         pooled (sums of numerators and denominators; medians and other
         reduced variants over the pooled records). Without a ``centers``
         table every centre belongs to ``meta["prefecture"]`` (長野県).
+    annual : bool, default False
+        Report monthly and quarterly KPIs per fiscal year (period ``FY2025``):
+        point-in-time ones by the year's last period, the others pooled over the
+        year's periods (Σ numerators / Σ denominators, as the annual report does;
+        their ``cluster`` intervals count each child's months together; the pooled
+        ``wilson`` ones are shares of episodes, each counted once in the year).
+        Yearly KPIs are unchanged.
 
     Returns
     -------
@@ -815,7 +874,8 @@ def compute(dataset, fiscal_year=None, start=None, end=None, kpis: Sequence[str]
     s, e = resolve_range(dataset, fiscal_year, start, end)
     variants = select_variants(kpis)
     ctx = context if context is not None else Context(dataset)
-    parts = [compute_variant(ctx, v, s, e, by_center, level, by_prefecture) for v in variants]
+    parts = [compute_variant(ctx, v, s, e, by_center, level, annual, by_prefecture)
+             for v in variants]
     parts = [p for p in parts if len(p)]
     from evalkit.kpi.table import KPITable
 
@@ -823,7 +883,9 @@ def compute(dataset, fiscal_year=None, start=None, end=None, kpis: Sequence[str]
         empty = {c: pd.Series(dtype=object) for c in LONG_COLUMNS}
         empty.update({c: pd.Series(dtype=float) for c in ("numerator", "denominator", "value",
                                                            "ci_lower", "ci_upper")})
-        return KPITable(empty)
+        res = KPITable(empty)
+        res.attrs["level"] = level
+        return res
     out = pd.concat(parts, ignore_index=True)
     for c in ("numerator", "denominator", "value", "ci_lower", "ci_upper"):
         out[c] = out[c].astype(float)

@@ -3,8 +3,8 @@
 :func:`spc_section` draws the SPC chart (:mod:`evalkit.monitor`, NHS "Making
 Data Count" rules) of each monthly and quarterly KPI of the report (primary
 definition, the report's centre — the prefecture in the ``all`` report — and
-the main group; the foster-care rate also by age group, against its FY2029
-targets), with a one-line reading and a summary table of variation and
+the main group; in the prefecture report the foster-care rate also by age
+group, against its FY2029 targets), with a one-line reading and a summary table of variation and
 assurance. :func:`centres_section` compares the centres in funnel plots.
 
 Disclosure control (the report's one step, :func:`evalkit.report.sections.compose`):
@@ -38,7 +38,9 @@ import pandas as pd
 from evalkit.report import sections as S
 from evalkit.report import tables as T
 
-#: KPIs charted for several groups (the others: their main group only).
+#: KPIs charted for several groups in the prefecture report (the others, and every KPI in a
+#: centre's report: the main group only). The FY2029 targets of the foster-care rate by age
+#: group are the prefecture's; a centre's age groups are mostly small counts.
 SPC_GROUPS: dict[str, tuple[str, ...]] = {
     "foster_rate": ("all", "under3", "preschool", "school_age"),
 }
@@ -126,7 +128,8 @@ def spc_series(r: S.Report, long: pd.DataFrame):
         if v.cadence not in ("month", "quarter"):
             continue
         Lk = L.loc[L["kpi"] == k]
-        groups = SPC_GROUPS.get(k) or (S._main_group(k, Lk["group"]),)
+        groups = (SPC_GROUPS.get(k) if r.center == "all" else None) or (
+            S._main_group(k, Lk["group"]),)
         for g in groups:
             sub = Lk.loc[Lk["group"].astype(str) == g]
             if len(sub):
