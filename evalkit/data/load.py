@@ -152,9 +152,37 @@ def _series_text(s: pd.Series) -> np.ndarray:
     return txt[codes]
 
 
+_is_text = np.frompyfunc(lambda v: type(v) is str, 1, 1)
+
+
+def _cells_text(cells: np.ndarray) -> np.ndarray:
+    """:func:`_cell_text` of every cell of an object array (text cells kept as they are)."""
+    if pd.api.types.infer_dtype(cells, skipna=False) == "string":  # every cell text (C scan)
+        return cells
+    out = cells.copy()
+    other = np.flatnonzero(~_is_text(cells).astype(bool)) if len(cells) else np.zeros(0, np.int64)
+    if len(other):
+        out[other] = [_cell_text(v) for v in cells[other]]
+    return out
+
+
 def _frame_of_cells(header: list[Any], rows: list[list[Any]], first_row: int) -> pd.DataFrame:
     cols = [_norm(h) if h is not None else "" for h in header]
-    data = {c: [_cell_text(r[i]) if i < len(r) else "" for r in rows] for i, c in enumerate(cols) if c}
+    width = len(cols)
+    # one object block (rows padded with empty cells or cut to the header), then column-wise
+    if rows and width:
+        if (np.fromiter(map(len, rows), dtype=np.int64, count=len(rows)) != width).any():
+            rows = [r[:width] if len(r) >= width else [*r, *([None] * (width - len(r)))]
+                    for r in rows]
+        block = np.empty((len(rows), width), dtype=object)
+        try:
+            block[:] = rows  # one C copy (every row has ``width`` cells now)
+        except ValueError:  # a cell numpy would unpack (a list): row by row
+            for i, r in enumerate(rows):
+                block[i] = r
+    else:
+        block = np.empty((len(rows), width), dtype=object)
+    data = {c: _cells_text(block[:, i]) for i, c in enumerate(cols) if c}
     df = pd.DataFrame(data, dtype=object)
     df.index = pd.RangeIndex(first_row, first_row + len(rows), name="row")
     return df
@@ -302,7 +330,7 @@ def _sheets_calamine(path: Path) -> list[tuple[str, list[list[Any]]]]:
 
     Rows start at the sheet's first row (row 1), as openpyxl gives them, so
     problems keep the row numbers the user sees in Excel. Empty cells are
-    ``None``.
+    ``""`` (openpyxl gives ``None``; both read as empty text).
     """
     from python_calamine import CalamineWorkbook
 
@@ -311,9 +339,7 @@ def _sheets_calamine(path: Path) -> list[tuple[str, list[list[Any]]]]:
         out = []
         for name in wb.sheet_names:
             sheet = wb.get_sheet_by_name(name)
-            rows = sheet.to_python(skip_empty_area=False)
-            rows = [[None if v == "" else v for v in r] for r in rows]
-            out.append((name, rows))
+            out.append((name, sheet.to_python(skip_empty_area=False)))
         return out
     finally:
         wb.close()
@@ -352,7 +378,7 @@ def _read_xlsx(path: Path, problems: list[Problem]) -> tuple[dict[str, pd.DataFr
         name = _norm(title).casefold()
         if name == "meta":
             for r in rows[1:]:
-                if r and r[0] is not None:
+                if r and r[0] is not None and r[0] != "":
                     meta[_norm(r[0])] = _cell_text(r[1]) if len(r) > 1 else ""
             continue
         table = _TABLE_SYNONYMS.get(name)
