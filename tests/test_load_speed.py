@@ -153,3 +153,51 @@ def test_typed_frames_parse_as_their_text():
     _assert_same_dataset(a, b)
     assert any(p.code == "NUMBER_UNPARSEABLE" and re.match(r"2\.5|1152921504606846976", p.value)
                for p in a.problems)
+
+
+CSV_CASES = {
+    "plain": "a,b,c\n1,x,2026-04-01\n2,y,\n",
+    "crlf_no_final_newline": "a,b,c\r\n1,x,2026-04-01\r\n2,y,z",
+    "quotes": 'a,b,c\n1,"x, y","say ""hi"""\n2,"multi\nline",3\n',
+    "spaces_and_na": "a,b,c\n NA , null ,N/A\n,,\n#,nan,None\n",
+    "japanese": "子どもID,性別,生年月日\nC1,女,令和2年4月1日\nC2,男性,２０２０-０１-０１\n",
+    "header_only": "a,b,c\n",
+    "blank_line": "a,b,c\n1,2,3\n\n4,5,6\n",
+    "short_row": "a,b,c\n1,2\n4,5,6\n",
+    "long_row": "a,b,c\n1,2,3,4\n",
+    "duplicate_header": "a,a,c\n1,2,3\n",
+    "empty_header": "a,,c\n1,2,3\n",
+    "empty_file": "",
+}
+
+
+@pytest.mark.parametrize("case", sorted(CSV_CASES))
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "cp932"])
+def test_csv_arrow_reader_equals_pandas(case, encoding, tmp_path, monkeypatch):
+    f = tmp_path / "children.csv"
+    f.write_bytes(CSV_CASES[case].encode(encoding))
+    p_fast: list = []
+    fast = L._read_csv(f, p_fast, "children")
+    if case in ("plain", "crlf_no_final_newline", "quotes", "spaces_and_na", "japanese"):
+        assert all(isinstance(t, pd.CategoricalDtype) for t in fast.dtypes)  # pyarrow read it
+    monkeypatch.setattr(L, "_csv_arrow", lambda data, enc: None)
+    p_slow: list = []
+    slow = L._read_csv(f, p_slow, "children")
+    assert p_fast == p_slow
+    if slow is None:
+        assert fast is None
+        return
+    pd.testing.assert_frame_equal(fast.astype(object), slow.astype(object))
+    pd.testing.assert_index_equal(fast.index, slow.index)
+    # and parsed: the same typed table and problems (row numbers, values)
+    a, b = [], []
+    pd.testing.assert_frame_equal(L.parse_table("children", fast, a),
+                                  L.parse_table("children", slow, b))
+    assert a == b
+
+
+def test_csv_folder_loads_the_same_with_either_reader(small, tmp_path, monkeypatch):
+    csv = write_dataset(small, tmp_path / "csv", labels="ja", date_style="slash")
+    fast = L.load(csv)
+    monkeypatch.setattr(L, "_csv_arrow", lambda data, enc: None)
+    _assert_same_dataset(fast, L.load(csv))
