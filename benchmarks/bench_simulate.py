@@ -31,18 +31,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import emit, parser, row, timed  # noqa: E402
 
 
-def _old_pool_study(spec, workers: int) -> float:
-    """Wall seconds of the study's tasks on the pool used before (fork, inherited BLAS threads)."""
+def _old_pool_study(spec, workers: int) -> tuple[float, float]:
+    """Wall seconds of the study's tasks on the pool used before (fork, inherited BLAS
+    threads), and the mean worker CPU seconds per task (all the worker's threads)."""
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
-    from evalkit.simulate.study import run_task
+    from evalkit.simulate.study import run_task_timed
 
     tasks = spec.tasks()
     t0 = time.perf_counter()
     with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork")) as pool:
-        list(pool.map(run_task, tasks))
-    return time.perf_counter() - t0
+        out = list(pool.map(run_task_timed, tasks))
+    cpu = sum(t["cpu"] for _, t in out) / max(len(out), 1)
+    return time.perf_counter() - t0, cpu
 
 
 def main() -> None:
@@ -90,10 +92,13 @@ def main() -> None:
             rows.append(row(f"  split: {k}", "mean per replication", mean[k],
                             f"{mean[k] / task_wall:.0%} of the task" if task_wall else ""))
     if not args.no_baseline:
-        t_old = _old_pool_study(spec, workers)
+        t_old, cpu_old = _old_pool_study(spec, workers)
         rows.append(row(f"baseline: old fork pool, {n} reps on {workers} workers", n_children,
                         t_old, f"{60 * n / t_old:.1f} rep/min", t_old / wall,
                         "old pool wall ÷ study wall"))
+        rows.append(row("baseline: old fork pool, worker CPU per replication", n_children,
+                        cpu_old, f"{60 * workers / cpu_old:.1f} rep/min if {workers} cores were free",
+                        cpu_old / cpu, "old pool CPU ÷ study CPU per replication"))
     # the ITS child bootstrap: the old per-replicate loop against the batched one
     from evalkit.contacts.analysis import resolve_starts
     from evalkit.contacts.interrupted import fit_its

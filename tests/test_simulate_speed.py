@@ -157,3 +157,18 @@ def test_study_timings_from_workers(tmp_path):
     for t in timings.values():
         assert {"generate", "survival", "survival.cox", "wall", "cpu"} <= set(t)
         assert t["wall"] >= t["generate"] > 0 and t["cpu"] > 0
+
+
+def test_one_thread_per_worker_sets_and_restores(monkeypatch):
+    import os
+
+    from evalkit.simulate.study import one_thread_per_worker
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "3")  # the user's choice is kept
+    monkeypatch.setenv("MKL_NUM_THREADS", "")  # empty counts as unset
+    with one_thread_per_worker():
+        assert os.environ["OMP_NUM_THREADS"] == "1"
+        assert os.environ["OPENBLAS_NUM_THREADS"] == "3"
+        assert os.environ["MKL_NUM_THREADS"] == "1"
+    assert "OMP_NUM_THREADS" not in os.environ and os.environ["MKL_NUM_THREADS"] == ""

@@ -153,9 +153,37 @@ def _series_text(s: pd.Series) -> np.ndarray:
     return txt[codes]
 
 
+_is_text = np.frompyfunc(lambda v: type(v) is str, 1, 1)
+
+
+def _cells_text(cells: np.ndarray) -> np.ndarray:
+    """:func:`_cell_text` of every cell of an object array (text cells kept as they are)."""
+    if pd.api.types.infer_dtype(cells, skipna=False) == "string":  # every cell text (C scan)
+        return cells
+    out = cells.copy()
+    other = np.flatnonzero(~_is_text(cells).astype(bool)) if len(cells) else np.zeros(0, np.int64)
+    if len(other):
+        out[other] = [_cell_text(v) for v in cells[other]]
+    return out
+
+
 def _frame_of_cells(header: list[Any], rows: list[list[Any]], first_row: int) -> pd.DataFrame:
     cols = [_norm(h) if h is not None else "" for h in header]
-    data = {c: [_cell_text(r[i]) if i < len(r) else "" for r in rows] for i, c in enumerate(cols) if c}
+    width = len(cols)
+    # one object block (rows padded with empty cells or cut to the header), then column-wise
+    if rows and width:
+        if (np.fromiter(map(len, rows), dtype=np.int64, count=len(rows)) != width).any():
+            rows = [r[:width] if len(r) >= width else [*r, *([None] * (width - len(r)))]
+                    for r in rows]
+        block = np.empty((len(rows), width), dtype=object)
+        try:
+            block[:] = rows  # one C copy (every row has ``width`` cells now)
+        except ValueError:  # a cell numpy would unpack (a list): row by row
+            for i, r in enumerate(rows):
+                block[i] = r
+    else:
+        block = np.empty((len(rows), width), dtype=object)
+    data = {c: _cells_text(block[:, i]) for i, c in enumerate(cols) if c}
     df = pd.DataFrame(data, dtype=object)
     df.index = pd.RangeIndex(first_row, first_row + len(rows), name="row")
     return df
@@ -167,17 +195,69 @@ def _read_csv(path: Path, problems: list[Problem], table: str) -> pd.DataFrame |
     if enc is None:
         problems.append(RULES["ENCODING_UNKNOWN"].problem(table=table, value=path.name))
         return None
-    try:
-        df = pd.read_csv(
-            io.BytesIO(data), dtype=str, keep_default_na=False, na_filter=False,
-            skip_blank_lines=False, encoding=enc,
-        )
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as e:
-        problems.append(RULES["TABLE_UNREADABLE"].problem(table=table, value=str(e).strip()))
-        return None
+    df = _csv_arrow(data, enc)
+    if df is None:
+        try:
+            df = pd.read_csv(
+                io.BytesIO(data), dtype=str, keep_default_na=False, na_filter=False,
+                skip_blank_lines=False, encoding=enc,
+            )
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as e:
+            problems.append(RULES["TABLE_UNREADABLE"].problem(table=table, value=str(e).strip()))
+            return None
     df.columns = [_norm(c) for c in df.columns]
     df.index = pd.RangeIndex(2, 2 + len(df), name="row")
     return _drop_blank_rows(df)
+
+
+def _arrow_categorical(ch) -> pd.Categorical:
+    """A pyarrow dictionary column (chunks with one unified dictionary) as a pandas Categorical."""
+    import pyarrow.compute as pc
+
+    if ch.num_chunks == 0:
+        return pd.Categorical([], categories=pd.Index([], dtype=object))
+    codes = np.concatenate([pc.fill_null(c.indices, -1).to_numpy(zero_copy_only=False)
+                            for c in ch.chunks]).astype(np.int64)
+    cats = ch.chunk(0).dictionary.to_numpy(zero_copy_only=False).astype(object)
+    return pd.Categorical.from_codes(codes, categories=pd.Index(cats, dtype=object))
+
+
+def _csv_arrow(data: bytes, enc: str) -> pd.DataFrame | None:
+    """A CSV read with pyarrow as text categoricals, or None where pandas must read it.
+
+    The C++ reader parses and dictionary-encodes every column without a
+    Python string per cell. It is used only where it gives exactly what
+    ``pandas.read_csv(dtype=str, keep_default_na=False, skip_blank_lines=False)``
+    gives: a header of distinct, non-empty names and every record with as many
+    fields (a blank line, a short or long row, an empty file: pandas reads it,
+    as before).
+    """
+    try:
+        import pyarrow as pa
+        import pyarrow.csv as pcsv
+    except ImportError:  # pragma: no cover - pyarrow is a dependency
+        return None
+    try:
+        if enc == "utf-8-sig":
+            data = data[3:]
+        elif enc != "utf-8":
+            data = data.decode(enc).encode("utf-8")
+        parse = pcsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False)
+        ro = pcsv.ReadOptions(use_threads=False, block_size=1 << 22)
+        probe = pcsv.ReadOptions(use_threads=False, block_size=1 << 16)  # the header's block only
+        names = pcsv.open_csv(io.BytesIO(data), read_options=probe, parse_options=parse).schema.names
+        if not names or "" in names or len(set(names)) < len(names):
+            return None
+        dict_t = pa.dictionary(pa.int32(), pa.string())
+        conv = pcsv.ConvertOptions(column_types={n: dict_t for n in names},
+                                   strings_can_be_null=False, quoted_strings_can_be_null=False)
+        t = pcsv.read_csv(io.BytesIO(data), read_options=ro, parse_options=parse,
+                          convert_options=conv).unify_dictionaries()
+    except (pa.ArrowException, UnicodeError, ValueError):
+        return None
+    if t.column_names != names:
+        return None
+    return pd.DataFrame({n: _arrow_categorical(t.column(n)) for n in names})
 
 
 def _drop_blank_rows(df: pd.DataFrame) -> pd.DataFrame:
@@ -202,7 +282,6 @@ def _parquet_frame(path: Path) -> pd.DataFrame:
     other than a range are read by pandas as they are.
     """
     import pyarrow as pa
-    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     schema = pq.read_schema(path)
@@ -216,14 +295,7 @@ def _parquet_frame(path: Path) -> pd.DataFrame:
     tt = pq.read_table(path, columns=text, read_dictionary=text).unify_dictionaries()
     cols: dict[str, Any] = {}
     for name in text:
-        ch = tt.column(name)
-        if ch.num_chunks == 0:
-            cols[name] = pd.Categorical([], categories=pd.Index([], dtype=object))
-            continue
-        codes = np.concatenate([pc.fill_null(c.indices, -1).to_numpy(zero_copy_only=False)
-                                for c in ch.chunks]).astype(np.int64)
-        cats = ch.chunk(0).dictionary.to_numpy(zero_copy_only=False).astype(object)
-        cols[name] = pd.Categorical.from_codes(codes, categories=pd.Index(cats, dtype=object))
+        cols[name] = _arrow_categorical(tt.column(name))
     n = tt.num_rows
     if typed is not None and len(typed) != n:
         return pd.read_parquet(path)
@@ -303,7 +375,7 @@ def _sheets_calamine(path: Path) -> list[tuple[str, list[list[Any]]]]:
 
     Rows start at the sheet's first row (row 1), as openpyxl gives them, so
     problems keep the row numbers the user sees in Excel. Empty cells are
-    ``None``.
+    ``""`` (openpyxl gives ``None``; both read as empty text).
     """
     from python_calamine import CalamineWorkbook
 
@@ -312,9 +384,7 @@ def _sheets_calamine(path: Path) -> list[tuple[str, list[list[Any]]]]:
         out = []
         for name in wb.sheet_names:
             sheet = wb.get_sheet_by_name(name)
-            rows = sheet.to_python(skip_empty_area=False)
-            rows = [[None if v == "" else v for v in r] for r in rows]
-            out.append((name, rows))
+            out.append((name, sheet.to_python(skip_empty_area=False)))
         return out
     finally:
         wb.close()
@@ -353,7 +423,7 @@ def _read_xlsx(path: Path, problems: list[Problem]) -> tuple[dict[str, pd.DataFr
         name = _norm(title).casefold()
         if name == "meta":
             for r in rows[1:]:
-                if r and r[0] is not None:
+                if r and r[0] is not None and r[0] != "":
                     meta[_norm(r[0])] = _cell_text(r[1]) if len(r) > 1 else ""
             continue
         table = _TABLE_SYNONYMS.get(name)

@@ -407,7 +407,8 @@ def one_thread_per_worker():
     """
     old = {k: os.environ.get(k) for k in _ONE_THREAD}
     for k in _ONE_THREAD:
-        os.environ.setdefault(k, "1")
+        if not os.environ.get(k):  # unset or empty
+            os.environ[k] = "1"
     try:
         yield
     finally:
