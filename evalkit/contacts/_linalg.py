@@ -114,6 +114,11 @@ class BlockDesign:
         self.codes = np.asarray(codes, dtype=np.int64)
         self.L = int(n_levels)
         self.kD = self.D.shape[1]
+        n = len(self.codes)
+        #: (L-1) × n indicators of the non-reference levels (sparse, one entry per row)
+        m = self.codes > 0
+        self._E = sp.csr_matrix((np.ones(int(m.sum())), (self.codes[m] - 1, np.flatnonzero(m))),
+                                shape=(max(self.L - 1, 0), n))
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -136,8 +141,7 @@ class BlockDesign:
         k = self.shape[1]
         out = np.zeros((k, k))
         out[: self.kD, : self.kD] = xtwx(self.D, w)
-        cross = np.stack([np.bincount(self.codes, weights=w * self.D[:, j], minlength=self.L)[1:]
-                          for j in range(self.kD)], axis=1)  # (L-1) × k_D
+        cross = np.asarray(self._E @ (self.D * w[:, None]))  # (L-1) × k_D
         out[self.kD:, : self.kD] = cross
         out[: self.kD, self.kD:] = cross.T
         ee = np.bincount(self.codes, weights=w, minlength=self.L)[1:]

@@ -5,7 +5,7 @@
 ``<!-- calibration:start -->`` / ``<!-- calibration:end -->`` and
 ``<!-- parameters:start -->`` / ``<!-- parameters:end -->``. Options:
 ``--seeds N`` (default 5), ``--print`` (print instead of editing the docs),
-``--no-national`` (skip the national-scale row).
+``--no-national`` (skip the national-scale and japan rows).
 
 Every figure is measured on the generated *data* (what an analyst sees),
 with the definitions given in the table's "measured as" column.
@@ -92,6 +92,13 @@ TARGETS = [
     Target("national_stock", "national scenario: stock in 4 settings / 全国規模: 4種の措置児童数",
            "about 33,000", 33000.0, "national scenario, 2023-02-01: infant homes + children's homes + "
            "foster + family homes (1 seed)", "入所児童等調査 2023 (derived)"),
+    Target("japan_stock", "japan scenario: stock in 4 settings / 全国シナリオ: 4種の措置児童数",
+           "about 33,000", 33000.0, "japan scenario (47 prefectures, 230 centres), 2023-02-01: "
+           "infant homes + children's homes + foster + family homes (1 seed)",
+           "入所児童等調査 2023 (derived)"),
+    Target("japan_foster_rate", "japan scenario: foster-care rate / 全国シナリオ: 里親等委託率",
+           "23.5% (FY2021)", 0.235, "japan scenario, foster_rate on 2022-03-31, all (1 seed)",
+           "MHLW / CFA"),
 ]
 
 
@@ -179,13 +186,23 @@ def measure(ds: Dataset) -> dict[str, float]:
     return out
 
 
-def national_stock(seed: int = 1) -> float:
+def national_stock(seed: int = 1, scenario: str = "national") -> float:
     """Stock in the four settings of the foster-rate denominator, national scenario, 2023-02-01."""
     from evalkit.synth.generate import generate
 
-    ds = generate("national", seed=seed).dataset
+    ds = generate(scenario, seed=seed).dataset
     rows = _in_care_on(ds, pd.Timestamp("2023-02-01"))
     return float(rows["setting"].astype(object).isin(C.FOSTER_RATE_SETTINGS).sum())
+
+
+def japan_figures(seed: int = 1) -> dict[str, float]:
+    """The japan scenario's stock in the four settings (2023-02-01) and foster rate (2022-03-31)."""
+    from evalkit.synth.generate import generate
+
+    ds = generate("japan", seed=seed).dataset
+    rows = _in_care_on(ds, pd.Timestamp("2023-02-01"))
+    return {"japan_stock": float(rows["setting"].astype(object).isin(C.FOSTER_RATE_SETTINGS).sum()),
+            "japan_foster_rate": _foster_rate(ds, pd.Timestamp("2022-03-31"))}
 
 
 def calibration_table(seeds: int = 5, national: bool = True, scale: float = 1.0) -> pd.DataFrame:
@@ -197,11 +214,12 @@ def calibration_table(seeds: int = 5, national: bool = True, scale: float = 1.0)
         vals.append(measure(generate("nagano_default", seed=s, children_scale=scale).dataset))
     df = pd.DataFrame(vals)
     rows = []
+    jp = japan_figures(1) if national else {}
     for t in TARGETS:
-        if t.key == "national_stock":
+        if t.key in ("national_stock", "japan_stock", "japan_foster_rate"):
             if not national:
                 continue
-            v = national_stock(1)
+            v = national_stock(1) if t.key == "national_stock" else jp[t.key]
             lo = hi = mean = v
         else:
             mean, lo, hi = df[t.key].mean(), df[t.key].min(), df[t.key].max()
@@ -214,7 +232,7 @@ def calibration_table(seeds: int = 5, national: bool = True, scale: float = 1.0)
 def _fmt(v: float, key: str) -> str:
     if v is None or (isinstance(v, float) and np.isnan(v)):
         return "—"
-    if key in ("stock", "entries_per_year", "national_stock"):
+    if key in ("stock", "entries_per_year", "national_stock", "japan_stock"):
         return f"{v:,.0f}"
     if key in ("ch_mean_elapsed", "entry_age_mean", "entry_age_mode", "care_entry_age_mean"):
         return f"{v:.1f}"
