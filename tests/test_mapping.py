@@ -18,9 +18,8 @@ SHAPES = tuple(BUILDERS)
 
 @pytest.fixture(scope="module")
 def original():
-    from evalkit.synth import generate
-
     from evalkit.data.schema import empty_table
+    from evalkit.synth import generate
 
     ds = generate("nagano_default", seed=3, children_scale=0.015).dataset
     # the centres' own exports carry no centers table: compare without it
