@@ -21,9 +21,12 @@ SHAPES = tuple(BUILDERS)
 
 @pytest.fixture(scope="module")
 def original():
+    from evalkit.data.schema import empty_table
     from evalkit.synth import generate
 
-    return generate("nagano_default", seed=5, children_scale=0.012).dataset
+    ds = generate("nagano_default", seed=5, children_scale=0.012).dataset
+    # the centres' own exports carry no centers table: compare without it
+    return ds.replace(tables={"centers": empty_table("centers")}, present=ds.present - {"centers"})
 
 
 @pytest.fixture(scope="module")

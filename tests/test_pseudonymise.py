@@ -490,7 +490,11 @@ def test_cli_through_a_mapping_gives_the_same_extract(tmp_path, key_file):
     export = BUILDERS["excel"](ds, tmp_path / "export")  # names, serial dates, merged headings
     before = _tree_hash(export)
     direct = tmp_path / "direct"
-    write_dataset(ds, direct)
+    from evalkit.data.schema import empty_table
+
+    # a centre's own export has no centers table: compare with the data written without it
+    write_dataset(ds.replace(tables={"centers": empty_table("centers")},
+                             present=ds.present - {"centers"}), direct)
     rc, _, se = run("pseudonymise", direct, "--key", key_file, "--out", tmp_path / "a")
     assert rc == 0, se
     rc, so, se = run("pseudonymise", export, "--mapping", MAPPINGS["excel"], "--key", key_file,

@@ -73,8 +73,10 @@ COARSEN_STEPS = ("setting_group", "birth_fiscal_year", "setting_family_residenti
 #: Levels of setting detail, finest first (``PseudonymisationReport.setting``).
 SETTING_LEVELS = ("kept", "group", "family_residential")
 QUASI_IDENTIFIERS = ("center", "birth_date", "sex", "setting")
-#: Free-text columns never written to an extract.
-FREE_TEXT = tuple((t.name, c.name) for t in TABLES.values() for c in t.columns if c.kind == "text")
+#: Free-text columns never written to an extract (the centers table's names and prefectures
+#: are the public names of the offices, not case text: kept).
+FREE_TEXT = tuple((t.name, c.name) for t in TABLES.values() for c in t.columns
+                  if c.kind == "text" and t.name != "centers")
 #: The setting code that stands for each setting group when settings are coarsened.
 GROUP_CODE = {
     C.GROUP_TP: "tp_shelter",
@@ -496,7 +498,8 @@ def _rewrite(ds: Dataset, key: bytes, birth_date: str, setting: str) -> dict[str
         for t, c in FREE_TEXT:
             if t == name:
                 df[c] = pd.array([pd.NA] * len(df), dtype=df[c].dtype)
-        df = df.sort_values(_sort_keys(name), kind="mergesort", na_position="last")
+        if name != "centers":  # the list of offices keeps its order (it orders the centres)
+            df = df.sort_values(_sort_keys(name), kind="mergesort", na_position="last")
         df.index = pd.RangeIndex(2, 2 + len(df), name="row")
         tables[name] = df
     return tables

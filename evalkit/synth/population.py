@@ -30,6 +30,7 @@ resolved scenario, so a changed parameter never picks up a stale value.
 from __future__ import annotations
 
 import argparse
+import copy
 import hashlib
 import json
 from pathlib import Path
@@ -49,7 +50,21 @@ BUNDLED = ("nagano_default", "null_effect", "nagano_staggered")
 
 
 def scenario_key(sc: dict[str, Any]) -> str:
-    """Short SHA-256 of a resolved scenario (canonical JSON)."""
+    """Short SHA-256 of a resolved scenario (canonical JSON).
+
+    The centres' names never change a simulated value and are left out; so are
+    ``centers.prefectures`` and ``policy.prefecture_start`` while the latter is
+    empty (#16): the stored values of the bundled scenarios keep their keys.
+    """
+    sc = copy.deepcopy(dict(sc))
+    ce = dict(sc.get("centers", {}))
+    for k in ("names_ja", "names_en"):
+        ce.pop(k, None)
+    pol = dict(sc.get("policy", {}))
+    if not pol.get("prefecture_start"):
+        pol.pop("prefecture_start", None)
+        ce.pop("prefectures", None)
+    sc["centers"], sc["policy"] = ce, pol
     s = json.dumps(sc, sort_keys=True, default=str, ensure_ascii=False)
     return hashlib.sha256(s.encode()).hexdigest()[:16]
 
