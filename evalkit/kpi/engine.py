@@ -455,13 +455,37 @@ def make_cells(ctx: Context, pidx: np.ndarray, center: np.ndarray, group: str,
 
 def _sum_by_key(key: np.ndarray, size: int, *weights: np.ndarray
                 ) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Distinct keys and the sums of each weight per key (bincount when dense, else unique)."""
+    """Distinct keys (ascending) and the sums of each weight per key.
+
+    Dense keys: ``np.bincount``. Otherwise a run-length sum over the sorted keys
+    (``np.add.reduceat``); the keys of child-level cells come in a few already sorted
+    runs (rows and events are sorted by child, then time), which the stable
+    (adaptive) sort merges in about linear time.
+    """
     if size <= min(2 * len(key) + 1_000_000, 1 << 23):  # dense arrays of ≤ 64 MB
         cnt = np.bincount(key, minlength=size)
         nz = np.flatnonzero(cnt)
         return nz, [np.bincount(key, weights=w, minlength=size)[nz] for w in weights]
-    uniq, inv = np.unique(key, return_inverse=True)
-    return uniq, [np.bincount(inv, weights=w, minlength=len(uniq)) for w in weights]
+    if len(key) > 1 and not (key[1:] >= key[:-1]).all():
+        order = np.argsort(key, kind="stable")
+        key = key[order]
+        weights = tuple(np.asarray(w)[order] for w in weights)
+    if len(key) == 0:
+        return key, [np.zeros(0) for _ in weights]
+    start = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    return key[start], [np.add.reduceat(np.asarray(w, float), start) for w in weights]
+
+
+#: Group labels of child-level cells, as one categorical dtype (cheap to build and concatenate).
+_GROUP_LABELS: list[str] = ["all", "under3", "preschool", "school_age", C.GROUP_INFANT,
+                            C.GROUP_CHILDRENS, C.GROUP_FAMILY]
+
+
+def _group_column(group: str, n: int) -> pd.Categorical:
+    if group not in _GROUP_LABELS:
+        _GROUP_LABELS.append(group)
+    return pd.Categorical.from_codes(np.full(n, _GROUP_LABELS.index(group), np.int16),
+                                     dtype=pd.CategoricalDtype(list(_GROUP_LABELS)))
 
 
 def _child_cells(ctx: Context, pidx: np.ndarray, child: np.ndarray, group: str, numerator,
@@ -469,14 +493,16 @@ def _child_cells(ctx: Context, pidx: np.ndarray, child: np.ndarray, group: str, 
     cols = CELL_COLUMNS + ["child"]
     if len(pidx) == 0 or npd == 0:
         return pd.DataFrame({c: [] for c in cols})
-    nch = max(len(ctx.child_ids), 1)
-    k = pidx * nch + child
+    k = child * npd + pidx  # child-major: contributions come sorted by child, then time
     num = np.broadcast_to(np.asarray(numerator, float), k.shape)
     den = np.broadcast_to(np.asarray(denominator, float), k.shape)
+    nch = max(len(ctx.child_ids), 1)
     keys, (y, x) = _sum_by_key(k, npd * nch, num, den)
-    ch = keys % nch
-    return pd.DataFrame({"pidx": keys // nch, "center": ctx.child_center[ch], "group": group,
-                         "numerator": y, "denominator": x, "child": ch})
+    ch = keys // npd
+    # copy=False: fresh arrays, no block consolidation (seconds at millions of rows)
+    return pd.DataFrame({"pidx": keys % npd, "center": ctx.child_center[ch],
+                         "group": _group_column(group, len(keys)),
+                         "numerator": y, "denominator": x, "child": ch}, copy=False)
 
 
 def cat_cells(*frames: pd.DataFrame) -> pd.DataFrame:
@@ -556,24 +582,33 @@ def child_sums(cells: pd.DataFrame, groups: Sequence[str], npd: int, n_children:
 
     ``gi`` is the group's position in ``groups`` (cells of other groups are dropped).
     """
-    gpos = {g: i for i, g in enumerate(groups)}
-    g = cells["group"].map(gpos)
-    ok = g.notna().to_numpy()
-    pi = cells["pidx"].to_numpy(np.int64)[ok]
-    ch = cells["child"].to_numpy(np.int64)[ok]
-    gi = g.to_numpy()[ok].astype(np.int64)
-    cc = cells["center"].to_numpy(np.int64)[ok]
+    col = cells["group"]
+    if isinstance(col.dtype, pd.CategoricalDtype):  # codes → positions in ``groups``
+        lut = np.array([groups.index(c) if c in groups else -1 for c in col.cat.categories]
+                       + [-1], dtype=np.int64)
+        gi = lut[col.cat.codes.to_numpy()]
+    else:
+        gpos = {g: i for i, g in enumerate(groups)}
+        gi = col.map(gpos).fillna(-1).to_numpy().astype(np.int64)
+    ok = gi >= 0
+    pi = cells["pidx"].to_numpy(np.int64)
+    ch = cells["child"].to_numpy(np.int64)
+    cc = cells["center"].to_numpy(np.int64)
+    y_in = cells["numerator"].to_numpy(float)
+    x_in = cells["denominator"].to_numpy(float)
+    if not ok.all():
+        gi, pi, ch, cc, y_in, x_in = gi[ok], pi[ok], ch[ok], cc[ok], y_in[ok], x_in[ok]
     nch = max(int(n_children), 1)
-    key = (gi * npd + pi) * nch + ch
-    keys, (y, x) = _sum_by_key(key, len(groups) * npd * nch, cells["numerator"].to_numpy(float)[ok],
-                               cells["denominator"].to_numpy(float)[ok])
-    # the centre of a child is the same in every cell: take it from the child's first cell
+    ng = max(len(groups), 1)
+    key = (ch * ng + gi) * npd + pi  # child-major, like the cells' own order
+    keys, (y, x) = _sum_by_key(key, ng * npd * nch, y_in, x_in)
+    # the centre of a child is the same in every cell: take it from the child's cells
     centre_of = np.zeros(nch, np.int64)
     centre_of[ch] = cc
-    c = keys % nch
-    gp = keys // nch
-    return pd.DataFrame({"pidx": gp % npd, "center": centre_of[c], "gi": gp // npd, "child": c,
-                         "y": y, "x": x})
+    c = keys // (ng * npd)
+    rest = keys % (ng * npd)
+    return pd.DataFrame({"pidx": rest % npd, "center": centre_of[c], "gi": rest // npd,
+                         "child": c, "y": y, "x": x}, copy=False)
 
 
 #: Label of a prefecture's rows in the long table's ``center`` column (``pref:長野県``).
