@@ -151,11 +151,12 @@ def test_staggered_share_and_yearly_time_unit(sicily):
     ({"interruption": None}, "exactly one of"),
     ({"interruption": None, "policy_share": "share"}, "needs months_since"),
     ({"interruption": None, "policy_share": "bad", "slope_change": False}, r"shares in \[0, 1\]"),
+    ({"interruption": None, "policy_share": "share", "months_since": "neg"}, "finite months"),
     ({"interruption": None, "policy_share": "share", "months_since": "share",
       "time_unit": "week"}, "time_unit must be"),
 ])
 def test_policy_share_arguments_are_clear(sicily, kw, msg):
-    df = sicily.assign(share=(np.arange(len(sicily)) > 30).astype(float), bad=2.0)
+    df = sicily.assign(share=(np.arange(len(sicily)) > 30).astype(float), bad=2.0, neg=-1.0)
     args = {"count": "aces", "time": "date", "interruption": "2005-01-01", "exposure": "stdpop"}
     with pytest.raises(ValueError, match=msg):
         its(df, **{**args, **kw})

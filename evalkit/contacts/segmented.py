@@ -254,6 +254,9 @@ def its(
                              "導入前の月と導入後の月が必要です")
         since = (df[months_since].to_numpy(dtype=float)[order] if slope_change
                  else np.zeros(len(post)))
+        if not np.isfinite(since).all() or (since < 0).any():
+            raise ValueError(f"column {months_since!r} must hold finite months ≥ 0 / "
+                             f"列 {months_since!r} は0以上の月数である必要があります")
     X = pd.DataFrame({"intercept": 1.0, "trend": t / scale, "level_change": post})
     if slope_change:
         X["slope_change"] = since / scale
