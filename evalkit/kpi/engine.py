@@ -773,6 +773,22 @@ def _pool_cells(res: pd.DataFrame, pos: np.ndarray) -> pd.DataFrame:
     return res
 
 
+def _variant_cells(ctx: Context, v: Variant, periods: pd.DataFrame, annual: bool,
+                   child_level: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``run_variant`` over ``periods``, and the periods its rows refer to.
+
+    With ``annual`` an additive monthly or quarterly variant is reported per fiscal
+    year: a point-in-time one by the year's last period, the others with their cells
+    pooled over the year's periods (:func:`_pool_cells`).
+    """
+    if not (annual and v.cadence != "year" and v.reducer is None):
+        return run_variant(ctx, v, periods, child_level), periods
+    fyp, pos, last = annual_periods(periods)
+    if v.point_in_time:
+        return run_variant(ctx, v, periods.iloc[last].reset_index(drop=True), child_level), fyp
+    return _pool_cells(run_variant(ctx, v, periods, child_level), pos), fyp
+
+
 def compute_variant(ctx: Context, v: Variant, start: pd.Timestamp, end: pd.Timestamp,
                     by_center: bool = False, level: float | None = 0.95,
                     annual: bool = False, by_prefecture: bool = False) -> pd.DataFrame:
@@ -788,15 +804,7 @@ def compute_variant(ctx: Context, v: Variant, start: pd.Timestamp, end: pd.Times
     if len(periods) == 0:
         return pd.DataFrame({c: [] for c in LONG_COLUMNS})
     child_level = level is not None and v.ci_method == "cluster"
-    if annual and v.cadence != "year" and v.reducer is None:
-        fyp, pos, last = annual_periods(periods)
-        if v.point_in_time:
-            res = run_variant(ctx, v, periods.iloc[last].reset_index(drop=True), child_level)
-        else:
-            res = _pool_cells(run_variant(ctx, v, periods, child_level), pos)
-        periods = fyp
-    else:
-        res = run_variant(ctx, v, periods, child_level)
+    res, periods = _variant_cells(ctx, v, periods, annual, child_level)
     prefs = ctx.center_prefecture if by_prefecture else None
     if v.reducer is None:
         out = _finish_additive(v, res, periods, ctx.centers, by_center, level,
@@ -826,15 +834,7 @@ def child_contributions(ctx: Context, v: Variant, start: pd.Timestamp, end: pd.T
     periods = periods_for(v.cadence, start, end, ctx.ds.as_of)
     if len(periods) == 0 or v.reducer is not None:
         return pd.DataFrame({c: [] for c in cols})
-    if annual and v.cadence != "year":
-        fyp, pos, last = annual_periods(periods)
-        if v.point_in_time:
-            cells = run_variant(ctx, v, periods.iloc[last].reset_index(drop=True), True)
-        else:
-            cells = _pool_cells(run_variant(ctx, v, periods, True), pos)
-        periods = fyp
-    else:
-        cells = run_variant(ctx, v, periods, child_level=True)
+    cells, periods = _variant_cells(ctx, v, periods, annual, child_level=True)
     groups = (["all"] if v.include_all_group else []) + list(v.groups or ())
     if len(cells) == 0:
         return pd.DataFrame({c: [] for c in cols})

@@ -188,7 +188,7 @@ def cluster_interval(y, x, syy, sxx, sxy, n, level: float = 0.95, scale: str = "
 
 
 # ----------------------------------------------------------------- Kaplan–Meier
-def _km_table(duration, event) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def km_table(duration, event) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Distinct times, at risk, events, S(t) and the Greenwood sum Σ d/(n(n−d))."""
     d = np.asarray(duration, float)
     e = np.asarray(event, float)
@@ -215,7 +215,7 @@ def km_confidence_band(duration, event, level: float = 0.95
     ``KaplanMeierFitter.confidence_interval_`` (undefined points are 1).
     """
     z = _z(level)
-    t, _, _, s, cs = _km_table(duration, event)
+    t, _, _, s, cs = km_table(duration, event)
     with np.errstate(divide="ignore", invalid="ignore"):
         v = np.log(s)
         lower = np.exp(-np.exp(np.log(-v) - z * np.sqrt(cs) / v))
@@ -282,7 +282,7 @@ def rmst_greenwood(duration, event, tau: float, level: float = 0.95
     """
     if len(np.asarray(duration)) == 0:
         return (float("nan"),) * 4
-    t, n, d, s, _ = _km_table(duration, event)
+    t, n, d, s, _ = km_table(duration, event)
     keep = t < tau
     tk, nk, dk = t[keep], n[keep], d[keep]
     brk = np.r_[0.0, tk, tau]

@@ -28,6 +28,7 @@ import pandas as pd
 from evalkit.data import codes as C
 from evalkit.kpi._util import pe_days, period_index
 from evalkit.kpi.engine import Context, make_cells
+from evalkit.kpi.intervals import km_table
 from evalkit.kpi.registry import KPI, define_kpi, register
 
 KPI_ID = "placement_duration"
@@ -51,19 +52,7 @@ def kaplan_meier(duration: np.ndarray, event: np.ndarray) -> tuple[np.ndarray, n
     Same values as ``lifelines.KaplanMeierFitter`` on the same data
     (ties: events before censorings at the same time).
     """
-    duration = np.asarray(duration, float)
-    event = np.asarray(event, float)
-    if len(duration) == 0:
-        return np.zeros(0), np.zeros(0)
-    order = np.argsort(duration, kind="stable")
-    ds, es = duration[order], event[order]
-    first = np.r_[True, ds[1:] != ds[:-1]]
-    times = ds[first]
-    inv = np.cumsum(first) - 1
-    n_at = np.bincount(inv, minlength=len(times)).astype(float)
-    d_at = np.bincount(inv, weights=es, minlength=len(times))
-    at_risk = len(duration) - np.cumsum(n_at) + n_at
-    s = np.cumprod(1.0 - d_at / at_risk)
+    times, _, _, s, _ = km_table(duration, event)
     return times, s
 
 
