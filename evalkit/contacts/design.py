@@ -41,6 +41,23 @@ def care_spline(months: np.ndarray) -> tuple[list[np.ndarray], list[str]]:
     return cols, names
 
 
+def level_codes(s: pd.Series) -> tuple[np.ndarray, list]:
+    """Integer codes of a categorical term and its levels.
+
+    A categorical column keeps its categories' order; any other column's
+    levels are its distinct values as text, sorted (the order of
+    ``np.unique(s.astype(str))``, found by hashing the values first: the
+    sort is over the few distinct values, not the millions of rows).
+    """
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        return s.cat.codes.to_numpy(), list(s.cat.categories)
+    values = s.astype(str).to_numpy() if s.dtype == object else s.to_numpy()  # None → 'None'
+    raw, uniq = pd.factorize(values, use_na_sentinel=False)
+    text = np.asarray([str(v) for v in uniq], dtype=object)
+    levels, inv = np.unique(text, return_inverse=True)  # values with the same text share a level
+    return inv.reshape(-1)[raw], list(levels)
+
+
 #: From this many centres the centre term is kept as a block (:class:`BlockDesign`).
 BLOCK_MIN_LEVELS = 16
 
@@ -78,25 +95,14 @@ def design_matrix(
             cols += c2
             names += n2
             continue
-        s = panel[term]
-        if isinstance(s.dtype, pd.CategoricalDtype):
-            codes = s.cat.codes.to_numpy()
-            cats = list(s.cat.categories)
-        else:
-            uniq, codes = np.unique(s.astype(str).to_numpy(), return_inverse=True)
-            cats = list(uniq)
+        codes, cats = level_codes(panel[term])
         present = np.unique(codes[codes >= 0])
         for lev in present[1:]:
             cols.append((codes == lev).astype(float))
             names.append(f"{term}[{cats[lev]}]")
     if block_term is None:
         return np.column_stack(cols), names
-    s = panel[block_term]
-    if isinstance(s.dtype, pd.CategoricalDtype):
-        codes, cats = s.cat.codes.to_numpy(), list(s.cat.categories)
-    else:
-        uniq, codes = np.unique(s.astype(str).to_numpy(), return_inverse=True)
-        cats = list(uniq)
+    codes, cats = level_codes(panel[block_term])
     present = np.unique(codes[codes >= 0])
     remap = np.zeros(max(len(cats), 1), np.int64)
     remap[present] = np.arange(len(present))

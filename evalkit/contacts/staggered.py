@@ -48,6 +48,8 @@ from evalkit.contacts._linalg import xtwx
 from evalkit.results import Results, check_level
 
 NEVER = 10**6  # start index of a unit that is never treated
+#: The interval search stops when its bracket on the log scale is this narrow (0.01% on the ratio).
+BOUND_XTOL = 1e-4
 #: From this many centres the interval search warm-starts its refits (see :func:`_batch_fit`).
 WARM_START_MIN_CENTRES = 16
 
@@ -330,36 +332,35 @@ def _batch_fit(
         Lm = [(lg == j) & (U > 0) for j in range(n_leads)]
     leff = np.zeros((P, len(Lm)))
     ys_l = [np.where(m, YU, 0.0).sum(axis=(1, 2)) for m in Lm]
-    lfac = np.ones((P, C, T))
-    for _ in range(maxiter):
-        mu_ct = base * np.exp(a_c[:, :, None] + g_t[:, None, :]) * lfac
-        mus = mu_ct.sum(axis=2)
+    # μ_pct = B_pct·exp(a_pc)·exp(g_pt), with B = base·exp(lead effect): the margins are batched
+    # matrix–vector products (no exp, no temporary on the P × C × T grid per half-step)
+    base_l = [np.where(m, base, 0.0) for m in Lm]  # leads occupy disjoint cells
+    B = base
+
+    def log_ratio(ys, mus):
         with np.errstate(divide="ignore", invalid="ignore"):
-            d = np.where(mus > 0, np.log(np.maximum(ys_c, 1e-300) / mus), 0.0)
-        new = np.maximum(a_c + d, -40.0)
+            return np.where(mus > 0, np.log(np.maximum(ys, 1e-300) / mus), 0.0)
+
+    for _ in range(maxiter):
+        A, G = np.exp(a_c), np.exp(g_t)
+        mus = A * np.matmul(B, G[:, :, None])[:, :, 0]
+        new = np.maximum(a_c + log_ratio(ys_c, mus), -40.0)
         d1 = new - a_c
         a_c = new
-        mu_ct = mu_ct * np.exp(d1)[:, :, None]
-        mus = mu_ct.sum(axis=1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            d = np.where(mus > 0, np.log(np.maximum(ys_t, 1e-300) / mus), 0.0)
-        new = np.maximum(g_t + d, -40.0)
+        A = np.exp(a_c)
+        mus = G * np.matmul(A[:, None, :], B)[:, 0, :]
+        new = np.maximum(g_t + log_ratio(ys_t, mus), -40.0)
         d2 = new - g_t
         g_t = new
         delta = max(float(np.max(np.abs(d1), initial=0)), float(np.max(np.abs(d2), initial=0)))
         if Lm:
-            mu_ct = mu_ct * np.exp(d2)[:, None, :]
-            for j, m in enumerate(Lm):
-                mus = np.where(m, mu_ct, 0.0).sum(axis=(1, 2))
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    d = np.where(mus > 0, np.log(np.maximum(ys_l[j], 1e-300) / mus), 0.0)
-                new = np.maximum(leff[:, j] + d, -40.0)
-                d3 = new - leff[:, j]
+            G = np.exp(g_t)
+            for j, bj in enumerate(base_l):
+                mus = np.exp(leff[:, j]) * np.einsum("pc,pc->p", A, np.matmul(bj, G[:, :, None])[:, :, 0])
+                new = np.maximum(leff[:, j] + log_ratio(ys_l[j], mus), -40.0)
+                delta = max(delta, float(np.max(np.abs(new - leff[:, j]), initial=0)))
                 leff[:, j] = new
-                f = np.exp(d3)[:, None, None]
-                lfac = np.where(m, lfac * f, lfac)
-                mu_ct = np.where(m, mu_ct * f, mu_ct)
-                delta = max(delta, float(np.max(np.abs(d3), initial=0)))
+            B = base + sum(bj * (np.exp(leff[:, j]) - 1.0)[:, None, None] for j, bj in enumerate(base_l))
         if delta < tol:
             break
     if state is not None and lead is None:
@@ -637,6 +638,8 @@ def _fit_cells(cells: _Cells, st: np.ndarray, outcome: str, *, n_leads: int, lev
             return np.nan
         a_, b_ = lo_in, hi_out
         for _ in range(14):
+            if abs(b_ - a_) <= BOUND_XTOL:
+                break
             m = (a_ + b_) / 2
             if pval(m) <= alpha:
                 b_ = m
