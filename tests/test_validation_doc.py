@@ -23,13 +23,14 @@ def test_flagged_rows_get_known_or_generic_explanations():
     its = V.flagged("nagano_staggered", _summary(estimator="contacts.its.interviews",
                                                  bias=0.046, bias_mcse=0.013))
     assert len(its) == 1 and "+3.5 MCSE" in its[0] and "staggered DiD" in its[0]
-    unknown = V.flagged("nagano_default", _summary(coverage=0.88, coverage_mcse=0.015))
+    unknown = V.flagged("null_effect", _summary(estimator="contacts.gee.family_exchanges",
+                                                coverage=0.88, coverage_mcse=0.015))
     assert "coverage 0.880" in unknown[0] and V.NOT_EXPLAINED in unknown[0]
     fg = V.flagged("null_effect", _summary(estimator="survival.finegray_policy_shr",
                                            coverage=0.67, bias=-0.2, bias_mcse=0.009))
     assert "survival.md §8" in fg[0] and "-22.2 MCSE" in fg[0]
     # a small study: coverage 0.90 of 50 is within 2 MCSE of 0.95 — said so, not "unexplained"
-    noise = V.flagged("nagano_default", _summary(coverage=0.90, coverage_mcse=0.04, n=50))
+    noise = V.flagged("null_effect", _summary(coverage=0.90, coverage_mcse=0.04, n=50))
     assert "Monte-Carlo noise" in noise[0] and V.NOT_EXPLAINED not in noise[0]
 
 
