@@ -54,13 +54,14 @@ EXPLANATIONS: list[tuple[str, str, str, str]] = [
      "the child-clustered robust (sandwich) SE is smaller than the empirical SE of the estimate "
      "on interviews (mean SE ÷ empirical SE 0.91 in `nagano_default`, 0.95 in "
      "`nagano_staggered`, 500 replications; ≈ 1.0 on family exchanges), so the interval is "
-     "a little narrow. Suspected, not verified: the sandwich's known small-sample downward "
-     "bias when a few long-staying children carry much of the information (Mancl & DeRouen "
-     "2001); a bias-corrected sandwich is not yet implemented (issue #16 note)"),
+     "a little narrow. Under `null_effect` the same intervals cover 0.97, so it appears only "
+     "with a policy effect (which also shortens stays and so moves the time-in-care mix that "
+     "the spline adjusts for; interviews sum two kinds with different decays). Cause not yet "
+     "established; no correction made (issue #16 note)"),
     ("nagano_*", "contacts.negbin.interviews", "coverage",
      "as for the GEE on interviews: the child-clustered robust SE is 0.92 of the empirical SE "
-     "in `nagano_default` (0.98 in `nagano_staggered`); suspected small-sample bias of the "
-     "sandwich, not verified (issue #16 note)"),
+     "in `nagano_default` (0.98 in `nagano_staggered`; coverage 0.96 under `null_effect`); "
+     "cause not yet established (issue #16 note)"),
     ("nagano_staggered", "contacts.its.*", "*",
      "the ITS fits one level change to the aggregate monthly series, but under a staggered "
      "roll-out the months after the first start mix treated and untreated centres and the "
