@@ -184,6 +184,13 @@ def _profiled_expected(X: np.ndarray, y: np.ndarray, off: np.ndarray, grp: np.nd
 
 
 # ----------------------------------------------------------------------------- Poisson on cells
+def _log_step(ysum: np.ndarray, musum: np.ndarray) -> np.ndarray:
+    """IPF step ``log(ΣY / Σμ)`` of each level; 0 where it is undefined (no fitted mass)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        d = np.log(np.maximum(ysum, 1e-300) / musum)
+    return np.where(np.isfinite(d), d, 0.0)
+
+
 def _ipf(y: np.ndarray, off: np.ndarray, factors: list[np.ndarray], maxiter: int = 5000,
          tol: float = 1e-11) -> list[np.ndarray]:
     """Poisson MLE of ``log μ = off + Σ_f effect_f[level]`` by iterative proportional fitting.
@@ -205,10 +212,7 @@ def _ipf(y: np.ndarray, off: np.ndarray, factors: list[np.ndarray], maxiter: int
         for j, f in enumerate(factors):
             m = f >= 0
             musum = np.bincount(f[m], np.exp(eta[m]), len(effects[j]))
-            with np.errstate(divide="ignore", invalid="ignore"):
-                d = np.log(np.maximum(ysum[j], 1e-300) / musum)
-            d[~np.isfinite(d)] = 0.0
-            d = np.maximum(d, -40.0 - effects[j])
+            d = np.maximum(_log_step(ysum[j], musum), -40.0 - effects[j])
             effects[j] += d
             eta[m] += d[f[m]]
             delta = max(delta, float(np.max(np.abs(d), initial=0.0)))
@@ -337,19 +341,15 @@ def _batch_fit(
     base_l = [np.where(m, base, 0.0) for m in Lm]  # leads occupy disjoint cells
     B = base
 
-    def log_ratio(ys, mus):
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(mus > 0, np.log(np.maximum(ys, 1e-300) / mus), 0.0)
-
     for _ in range(maxiter):
         A, G = np.exp(a_c), np.exp(g_t)
         mus = A * np.matmul(B, G[:, :, None])[:, :, 0]
-        new = np.maximum(a_c + log_ratio(ys_c, mus), -40.0)
+        new = np.maximum(a_c + _log_step(ys_c, mus), -40.0)
         d1 = new - a_c
         a_c = new
         A = np.exp(a_c)
         mus = G * np.matmul(A[:, None, :], B)[:, 0, :]
-        new = np.maximum(g_t + log_ratio(ys_t, mus), -40.0)
+        new = np.maximum(g_t + _log_step(ys_t, mus), -40.0)
         d2 = new - g_t
         g_t = new
         delta = max(float(np.max(np.abs(d1), initial=0)), float(np.max(np.abs(d2), initial=0)))
@@ -357,7 +357,7 @@ def _batch_fit(
             G = np.exp(g_t)
             for j, bj in enumerate(base_l):
                 mus = np.exp(leff[:, j]) * np.einsum("pc,pc->p", A, np.matmul(bj, G[:, :, None])[:, :, 0])
-                new = np.maximum(leff[:, j] + log_ratio(ys_l[j], mus), -40.0)
+                new = np.maximum(leff[:, j] + _log_step(ys_l[j], mus), -40.0)
                 delta = max(delta, float(np.max(np.abs(new - leff[:, j]), initial=0)))
                 leff[:, j] = new
             B = base + sum(bj * (np.exp(leff[:, j]) - 1.0)[:, None, None] for j, bj in enumerate(base_l))
