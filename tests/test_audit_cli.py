@@ -22,6 +22,10 @@ from evalkit.report.runner import ReportError, build_report
 CENTRE = "iida"
 
 
+# one worker runs the module-scoped fixtures once (make test: pytest -n 2 --dist loadgroup)
+pytestmark = pytest.mark.xdist_group("audit_cli")
+
+
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     return synth(tmp_path_factory.mktemp("a") / "small", 3, 0.1)

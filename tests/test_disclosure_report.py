@@ -24,6 +24,10 @@ from evalkit.report.disclosure import DisclosureRegistry, protect
 CENTRES = ("all", "chuo", "iida", "suwa", "saku", "matsumoto")
 
 
+# one worker runs the module-scoped fixtures once (make test: pytest -n 2 --dist loadgroup)
+pytestmark = pytest.mark.xdist_group("disclosure_report")
+
+
 @pytest.fixture(scope="module")
 def seed3(tmp_path_factory):
     return synth(tmp_path_factory.mktemp("s3") / "small", 3, 0.1)

@@ -240,7 +240,9 @@ def test_no_leak_through_the_new_tables_for_any_centre(seed, tmp_path, patched):
     from evalkit.report.runner import centers_of
 
     data = synth(tmp_path / f"s{seed}", seed, 0.1)
-    for c in ["all", *centers_of(data)]:
+    centres = centers_of(data)  # the whole prefecture, and the centres split between the seeds
+    half = (len(centres) + 1) // 2
+    for c in ["all", *(centres[:half] if seed == 11 else centres[half:])]:
         r, _, pub = build(data, c)
         assert audit_registry(r.registry) == [], (seed, c)
         assert r.registry.skipped == [], (seed, c)

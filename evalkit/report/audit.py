@@ -51,35 +51,39 @@ class Leak:
                 f" by the published cells (min_cell={min_cell})")
 
 
-def _bounds(reg: DisclosureRegistry, keys: list, claims: dict) -> list[tuple[float, float | None]]:
-    out: list[tuple[float, float | None]] = []
-    for k in keys:
-        if k not in reg.suppressed:
-            v = float(reg.values[k])
-            out.append((v, v))
-        elif claims[k].startswith("<"):
-            out.append((1.0, float(reg.min_cell - 1)))
-        else:
-            out.append((0.0, None))
-    return out
+def _bounds(reg: DisclosureRegistry, sup: list, claims: dict) -> list[tuple[float, float | None]]:
+    """The claim of each suppressed cell as LP bounds (``<m``: 1..m−1; ``x``: 0..∞)."""
+    return [(1.0, float(reg.min_cell - 1)) if claims[k].startswith("<") else (0.0, None)
+            for k in sup]
 
 
-def _rows(relations: list, index: dict) -> tuple:
+def _rows(reg: DisclosureRegistry, relations: list, index: dict) -> tuple:
+    """Relations as LP rows over the suppressed cells (``index``); published cells are
+    constants moved to the right-hand side (the LP of a component keeps only its unknowns)."""
     a_ub, b_ub, a_eq, b_eq = [], [], [], []
     for r in relations:
         row = np.zeros(len(index))
+        known = 0.0
         for k, c in r.coefs.items():
-            row[index[k]] += c
+            if k in index:
+                row[index[k]] += c
+            else:
+                known += c * float(reg.values[k])
+        lower, upper = r.lower - known, r.upper - known
+        if not row.any():  # published cells only: they must satisfy it themselves
+            if lower > 1e-7 or upper < -1e-7:
+                raise RuntimeError(f"published cells are inconsistent: relation {r.label!r}")
+            continue
         if r.lower == r.upper:
             a_eq.append(row)
-            b_eq.append(r.lower)
+            b_eq.append(lower)
             continue
-        if math.isfinite(r.upper):
+        if math.isfinite(upper):
             a_ub.append(row)
-            b_ub.append(r.upper)
-        if math.isfinite(r.lower):
+            b_ub.append(upper)
+        if math.isfinite(lower):
             a_ub.append(-row)
-            b_ub.append(-r.lower)
+            b_ub.append(-lower)
     return tuple(np.array(a) if a else None for a in (a_ub, b_ub, a_eq, b_eq))
 
 
@@ -142,25 +146,26 @@ class _Witness:
 
 
 def _audit_component(reg: DisclosureRegistry, comp: set, relations: list,
-                     first: bool = False) -> list[Leak]:
-    keys = sorted(comp, key=str)
-    index = {k: i for i, k in enumerate(keys)}
-    sup = [k for k in keys if k in reg.suppressed]
+                     first: bool = False, verified: set | None = None) -> list[Leak]:
+    sup = [k for k in sorted(comp, key=str) if k in reg.suppressed]
+    index = {k: i for i, k in enumerate(sup)}  # the LP's unknowns: the suppressed cells
     claims = reg.claims(sup)
-    bounds = _bounds(reg, keys, claims)
-    a = _rows(relations, index)
+    bounds = _bounds(reg, sup, claims)
+    a = _rows(reg, relations, index)
     wit = _Witness(reg, sup, index, claims)
     if len(sup) > 2:
         cap = [(lo, _BIG if hi is None else hi) for lo, hi in bounds]
         for sign in (1.0, -1.0):
-            c = np.zeros(len(keys))
-            c[[index[k] for k in sup]] = sign
-            wit.mark(_solve(c, a, cap)[1])
+            wit.mark(_solve(np.full(len(sup), sign), a, cap)[1])
     leaks = []
     for k in sup:
+        if verified is not None and k in verified:
+            continue  # shown not to leak under fewer suppressions: still cannot
         if wit.settled(k):
+            if verified is not None:
+                verified.add(k)
             continue
-        c = np.zeros(len(keys))
+        c = np.zeros(len(sup))
         c[index[k]] = 1.0
         lo, x_lo = _solve(c, a, bounds)
         wit.mark(x_lo)
@@ -172,11 +177,13 @@ def _audit_component(reg: DisclosureRegistry, comp: set, relations: list,
             leaks.append(Leak(k, int(lo_i), int(hi_i)))
             if first:
                 break
+        elif verified is not None and (hi_i >= reg.min_cell or (lo_i <= 1 and hi_i >= reg.min_cell - 1)):
+            verified.add(k)  # a range that only widens cannot come to leak (see audit_registry)
     return leaks
 
 
 def audit_registry(reg: DisclosureRegistry, only: set | None = None,
-                   first: bool = False) -> list[Leak]:
+                   first: bool = False, verified: set | None = None) -> list[Leak]:
     """Suppressed cells narrowed inside 1..min_cell−1 by the published cells.
 
     Only cells that share a relation chain with a published cell can leak;
@@ -184,6 +191,14 @@ def audit_registry(reg: DisclosureRegistry, only: set | None = None,
     of the relations is solved on its own (``only``: just the component of
     those cells). ``first``: stop at the first leak of each component (in key
     order — the leak :func:`~evalkit.report.disclosure.protect` closes next).
+
+    ``verified`` (a set, updated in place) holds cells already shown not to
+    leak for good: they are skipped, and the cells this call shows so are
+    added. Valid while suppression only grows (as in ``protect``): suppressing
+    more cells, or showing one as ``x``, only widens the feasible region, so a
+    cell whose range reached min_cell, or covered 1..min_cell−1, still does and
+    leaks under neither claim (an ``x`` cell shown to be 0 is not added: a
+    wider range could make it small). The verdicts are those of a full audit.
     """
     from evalkit.report.disclosure import components
 
@@ -199,7 +214,7 @@ def audit_registry(reg: DisclosureRegistry, only: set | None = None,
         if not comp & reg.suppressed:
             continue
         rels = [r for r in reg.relations if next(iter(r.coefs), None) in comp]
-        leaks.extend(_audit_component(reg, comp, rels, first))
+        leaks.extend(_audit_component(reg, comp, rels, first, verified))
     return sorted(leaks, key=lambda x: str(x.key))
 
 

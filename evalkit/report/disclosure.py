@@ -127,14 +127,13 @@ class DisclosureRegistry:
 
     def claim(self, key: Key) -> str:
         """What the report says of a suppressed cell: ``<min_cell`` (1..min_cell−1) or ``x`` (≥ 0)."""
-        small = key in self.primary() and key not in self.as_x
-        return f"<{self.min_cell}" if small else "x"
+        return self.claims([key])[key]
 
     def claims(self, keys: Iterable[Key]) -> dict[Key, str]:
-        """:meth:`claim` of many suppressed cells at once (one pass over the counts)."""
-        prim = self.primary()
-        small = f"<{self.min_cell}"
-        return {k: small if k in prim and k not in self.as_x else "x" for k in keys}
+        """:meth:`claim` of many suppressed cells at once (a primary cell not shown as ``x``
+        says ``<min_cell``)."""
+        small, m, v = f"<{self.min_cell}", self.min_cell, self.values
+        return {k: small if m > 1 and 1 <= v[k] < m and k not in self.as_x else "x" for k in keys}
 
     def add_le(self, small: Key, big: Key, values: Mapping[Key, int] | None = None) -> None:
         """``small <= big`` (a numerator and its denominator, a subgroup and its group)."""
@@ -306,7 +305,10 @@ def protect(reg: DisclosureRegistry, max_rounds: int = 10_000) -> DisclosureRegi
     ``x`` instead of ``<min_cell`` (a claim of "≥ 0"). With relations whose
     constant is 0 (every relation the report registers) the last step always
     closes the leak: every cell can then range over 0..∞ by scaling the true values.
-    Components are protected one at a time (each LP is small).
+    Components are protected one at a time (each LP is small), and a cell once shown
+    not to leak is not solved again (see ``verified`` in
+    :func:`~evalkit.report.audit.audit_registry`): the result is that of auditing
+    everything every round.
     """
     from evalkit.report.audit import audit_registry
 
@@ -314,8 +316,9 @@ def protect(reg: DisclosureRegistry, max_rounds: int = 10_000) -> DisclosureRegi
     for comp in components(reg):
         if not comp & reg.suppressed:
             continue
+        verified: set[Key] = set()  # cells shown not to leak stay so as suppression grows
         for _ in range(max_rounds):
-            leaks = audit_registry(reg, only=comp, first=True)
+            leaks = audit_registry(reg, only=comp, first=True, verified=verified)
             if not leaks:
                 break
             if not _close(reg, leaks[0].key, comp):
