@@ -304,9 +304,10 @@ def _batch_fit(
     with array sums (no BLAS calls: fast and free of thread overhead).
 
     ``state`` (a dict, optional) warm-starts the centre and month effects from
-    the previous call's and keeps this call's: the interval search refits on
-    counts that differ a little from call to call, and IPF from a nearby
-    start needs a fraction of the iterations (same fixed point, same ``tol``).
+    the previous call's and keeps this call's (a fit with leads starts from it
+    without updating it): the interval search refits on counts that differ a
+    little from call to call, and IPF from a nearby start needs a fraction of
+    the iterations (same fixed point, same ``tol``).
     """
     P = Y.shape[0]
     C = int(cells.c.max()) + 1
@@ -328,18 +329,20 @@ def _batch_fit(
     a_c = np.zeros((P, C))
     g_t = np.zeros((P, T))
     if state is not None and state.get("a") is not None and state["a"].shape == a_c.shape \
-            and state["g"].shape == g_t.shape and lead is None:
+            and state["g"].shape == g_t.shape:
         a_c, g_t = state["a"].copy(), state["g"].copy()
-    Lm = []
+    # lead j's cells as flat indices into the P × C × T grid (a few per centre: no grid masks)
+    leads = []
     if lead is not None and n_leads > 0:
-        lg = grid(lead, -1.0)
-        Lm = [(lg == j) & (U > 0) for j in range(n_leads)]
-    leff = np.zeros((P, len(Lm)))
-    ys_l = [np.where(m, YU, 0.0).sum(axis=(1, 2)) for m in Lm]
+        for j in range(n_leads):
+            pj, nj = np.nonzero((lead == j) & ~treated)
+            leads.append((pj, c[nj], t[nj], (pj * C + c[nj]) * T + t[nj],
+                          np.bincount(pj, Y[pj, nj], minlength=P)))
+    leff = np.zeros((P, len(leads)))
     # μ_pct = B_pct·exp(a_pc)·exp(g_pt), with B = base·exp(lead effect): the margins are batched
     # matrix–vector products (no exp, no temporary on the P × C × T grid per half-step)
-    base_l = [np.where(m, base, 0.0) for m in Lm]  # leads occupy disjoint cells
-    B = base
+    B = base.copy() if leads else base
+    base_flat, B_flat = base.reshape(-1), B.reshape(-1)
 
     for _ in range(maxiter):
         A, G = np.exp(a_c), np.exp(g_t)
@@ -353,14 +356,16 @@ def _batch_fit(
         d2 = new - g_t
         g_t = new
         delta = max(float(np.max(np.abs(d1), initial=0)), float(np.max(np.abs(d2), initial=0)))
-        if Lm:
+        if leads:
             G = np.exp(g_t)
-            for j, bj in enumerate(base_l):
-                mus = np.exp(leff[:, j]) * np.einsum("pc,pc->p", A, np.matmul(bj, G[:, :, None])[:, :, 0])
-                new = np.maximum(leff[:, j] + _log_step(ys_l[j], mus), -40.0)
+            for j, (pj, cj, tj, flat, ysj) in enumerate(leads):
+                mus = np.exp(leff[:, j]) * np.bincount(
+                    pj, base_flat[flat] * A[pj, cj] * G[pj, tj], minlength=P)
+                new = np.maximum(leff[:, j] + _log_step(ysj, mus), -40.0)
                 delta = max(delta, float(np.max(np.abs(new - leff[:, j]), initial=0)))
                 leff[:, j] = new
-            B = base + sum(bj * (np.exp(leff[:, j]) - 1.0)[:, None, None] for j, bj in enumerate(base_l))
+            for j, (pj, _, _, flat, _) in enumerate(leads):  # leads occupy disjoint cells
+                B_flat[flat] = base_flat[flat] * np.exp(leff[pj, j])
         if delta < tol:
             break
     if state is not None and lead is None:
@@ -369,8 +374,8 @@ def _batch_fit(
     has_t = U.sum(axis=1) > 0
     y0 = cells.expected[None, :] * np.exp(a_c[:, c] + g_t[:, t])
     ident = treated & has_c[:, c] & has_t[:, t]
-    if Lm:
-        present = np.column_stack([m.any(axis=(1, 2)) for m in Lm])
+    if leads:
+        present = np.column_stack([np.bincount(pj, minlength=P) > 0 for pj, *_ in leads])
         leff = np.where(present, leff, np.nan)
     return y0, ident, leff
 
@@ -611,47 +616,58 @@ def _fit_cells(cells: _Cells, st: np.ndarray, outcome: str, *, n_leads: int, lev
     ri_se = float(np.std(log_all[np.isfinite(log_all)], ddof=1)) if ok.sum() > 1 else np.nan
     alpha = 1 - level
 
-    def pval(log_r0: float) -> float:
+    margins: dict[float, float] = {}  # log r0 → margin (memo: the bounds share the fit at the estimate)
+
+    def margin(log_r0: float) -> float:
+        """``t_obs − s_(m+1)``: > 0 exactly when the test of RR = r0 rejects.
+
+        The p-value ``#{s ≥ t_obs} / n`` is at most ``1 − level`` when fewer than
+        ``m + 1 = ⌊(1 − level)·n⌋ + 1`` statistics reach ``t_obs``, i.e. when the
+        (m+1)-th largest is below it. Unlike the p-value (a step function) this
+        margin is continuous in ``r0``, so the crossing is found by Brent's method.
+        """
+        if log_r0 in margins:
+            return margins[log_r0]
         ya = np.where(tr[ia], cells.y / np.exp(log_r0), cells.y)
         Ya = np.broadcast_to(ya, (P, len(ya)))
         y0a, ida, _ = _batch_fit(cells, tr, Ya, state=warm)
         r = _ratios(Ya, y0a, ida)
         with np.errstate(divide="ignore", invalid="ignore"):
             s = np.abs(np.log(r))
+        s = np.sort(s[np.isfinite(s)])[::-1]
+        m = int(np.floor(alpha * len(s) + 1e-9))
         t_obs = abs(np.log(rr) - log_r0)
-        s = s[np.isfinite(s)]
-        return float(np.mean(s >= t_obs - 1e-12))
+        out = -np.inf if m >= len(s) else float(t_obs - 1e-12 - s[m])
+        margins[log_r0] = out
+        return out
 
     def bound(sign: int) -> float:
-        lr = np.log(rr)
+        from scipy.optimize import brentq
+
+        lr = float(np.log(rr))
         step, lo_in = 0.05, lr  # lo_in: last r0 not rejected
         hi_out = None
         x = lr
         for _ in range(60):
             x = x + sign * step
-            if pval(x) <= alpha:
+            if margin(x) > 0:
                 hi_out = x
                 break
             lo_in = x
             step *= 1.5
         if hi_out is None:
             return np.nan
-        a_, b_ = lo_in, hi_out
-        for _ in range(14):
-            if abs(b_ - a_) <= BOUND_XTOL:
-                break
-            m = (a_ + b_) / 2
-            if pval(m) <= alpha:
-                b_ = m
-            else:
-                a_ = m
-        return float(np.exp((a_ + b_) / 2))
+        if margin(lo_in) > 0:  # rejected at the estimate itself (ties): the bound is there
+            return float(np.exp(lo_in))
+        root = brentq(margin, min(lo_in, hi_out), max(lo_in, hi_out), xtol=BOUND_XTOL / 10,
+                      rtol=4 * np.finfo(float).eps, maxiter=60)
+        return float(np.exp(root))
 
     ci = (bound(-1), bound(+1)) if interval else (np.nan, np.nan)
     # effect removed at the estimate: event-study intervals and pre-trend reference
     y_adj = np.where(tr[ia], cells.y / rr, cells.y)
     Ya = np.broadcast_to(y_adj, (P, len(y_adj)))
-    y0a, ida, leads_adj = _batch_fit(cells, tr, Ya, lead, n_leads)
+    y0a, ida, leads_adj = _batch_fit(cells, tr, Ya, lead, n_leads, state=warm)
     _, _, leads_obs = _batch_fit(cells, tr[ia : ia + 1], cells.y[None, :], lead[ia : ia + 1],
                                  n_leads)
     leads_obs = leads_obs[0]
