@@ -152,3 +152,30 @@ def test_its_by_prefecture(japan):
     assert (never["note"].str.contains("no start within the data")).all()
     big = r.loc[r["unit"] == "pref:東京都"].iloc[0]
     assert np.isfinite(big["rate_ratio"]) and big["ci_lower"] < big["rate_ratio"] < big["ci_upper"]
+
+
+def test_funnel_names_centres_and_groups_them_by_prefecture(japan, tmp_path):
+    """All-Japan report: centres by prefecture (centers-table order), named with their
+    prefecture (many prefectures have a 中央児童相談所), the whole as 全体."""
+    from evalkit.report import sections as S
+    from evalkit.report.monitor_section import centres_section
+
+    data = japan.write(tmp_path / "data", format="parquet")
+    r = S.open_report(str(data), 2025, center="all", audience="internal", min_cell=5)
+    r.figures = False
+    sec = centres_section(r)
+    t = next(b for b in sec.blocks if getattr(b, "name", None) == "funnel").render(r.registry)
+    assert r.several_prefectures and "都道府県" in t.columns
+    first = t.loc[t[t.columns[0]] == t[t.columns[0]].iloc[0]]
+    rows = first.loc[first["児童相談所"] != "全体"]
+    order = list(dict.fromkeys(center_prefectures(japan.dataset).values()))
+    seen = list(dict.fromkeys(rows["都道府県"]))
+    assert seen == [p for p in order if p in set(seen)]  # grouped, in the table's order
+    assert (first["児童相談所"] == "全体").sum() == 1
+    labels = center_labels(japan.dataset)
+    pref = center_prefectures(japan.dataset)
+    code = next(c for c in labels if pref[c] == "長野県" and labels[c] == "中央児童相談所")
+    assert r.centre_names[code] == "長野県 中央児童相談所"
+    assert "長野県 中央児童相談所" in set(rows["児童相談所"])
+    hk = next(c for c in labels if labels[c].startswith("北海道"))
+    assert r.centre_names[hk] == labels[hk]  # the prefecture already in the name: kept as it is

@@ -177,8 +177,16 @@ def _period_start(label: str) -> pd.Timestamp | None:
 
 
 def plot_funnel(rows: pd.DataFrame, *, title: str, kind: str = "p", scale: float = 1.0,
-                labels: dict[str, str] | None = None):
-    """A funnel plot of one KPI (rows of ``funnel.csv``; suppressed centres left out)."""
+                labels: dict[str, str] | None = None, line_label: str = "県全体 / prefecture",
+                annotate: str = "all"):
+    """A funnel plot of one KPI (rows of ``funnel.csv``; suppressed centres left out).
+
+    ``line_label`` names the centre line (the whole); ``annotate`` is ``"all"`` (every
+    centre named) or ``"outside"`` (only centres outside the 95% limits: hundreds of
+    names would hide the plot).
+    """
+    if annotate not in ("all", "outside"):
+        raise ValueError(f"annotate must be 'all' or 'outside', not {annotate!r}")
     fig, ax = new_figure(7.0, 4.4)
     ok = rows["denominator"].astype(float) > 0
     r = rows.loc[ok & rows["value"].notna()]
@@ -190,10 +198,12 @@ def plot_funnel(rows: pd.DataFrame, *, title: str, kind: str = "p", scale: float
         for key, ls, lab in (("95", "--", "95%"), ("998", ":", "99.8%")):
             ax.plot(cur["n"], cur[f"upper_{key}"] * scale, color="0.25", ls=ls, lw=1.0, label=lab)
             ax.plot(cur["n"], cur[f"lower_{key}"] * scale, color="0.25", ls=ls, lw=1.0)
-        ax.axhline(theta * scale, color="black", lw=1.2, label="県全体 / prefecture")
+        ax.axhline(theta * scale, color="black", lw=1.2, label=line_label)
         for _, q in r.iterrows():
             mk = {"99.8": ("s", "#e07b00"), "95": ("D", "#1f5fa8")}.get(q["outside"], ("o", "0.4"))
             ax.plot(q["denominator"], q["value"], marker=mk[0], color=mk[1], ls="", ms=6)
+            if annotate == "outside" and q["outside"] not in ("95", "99.8"):
+                continue
             name = (labels or {}).get(str(q["center"]), str(q["center"]))
             ax.annotate(name, (q["denominator"], q["value"]), fontsize=7,
                         xytext=(3, 3), textcoords="offset points")

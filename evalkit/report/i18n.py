@@ -181,6 +181,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "funnel.summary": ("管理限界の外にある児童相談所", "Centres outside the limits"),
     "funnel.center": ("児童相談所", "Centre"),
     "funnel.prefecture": ("県全体", "prefecture"),
+    "funnel.national": ("全体", "all centres"),
+    "funnel.pref_col": ("都道府県", "Prefecture"),
     "funnel.outside": ("管理限界との位置", "Position"),
     "funnel.out95": ("95%限界の外", "Outside 95%"),
     "funnel.out998": ("99.8%限界の外", "Outside 99.8%"),

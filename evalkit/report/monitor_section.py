@@ -448,6 +448,10 @@ def _variation_table(r: S.Report, spc: pd.DataFrame, infos, cells: list,
 
 
 # --------------------------------------------------------------------------- funnels
+#: With more centres than this a funnel plot names only the centres outside its limits.
+FUNNEL_NAMES_MAX = 30
+
+
 def funnel_rows(r: S.Report) -> pd.DataFrame:
     """Funnel rows (``funnel.csv`` columns) of the report's year, every centre, main groups.
 
@@ -480,15 +484,24 @@ def funnel_rows(r: S.Report) -> pd.DataFrame:
     return f.drop(columns="_o").reset_index(drop=True)
 
 
-def _center_text(c: str, lang: str) -> str:
-    from evalkit.data import codes as C
-
+def _center_text(r: S.Report, c: str) -> str:
+    """A centre's name in the report (the whole: 県全体, or 全体 with several prefectures)."""
     if c == "all":
-        return S.t("funnel.prefecture", lang)
-    code = C.CENTERS.get(c)
-    if code is None or lang != "ja":
-        return c
-    return code.ja
+        return r.tr("funnel.national" if r.several_prefectures else "funnel.prefecture")
+    return r.centre_names.get(c, c)
+
+
+def _by_prefecture(r: S.Report, f: pd.DataFrame) -> pd.DataFrame:
+    """Funnel rows with several prefectures: grouped by prefecture (the ``centers`` table's
+    order), centres in code order within each."""
+    if not r.several_prefectures or f.empty:
+        return f
+    order = {p: i for i, p in enumerate(dict.fromkeys(r.centre_prefectures.values()))}
+    rank = f["center"].astype(str).map(r.centre_prefectures).map(order).fillna(len(order))
+    o = {k: i for i, k in enumerate(dict.fromkeys(f["kpi"]))}
+    f = f.assign(_k=f["kpi"].map(o), _p=rank.to_numpy())
+    return (f.sort_values(["_k", "_p", "center"], kind="mergesort")
+            .drop(columns=["_k", "_p"]).reset_index(drop=True))
 
 
 def _register_funnel(r: S.Report, f: pd.DataFrame) -> dict:
@@ -542,7 +555,7 @@ def centres_section(r: S.Report) -> S.Section:
     s.p(r.tr("funnel.intro", period=fy))
     if r.public:
         s.note(r.tr("funnel.suppressed_note", m=r.min_cell))
-    f = s.attempt(lambda: funnel_rows(r))
+    f = s.attempt(lambda: _by_prefecture(r, funnel_rows(r)))
     if f is None:
         return s
     if f.empty:
@@ -573,7 +586,9 @@ def centres_section(r: S.Report) -> S.Section:
                 lims = (q.lower_95, q.upper_95, q.lower_998, q.upper_998)
                 out = _outside_text(q, r.lang)
             rec = {r.tr("kpi.name"): _group_text(k, g, r.lang), r.tr("spc.period"): str(per),
-                   r.tr("funnel.center"): _center_text(c, r.lang)}
+                   r.tr("funnel.center"): _center_text(r, c)}
+            if r.several_prefectures:
+                rec[r.tr("funnel.pref_col")] = r.centre_prefectures.get(c, T.MISSING)
             for x, raw in (("numerator", num), ("denominator", den)):
                 key = ("funnel", k, g, per, c, x)
                 if key in r.registry.values:
@@ -624,9 +639,9 @@ def _outside_table(r: S.Report, blocks, keys_of: dict) -> pd.DataFrame:
                          r.tr("funnel.adjusted"): "x"})
             continue
         ok = vis["value"].notna()
-        o95 = [_center_text(str(c), r.lang) for c, o, m in
+        o95 = [_center_text(r, str(c)) for c, o, m in
                zip(vis["center"], vis["outside"], ok, strict=True) if m and str(o) == "95"]
-        o998 = [_center_text(str(c), r.lang) for c, o, m in
+        o998 = [_center_text(r, str(c)) for c, o, m in
                 zip(vis["center"], vis["outside"], ok, strict=True) if m and str(o) == "99.8"]
         sep = "、" if r.lang == "ja" else ", "
         rows.append({
@@ -650,7 +665,10 @@ def _funnel_chart(r: S.Report, s: S.Section, k: str, b: pd.DataFrame, keys_of: d
     v = S._variant(k)
     kind = "u" if default_chart(v) == "u" else "p"
     scale = 1000.0 if v.value_kind == "per_1000_days" else 1.0
-    vis = vis.assign(center=[_center_text(str(c), r.lang) for c in vis["center"]])
+    vis = vis.assign(center=[_center_text(r, str(c)) for c in vis["center"]])
     fig = plot_funnel(vis, title=f"{_group_text(k, str(b['group'].iloc[0]), r.lang)} — "
-                      f"{b['period'].iloc[0]}", kind=kind, scale=scale)
+                      f"{b['period'].iloc[0]}", kind=kind, scale=scale,
+                      line_label=("全体 / all centres" if r.several_prefectures
+                                  else "県全体 / prefecture"),
+                      annotate="outside" if len(vis) > FUNNEL_NAMES_MAX else "all")
     s.figure(fig, S.kpi_name(k, r.lang))

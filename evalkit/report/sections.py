@@ -106,6 +106,38 @@ class Report:
     def tr(self, key: str, **fields: Any) -> str:
         return t(key, self.lang, **fields)
 
+    @cached_property
+    def centre_prefectures(self) -> dict[str, str]:
+        """Prefecture of every centre of the whole dataset (code → prefecture)."""
+        from evalkit.data.centers import center_prefectures
+
+        return center_prefectures(self.ds_all)
+
+    @property
+    def several_prefectures(self) -> bool:
+        """Whether the dataset's centres lie in more than one prefecture (e.g. ``japan``)."""
+        return len(set(self.centre_prefectures.values())) > 1
+
+    @cached_property
+    def centre_names(self) -> dict[str, str]:
+        """Display name of every centre: the ``centers`` table's ``name_ja`` / ``name_en``
+        (else the Nagano label or the code); with several prefectures, a name that does
+        not start with its prefecture gets it (``長野県 中央児童相談所``; English
+        ``Chuo … (長野県)``): many prefectures have a 中央児童相談所."""
+        from evalkit.data.centers import center_labels
+
+        names = center_labels(self.ds_all, self.lang)
+        if not self.several_prefectures:
+            return names
+        pref, ja = self.centre_prefectures, center_labels(self.ds_all, "ja")
+
+        def named(c: str) -> bool:  # 北海道第3児童相談所, 沖縄県中央児童相談所: already there
+            p = pref.get(c, "")
+            return not p or ja.get(c, "").startswith((p, p[:-1] if len(p) > 2 else p))
+
+        return {c: n if named(c) else (f"{pref[c]} {n}" if self.lang == "ja" else f"{n} ({pref[c]})")
+                for c, n in names.items()}
+
     @property
     def center_label(self) -> str:
         """The centre's name (the ``centers`` table's ``name_ja`` / ``name_en``, else the
