@@ -619,12 +619,15 @@ def _fit_cells(cells: _Cells, st: np.ndarray, outcome: str, *, n_leads: int, lev
     margins: dict[float, float] = {}  # log r0 → margin (memo: the bounds share the fit at the estimate)
 
     def margin(log_r0: float) -> float:
-        """``t_obs − s_(m+1)``: > 0 exactly when the test of RR = r0 rejects.
+        """Positive exactly when the test of RR = r0 rejects; continuous in ``r0``.
 
-        The p-value ``#{s ≥ t_obs} / n`` is at most ``1 − level`` when fewer than
-        ``m + 1 = ⌊(1 − level)·n⌋ + 1`` statistics reach ``t_obs``, i.e. when the
-        (m+1)-th largest is below it. Unlike the p-value (a step function) this
-        margin is continuous in ``r0``, so the crossing is found by Brent's method.
+        The p-value ``#{s ≥ t_obs} / n`` is at most ``1 − level`` when at most
+        ``m = ⌊(1 − level)·n⌋`` statistics reach ``t_obs``. The observed
+        assignment's statistic is ``t_obs`` itself (its treated counts are the ones
+        divided by r0), so it always counts: the test rejects when fewer than
+        ``k + 1 = m`` of the others reach ``t_obs``, i.e. when the (k+1)-th largest of
+        them is below it. The margin ``t_obs − s_(k+1)`` is continuous (unlike the
+        step-function p-value), so the crossing is found by Brent's method.
         """
         if log_r0 in margins:
             return margins[log_r0]
@@ -634,10 +637,13 @@ def _fit_cells(cells: _Cells, st: np.ndarray, outcome: str, *, n_leads: int, lev
         r = _ratios(Ya, y0a, ida)
         with np.errstate(divide="ignore", invalid="ignore"):
             s = np.abs(np.log(r))
-        s = np.sort(s[np.isfinite(s)])[::-1]
-        m = int(np.floor(alpha * len(s) + 1e-9))
+        n = int(np.isfinite(s).sum())
+        others = np.delete(s, ia)
+        others = np.sort(others[np.isfinite(others)])[::-1]
+        k = int(np.floor(alpha * n + 1e-9)) - int(np.isfinite(s[ia]))
         t_obs = abs(np.log(rr) - log_r0)
-        out = -np.inf if m >= len(s) else float(t_obs - 1e-12 - s[m])
+        out = (-np.inf if k < 0 else np.inf if k >= len(others)
+               else float(t_obs - 1e-12 - others[k]))
         margins[log_r0] = out
         return out
 
