@@ -117,3 +117,18 @@ def test_did_staggered_recovers_truth_with_flat_pretrends():
     assert r.pretrend_p > 0.05
     r0 = fit_did(p, "family_exchanges", starts)
     assert r0.ci_lower < 1.0 < r0.ci_upper and r0.p_value > 0.05
+
+
+def test_threaded_fits_give_the_same_analysis():
+    """workers=2 runs the fits in threads: the same tables as one after another."""
+    from evalkit.contacts.analysis import analyse
+    from evalkit.synth import generate
+
+    ds = generate("nagano_staggered", seed=5, children_scale=0.05).dataset
+    a = analyse(ds, n_boot=19)
+    b = analyse(ds, n_boot=19, workers=2)
+    pd.testing.assert_frame_equal(a.rate_ratios, b.rate_ratios)
+    keep = lambda d: d.loc[d["statistic"] != "seconds"].reset_index(drop=True)  # noqa: E731
+    pd.testing.assert_frame_equal(keep(a.diagnostics), keep(b.diagnostics))
+    pd.testing.assert_frame_equal(a.event_study, b.event_study)
+    pd.testing.assert_frame_equal(a.monthly, b.monthly)

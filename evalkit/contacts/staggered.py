@@ -142,16 +142,27 @@ class DiDResult(Results):
 
 
 # ----------------------------------------------------------------------------- case mix
-def casemix_expected(panel: pd.DataFrame, outcome: str) -> np.ndarray:
-    """Expected count per child-month from case mix, centre × month effects profiled out."""
+def casemix_design(panel: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """The case-mix design of :func:`casemix_expected` and the centre × month cell of each
+    child-month (the same for every outcome: build once, pass as ``casemix``)."""
     from evalkit.contacts.design import design_matrix
 
     X, _ = design_matrix(panel, ("months_in_care", "age_group", "setting_group"))
     X = X[:, 2:]  # drop const and policy
     X = X[:, X.std(axis=0) > 0] if len(X) else X
+    cell = pd.factorize(panel["center"].astype(str) + "|" + panel["period"].astype(str))[0]
+    return X, cell
+
+
+def casemix_expected(panel: pd.DataFrame, outcome: str,
+                     casemix: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """Expected count per child-month from case mix, centre × month effects profiled out.
+
+    ``casemix``: :func:`casemix_design` of ``panel``, when already built.
+    """
+    X, grp = casemix if casemix is not None else casemix_design(panel)
     y = panel[outcome].to_numpy(dtype=float)
     off = np.log(panel["exposure"].to_numpy(dtype=float))
-    grp = pd.factorize(panel["center"].astype(str) + "|" + panel["period"].astype(str))[0]
     return _profiled_expected(X, y, off, grp)
 
 
@@ -271,9 +282,11 @@ def _take(effect: np.ndarray, idx: np.ndarray) -> np.ndarray:
     return out
 
 
-def build_cells(panel: pd.DataFrame, outcome: str) -> _Cells:
-    """Centre-month counts and case-mix expected counts."""
-    e = casemix_expected(panel, outcome)
+def build_cells(panel: pd.DataFrame, outcome: str,
+                casemix: tuple[np.ndarray, np.ndarray] | None = None) -> _Cells:
+    """Centre-month counts and case-mix expected counts (``casemix``: see
+    :func:`casemix_expected`)."""
+    e = casemix_expected(panel, outcome, casemix)
     df = pd.DataFrame({"center": panel["center"].astype(str).to_numpy(),
                        "month": panel["month"].to_numpy(),
                        "y": panel[outcome].to_numpy(dtype=float), "e": e})
@@ -443,6 +456,7 @@ def fit_did(
     level: float = 0.95,
     max_permutations: int = 720,
     seed: int = 0,
+    casemix: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> DiDResult:
     """Staggered-valid DiD of one outcome on evalkit's child-month panel (see module docstring).
 
@@ -453,9 +467,10 @@ def fit_did(
     at which the p-value of H0: RR = r0 (treated counts divided by r0, then
     all assignments re-estimated) falls to 1 − level. Assignments are
     enumerated when there are at most ``max_permutations`` distinct ones,
-    else sampled uniformly with ``seed`` (:func:`assignments`).
+    else sampled uniformly with ``seed`` (:func:`assignments`). ``casemix``: the
+    panel's :func:`casemix_design`, when already built (it is the same for every outcome).
     """
-    cells = build_cells(panel, outcome)
+    cells = build_cells(panel, outcome, casemix)
     months = pd.DatetimeIndex(cells.months)
     mi0 = months[0].year * 12 + months[0].month - 1
 
