@@ -119,6 +119,7 @@ class BlockDesign:
         m = self.codes > 0
         self._E = sp.csr_matrix((np.ones(int(m.sum())), (self.codes[m] - 1, np.flatnonzero(m))),
                                 shape=(max(self.L - 1, 0), n))
+        self._Ec = self._E.tocsc()  # by column: cheap row-chunk slices for xtwx
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -136,12 +137,16 @@ class BlockDesign:
         """``X'v``."""
         return np.r_[self.D.T @ v, np.bincount(self.codes, weights=v, minlength=self.L)[1:]]
 
-    def xtwx(self, w: np.ndarray) -> np.ndarray:
-        """``X' diag(w) X``."""
+    def xtwx(self, w: np.ndarray, chunk: int = 1 << 18) -> np.ndarray:
+        """``X' diag(w) X`` (in row chunks: no n × k temporary)."""
         k = self.shape[1]
         out = np.zeros((k, k))
-        out[: self.kD, : self.kD] = xtwx(self.D, w)
-        cross = np.asarray(self._E @ (self.D * w[:, None]))  # (L-1) × k_D
+        cross = np.zeros((max(self.L - 1, 0), self.kD))  # (L-1) × k_D
+        for a in range(0, len(self.codes), chunk):
+            Dc = self.D[a : a + chunk]
+            Dw = Dc * w[a : a + chunk, None]
+            out[: self.kD, : self.kD] += Dc.T @ Dw
+            cross += self._Ec[:, a : a + chunk] @ Dw
         out[self.kD:, : self.kD] = cross
         out[: self.kD, self.kD:] = cross.T
         ee = np.bincount(self.codes, weights=w, minlength=self.L)[1:]
