@@ -431,8 +431,14 @@ def _attempt(fn, *args, **kwargs):
         return f"推定できません / could not be estimated: {type(e).__name__}: {e}"
 
 
-#: Order in which parallel fits start (longest first, so two workers finish together).
-_COST_ORDER = ("did", "gee", "negbin", "its")
+def _parallel_order(tasks: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Start order of parallel fits: a DiD first and the other DiDs last, the rest longest
+    first between them (so two workers finish together and two DiDs — the largest
+    temporaries — seldom run at once)."""
+    cost = ("gee", "negbin", "its")
+    did = [t for t in tasks if t[0] == "did"]
+    rest = sorted((t for t in tasks if t[0] != "did"), key=lambda t: cost.index(t[0]))
+    return did[:1] + rest + did[1:]
 
 
 def _run_fits(fits: Mapping[str, Any], tasks: list[tuple[str, str]], workers: int
@@ -451,7 +457,7 @@ def _run_fits(fits: Mapping[str, Any], tasks: list[tuple[str, str]], workers: in
         warnings.simplefilter("ignore", RuntimeWarning)
         if workers <= 1 or len(tasks) <= 1:
             return {t: one(t) for t in tasks}
-        order = sorted(tasks, key=lambda t: _COST_ORDER.index(t[0]))
+        order = _parallel_order(tasks)
         with ThreadPoolExecutor(max_workers=int(workers)) as ex:
             futures = {t: ex.submit(one, t) for t in order}
             return {t: futures[t].result() for t in tasks}

@@ -332,13 +332,11 @@ def _batch_fit(
         g[:, c, t] = v
         return g
 
-    U = grid((~treated).astype(float))
-    Yg = grid(Y)
-    E = np.zeros((C, T))
-    E[c, t] = cells.expected
-    base = np.broadcast_to(E, (P, C, T)) * U  # exp(offset) on untreated cells, 0 elsewhere
-    YU = Yg * U
+    unt = ~treated
+    base = grid(np.where(unt, cells.expected[None, :], 0.0))  # exp(offset) on untreated cells
+    YU = grid(np.where(unt, Y, 0.0))
     ys_c, ys_t = YU.sum(axis=2), YU.sum(axis=1)
+    del YU
     a_c = np.zeros((P, C))
     g_t = np.zeros((P, T))
     if state is not None and state.get("a") is not None and state["a"].shape == a_c.shape \
@@ -383,8 +381,8 @@ def _batch_fit(
             break
     if state is not None and lead is None:
         state["a"], state["g"] = a_c, g_t
-    has_c = U.sum(axis=2) > 0
-    has_t = U.sum(axis=1) > 0
+    has_c = (base > 0).any(axis=2)  # expected counts are positive on every cell
+    has_t = (base > 0).any(axis=1)
     y0 = cells.expected[None, :] * np.exp(a_c[:, c] + g_t[:, t])
     ident = treated & has_c[:, c] & has_t[:, t]
     if leads:
@@ -609,8 +607,9 @@ def _fit_cells(cells: _Cells, st: np.ndarray, outcome: str, *, n_leads: int, lev
     P = len(perms)
     ev = cells.t[None, :] - perms[:, cells.c]  # P × N event time
     tr = ev >= 0
-    q = np.floor_divide(ev, 3)
-    lead = np.where(~tr & (q <= -1) & (q >= -n_leads), -q - 1, -1)
+    q = np.floor_divide(ev, 3).astype(np.int32)  # quarters: small integers (P × N of them)
+    del ev
+    lead = np.where(~tr & (q <= -1) & (q >= -n_leads), -q - 1, -1).astype(np.int32)
     Y = np.broadcast_to(cells.y, (P, len(cells.y)))
     # warm starts only with many centres (japan): on a few centres the enumerated p-value is a
     # step function whose ties sit at the IPF tolerance, and the bundled outputs stay as they were
