@@ -78,7 +78,9 @@ def design_matrix(
     indicators come last and are never formed.
     """
     n = len(panel)
-    cols = [np.ones(n), panel[treatment].to_numpy(dtype=float)]
+    # columns as arrays or as (codes, level) indicators, written into one preallocated matrix
+    # (no list of n-row columns stacked into a second copy)
+    cols: list = [1.0, panel[treatment].to_numpy(dtype=float)]
     names = ["const", treatment]
     block_term = None
     if "center" in adjust:
@@ -98,13 +100,17 @@ def design_matrix(
         codes, cats = level_codes(panel[term])
         present = np.unique(codes[codes >= 0])
         for lev in present[1:]:
-            cols.append((codes == lev).astype(float))
+            cols.append((codes, lev))
             names.append(f"{term}[{cats[lev]}]")
+    out = np.empty((n, len(cols)))
+    for j, col in enumerate(cols):
+        out[:, j] = (col[0] == col[1]) if isinstance(col, tuple) else col
+    del cols
     if block_term is None:
-        return np.column_stack(cols), names
+        return out, names
     codes, cats = level_codes(panel[block_term])
     present = np.unique(codes[codes >= 0])
     remap = np.zeros(max(len(cats), 1), np.int64)
     remap[present] = np.arange(len(present))
     names += [f"{block_term}[{cats[lev]}]" for lev in present[1:]]
-    return BlockDesign(np.column_stack(cols), remap[codes], len(present)), names
+    return BlockDesign(out, remap[codes], len(present)), names

@@ -109,16 +109,20 @@ def expected_counts(panel: pd.DataFrame, outcome: str) -> np.ndarray:
     pre = panel["policy"].to_numpy() == 0
     off = np.log(panel["exposure"].to_numpy(dtype=float))
     if isinstance(X, BlockDesign):  # many centres: centres without pre months → reference
-        D = X.D[:, [0, *range(2, X.kD)]]
-        keep = np.flatnonzero(D[pre].std(axis=0) > 0)
-        keep = np.r_[0, keep[keep != 0]]
+        # the constant and the columns (policy dropped) that vary before the policy, checked a
+        # column at a time (no copy of the pre-policy rows of the whole design)
+        keep = [0, *(j for j in range(2, X.kD) if np.ptp(X.D[pre, j]) > 0)]
         seen = np.bincount(X.codes[pre], minlength=X.L) > 0
         seen[0] = True
-        codes = np.where(seen[X.codes], X.codes, 0)
-        remap = np.cumsum(seen) - 1
-        B = BlockDesign(D[:, keep], remap[codes], int(seen.sum()))
-        beta, _ = _poisson_fit(panel[outcome].to_numpy(dtype=float)[pre], B.rows(pre), off[pre])
-        return np.exp(B @ beta + off)
+        level = (np.cumsum(seen) - 1)[np.where(seen[X.codes], X.codes, 0)]
+        # fitted on a copy of the pre-policy rows' kept columns only; predicted from the full
+        # design with zero coefficients on the dropped columns (no copy of all rows)
+        B = BlockDesign(X.D[np.ix_(pre, keep)], level[pre], int(seen.sum()))
+        beta, _ = _poisson_fit(panel[outcome].to_numpy(dtype=float)[pre], B, off[pre])
+        del B
+        b_dense = np.zeros(X.kD)
+        b_dense[keep] = beta[: len(keep)]
+        return np.exp(X.D @ b_dense + np.r_[0.0, beta[len(keep):]][level] + off)
     X = X[:, [0, *range(2, X.shape[1])]]  # drop the policy column
     keep = np.flatnonzero(X[pre].std(axis=0) > 0)
     keep = np.r_[0, keep[keep != 0]]
@@ -336,13 +340,13 @@ def _child_bootstrap_se(
     pol = panel["policy"].to_numpy(dtype=float)
     pw = pol * w
     sw = panel["months_since_policy"].to_numpy() * (pol > 0) * w
-    # child × (quantity, month): the per-child contributions, summed once
-    vals = np.concatenate([w, y, e, pw, sw])
-    cols = np.concatenate([m + k * T for k in range(5)])
-    C = sp.csr_matrix((vals, (np.tile(child, 5), cols)), shape=(G, 5 * T))
+    # per quantity, the child × month matrix of contributions (summed once; one quantity at a
+    # time, so the sparse build never holds all five) and its replicate-weighted monthly series
     W = rng.poisson(1.0, (n_boot, G)).astype(float)
-    agg = np.asarray((C.T @ W.T).T).reshape(n_boot, 5, T)
-    cm, cnt, ex, pws, sws = (agg[:, k, :] for k in range(5))
+    rows, mm = child.astype(np.int32), m.astype(np.int32)
+    cm, cnt, ex, pws, sws = (
+        np.asarray((sp.csr_matrix((v, (rows, mm)), shape=(G, T)).T @ W.T).T)
+        for v in (w, y, e, pw, sw))
     full = (cm > 0).all(axis=1)
     est = np.full((n_boot, len(columns)), np.nan)
     if full.any():
