@@ -237,8 +237,8 @@ def analyse(
     workers : int
         Model fits run at once, in threads (1 = one after another). The fits are
         the same either way (each is deterministic and independent of the
-        others); with 2 on two cores the ``japan`` analysis takes about 60% of
-        the time (numpy releases the GIL in its array work).
+        others); with 2 on two cores the ``japan`` analysis takes about two
+        thirds of the time (numpy releases the GIL in its array work).
     """
     import evalkit
 
@@ -302,7 +302,7 @@ def analyse(
         for k, v in nv.items():
             add_diag("naive", o, k, v)
         if "negbin" in models:
-            r, secs = fitted[("negbin", o)]
+            r, _ = fitted[("negbin", o)]
             if isinstance(r, NegBinResult):
                 nb[o] = r
                 rows.append(("negbin", o, *r.rate_ratio("policy"), ""))
@@ -316,7 +316,7 @@ def analyse(
             else:
                 rows.append(("negbin", o, np.nan, np.nan, np.nan, np.nan, r))
         if "gee" in models:
-            r, secs = fitted[("gee", o)]
+            r, _ = fitted[("gee", o)]
             if isinstance(r, GEEResult):
                 ge[o] = r
                 rows.append(("gee", o, *r.rate_ratio("policy"), ""))
@@ -433,8 +433,8 @@ def _attempt(fn, *args, **kwargs):
 
 def _parallel_order(tasks: list[tuple[str, str]]) -> list[tuple[str, str]]:
     """Start order of parallel fits: a DiD first and the other DiDs last, the rest longest
-    first between them (so two workers finish together and two DiDs — the largest
-    temporaries — seldom run at once)."""
+    first between them (so two workers finish together and two DiDs, each holding
+    grids of every assignment × centre × month, seldom run at once)."""
     cost = ("gee", "negbin", "its")
     did = [t for t in tasks if t[0] == "did"]
     rest = sorted((t for t in tasks if t[0] != "did"), key=lambda t: cost.index(t[0]))

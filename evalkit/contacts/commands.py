@@ -62,7 +62,7 @@ def register(subparsers) -> None:
     p.add_argument("--no-plots", action="store_true", help="図を出力しない / skip figures")
     p.add_argument("--workers", metavar="N", type=int, default=1,
                    help="同時に推定するモデル数（スレッド、既定 1。結果は同じ）/ model fits run at "
-                        "once in threads (default 1; same results): 2 on two cores saves about 40%%")
+                        "once in threads (default 1; same results): 2 on two cores saves about a third")
     add_overwrite_argument(p)
     p.add_argument("--its-by", choices=("prefecture", "center"), default=None,
                    help="分割時系列を都道府県（または児相）ごとにも推定し its_by_<単位>.csv に書く"
