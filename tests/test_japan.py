@@ -179,3 +179,17 @@ def test_funnel_names_centres_and_groups_them_by_prefecture(japan, tmp_path):
     assert "長野県 中央児童相談所" in set(rows["児童相談所"])
     hk = next(c for c in labels if labels[c].startswith("北海道"))
     assert r.centre_names[hk] == labels[hk]  # the prefecture already in the name: kept as it is
+
+
+def test_methods_give_policy_starts_by_prefecture(japan, tmp_path):
+    """With several prefectures the methods table gives one start per prefecture."""
+    from evalkit.report import sections as S
+
+    data = japan.write(tmp_path / "data", format="parquet")
+    r = S.open_report(str(data), 2025, center="all", audience="internal", min_cell=5)
+    r.figures = False
+    sec = S.methods(r)
+    t = next(b for b in sec.blocks if getattr(b, "name", None) == "provenance").render(r.registry)
+    txt = str(t.loc[t.iloc[:, 0] == r.tr("methods.policy")].iloc[0, 1])
+    # one entry per prefecture (those that never start within the window have a later date)
+    assert txt.count("; ") + 1 == len(PREFECTURES) and "長野県: " in txt and "児童相談所" not in txt

@@ -1862,10 +1862,21 @@ def methods(r: Report) -> Section:
     from evalkit.data.centers import center_labels
 
     names = center_labels(r.ds_all, r.lang) if len(r.ds_all.centers) else {}
-    pol_txt = "; ".join(
-        f"{names.get(c, c)}: {jdate(d, r.lang)}"
-        for c, d in zip(pol["center"].astype(object), pol["start_date"], strict=True) if pd.notna(d)
-    ) or "—"
+    dated = [(c, d) for c, d in zip(pol["center"].astype(object), pol["start_date"], strict=True)
+             if pd.notna(d)]
+    if r.several_prefectures:  # by prefecture: one date for a prefecture whose centres share it
+        by_pref: dict[str, list] = {}
+        for c, d in dated:
+            by_pref.setdefault(r.centre_prefectures.get(c, "—"), []).append((c, d))
+        parts = []
+        for p, cd in by_pref.items():
+            if len({pd.Timestamp(d) for _, d in cd}) == 1:
+                parts.append(f"{p}: {jdate(cd[0][1], r.lang)}")
+            else:
+                parts += [f"{r.centre_names.get(c, c)}: {jdate(d, r.lang)}" for c, d in cd]
+        pol_txt = "; ".join(parts) or "—"
+    else:
+        pol_txt = "; ".join(f"{names.get(c, c)}: {jdate(d, r.lang)}" for c, d in dated) or "—"
     used = ", ".join(f"evalkit.{k}" for k, v in sorted(r.modules.items()) if v) or "—"
     items = [
         (r.tr("methods.version"), f"evalkit {evalkit.__version__}"),
