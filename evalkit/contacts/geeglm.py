@@ -70,8 +70,13 @@ def fit_gee(
     names: list[str] | None = None,
     ctol: float = 1e-8,
     maxiter: int = 100,
+    poisson: tuple[np.ndarray, float] | None = None,
 ) -> GEEResult:
-    """Poisson GEE, exchangeable, offset ``log(exposure)``, robust errors by ``groups``."""
+    """Poisson GEE, exchangeable, offset ``log(exposure)``, robust errors by ``groups``.
+
+    ``poisson``: the Poisson fit of the same data (:func:`~evalkit.contacts.nbreg.poisson_fit`,
+    the starting point), when already computed.
+    """
     t0 = time.perf_counter()
     y = np.asarray(y, dtype=float)
     if not isinstance(X, BlockDesign):
@@ -83,7 +88,7 @@ def fit_gee(
     ind = cluster_indicator(codes, G)  # built once, reused every iteration
     ni = np.bincount(codes, minlength=G).astype(float)
     n_pairs = float(np.sum(ni * (ni - 1) / 2))
-    beta, _ = _poisson_fit(y, X, off)
+    beta = np.array(poisson[0] if poisson is not None else _poisson_fit(y, X, off)[0], dtype=float)
     rho = 0.0
 
     def pieces(beta, rho):

@@ -130,6 +130,14 @@ def _poisson_fit(y, X, off, beta=None, tol=1e-10, maxiter=50):
     return beta, llf
 
 
+def poisson_fit(y: np.ndarray, X, exposure: np.ndarray) -> tuple[np.ndarray, float]:
+    """Poisson MLE (coefficients, log-likelihood) with ``log(exposure)`` offset: the start of
+    :func:`fit_negbin` and :func:`~evalkit.contacts.geeglm.fit_gee` (compute once, pass to both)."""
+    if not isinstance(X, BlockDesign):
+        X = np.asarray(X, dtype=float)
+    return _poisson_fit(np.asarray(y, dtype=float), X, np.log(np.asarray(exposure, dtype=float)))
+
+
 def fit_negbin(
     y: np.ndarray,
     X: np.ndarray,
@@ -139,6 +147,7 @@ def fit_negbin(
     tol: float = 1e-9,
     maxiter: int = 200,
     cov_type: str = "cluster",
+    poisson: tuple[np.ndarray, float] | None = None,
 ) -> NegBinResult:
     """Fit NB2 with ``log(exposure)`` offset; errors clustered by ``groups``.
 
@@ -149,6 +158,9 @@ def fit_negbin(
     cov_type : ``"cluster"`` (sandwich by ``groups``, statsmodels' small-sample
         factor) or ``"model"`` (β given α from the Fisher information, as
         ``MASS::glm.nb``; ``groups`` unused).
+    poisson : (beta, llf), optional
+        The Poisson fit of the same ``y``, ``X`` and exposure (:func:`poisson_fit`), when
+        already computed (the GEE starts from the same fit).
     """
     t0 = time.perf_counter()
     y = np.asarray(y, dtype=float)
@@ -156,7 +168,8 @@ def fit_negbin(
         X = np.asarray(X, dtype=float)
     off = np.log(np.asarray(exposure, dtype=float))
     names = list(names or [f"x{i}" for i in range(X.shape[1])])
-    beta, llf_p = _poisson_fit(y, X, off)
+    beta, llf_p = poisson if poisson is not None else _poisson_fit(y, X, off)
+    beta = np.array(beta, dtype=float)
     mu = np.exp(X @ beta + off)
     yt = _YTable(y)
     # moment start for alpha
