@@ -48,7 +48,8 @@ from evalkit.contacts._linalg import xtwx
 from evalkit.results import Results, check_level
 
 NEVER = 10**6  # start index of a unit that is never treated
-#: The interval search stops when its bracket on the log scale is this narrow (0.01% on the ratio).
+#: Precision promised for the interval bounds on the log scale (0.01% on the ratio); the
+#: Brent search of :func:`_fit_cells` stops within a tenth of it.
 BOUND_XTOL = 1e-4
 #: From this many centres the interval search warm-starts its refits (see :func:`_batch_fit`).
 WARM_START_MIN_CENTRES = 16
@@ -245,43 +246,6 @@ class _Cells:
     months: np.ndarray
 
 
-def _impute(cells: _Cells, start_t: np.ndarray, y: np.ndarray, n_leads: int):
-    """Overall ratio, per-quarter lag ratios (dict), lead log-ratios (array), counts."""
-    ev = cells.t - start_t[cells.c]  # NaN-safe: never-treated get huge negative
-    treated = ev >= 0
-    unt = ~treated
-    ok_t = np.isin(cells.t, np.unique(cells.t[unt]))
-    ok_c = np.isin(cells.c, np.unique(cells.c[unt]))
-    ident = treated & ok_t & ok_c
-    off = np.log(cells.expected)
-    a_c, g_t = _ipf(y[unt], off[unt], [cells.c[unt], cells.t[unt]])
-    with np.errstate(invalid="ignore"):
-        y0 = np.exp(np.nan_to_num(a_c, nan=0.0)[cells.c] + _take(g_t, cells.t) + off)
-    rr = y[ident].sum() / y0[ident].sum() if ident.any() else np.nan
-    q = np.floor_divide(ev, 3)
-    lags = {}
-    for k in np.unique(q[ident]):
-        m = ident & (q == k)
-        lags[int(k)] = y[m].sum() / y0[m].sum()
-    # leads: untreated model with quarter-before-start indicators
-    leads = np.full(n_leads, np.nan)
-    if n_leads > 0:
-        qu = q[unt]
-        lead = np.where((qu <= -1) & (qu >= -n_leads), -qu - 1, -1).astype(np.int64)
-        if (lead >= 0).any():
-            _, _, le = _ipf(y[unt], off[unt], [cells.c[unt], cells.t[unt], lead])
-            leads[: len(le)] = le
-    return rr, lags, leads, int(treated.sum()), int((treated & ~ident).sum())
-
-
-def _take(effect: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    """``effect[idx]`` with indices beyond the array (levels never fitted) as 0."""
-    out = np.zeros(len(idx))
-    ok = idx < len(effect)
-    out[ok] = np.nan_to_num(effect[idx[ok]], nan=0.0)
-    return out
-
-
 def build_cells(panel: pd.DataFrame, outcome: str,
                 casemix: tuple[np.ndarray, np.ndarray] | None = None) -> _Cells:
     """Centre-month counts and case-mix expected counts (``casemix``: see
@@ -346,7 +310,7 @@ def _batch_fit(
     leads = []
     if lead is not None and n_leads > 0:
         for j in range(n_leads):
-            pj, nj = np.nonzero((lead == j) & ~treated)
+            pj, nj = np.nonzero((lead == j) & unt)
             leads.append((pj, c[nj], t[nj], (pj * C + c[nj]) * T + t[nj],
                           np.bincount(pj, Y[pj, nj], minlength=P)))
     leff = np.zeros((P, len(leads)))

@@ -668,7 +668,8 @@ def _funnel_chart(r: S.Report, s: S.Section, k: str, b: pd.DataFrame, keys_of: d
     vis = vis.assign(center=[_center_text(r, str(c)) for c in vis["center"]])
     fig = plot_funnel(vis, title=f"{_group_text(k, str(b['group'].iloc[0]), r.lang)} — "
                       f"{b['period'].iloc[0]}", kind=kind, scale=scale,
-                      line_label=("全体 / all centres" if r.several_prefectures
-                                  else "県全体 / prefecture"),
+                      line_label=" / ".join(S.t("funnel.national" if r.several_prefectures
+                                                else "funnel.prefecture", lang)
+                                            for lang in ("ja", "en")),
                       annotate="outside" if len(vis) > FUNNEL_NAMES_MAX else "all")
     s.figure(fig, S.kpi_name(k, r.lang))
