@@ -133,3 +133,62 @@ def test_bad_input_is_clear():
         did(df, unit="centre", time="month", count="n", treat_start=starts)
     with pytest.raises(ValueError, match="not in the data"):
         did(df, unit="unit", time="month", count="n", treat_start={**starts, "zzz": "2020-05-01"})
+
+
+def _random_cells(seed: int = 0, C: int = 24, T: int = 40):
+    """Centre-month cells with a few absent cells and starts before, inside, after the window."""
+    from evalkit.contacts.staggered import NEVER, _Cells
+
+    rng = np.random.default_rng(seed)
+    cc, tt = np.meshgrid(np.arange(C), np.arange(T), indexing="ij")
+    keep = rng.random((C, T)) > 0.05
+    c, t = cc[keep], tt[keep]
+    e = rng.uniform(20, 80, len(c))
+    y = rng.poisson(0.3 * e * np.exp(rng.normal(0, 0.2, C))[c]).astype(float)
+    cells = _Cells(c=c, t=t, y=y, expected=e, centers=[f"c{i}" for i in range(C)],
+                   months=np.arange(T))
+    st = rng.choice(np.array([-3, 0, 5, 13, 14, 22, 30, 39, 45, NEVER]), C)
+    return cells, st
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_segment_sums_give_the_grid_fit(seed):
+    """The IPF by segments of months (many centres) gives the grid's fit, leads and ratios."""
+    from evalkit.contacts.staggered import _batch_fit, _batch_fit_staircase, _ratios
+
+    cells, st = _random_cells(seed)
+    perms, _, _ = assignments(st, 60, seed)
+    ev = cells.t[None, :] - perms[:, cells.c]
+    tr = ev >= 0
+    q = np.floor_divide(ev, 3)
+    lead = np.where(~tr & (q <= -1) & (q >= -4), -q - 1, -1)
+    Y = np.broadcast_to(cells.y, (len(perms), len(cells.y)))
+    for leads in (None, lead):
+        n = 4 if leads is not None else 0
+        grid = _batch_fit(cells, tr, Y, leads, n)
+        seg = _batch_fit(cells, tr, Y, leads, n, starts=perms)
+        assert np.array_equal(grid[1], seg[1])
+        np.testing.assert_allclose(seg[0], grid[0], rtol=1e-9)
+        np.testing.assert_allclose(seg[2], grid[2], rtol=1e-8, atol=1e-9)  # NaN where absent
+    ratios = _batch_fit_staircase(cells, perms, cells.y, ratios_only=True)
+    np.testing.assert_allclose(ratios, _ratios(Y, *_batch_fit(cells, tr, Y)[:2]), rtol=1e-9)
+
+
+def test_many_units_fit_by_segments_as_on_the_grid(monkeypatch):
+    """With many units (warm starts, segment sums) the result is the grid fit's to rounding."""
+    import evalkit.contacts.staggered as S
+
+    starts_idx = np.r_[np.repeat([6, 9, 12, 15], 5), np.full(4, np.inf)]
+    df, starts, _ = _panel(24, 30, starts_idx, effect=1.2, seed=7)
+    kw = dict(unit="unit", time="month", count="n", treat_start=starts, exposure="child_months",
+              n_permutations=99, seed=2)
+    fast = did(df, **kw)
+    monkeypatch.setattr(S, "WARM_START_MIN_CENTRES", 10**9)
+    grid = did(df, **kw)
+    for f in ("rate_ratio", "p_value", "pretrend_p", "ri_std_error"):
+        assert getattr(fast, f) == pytest.approx(getattr(grid, f), rel=1e-8)
+    for f in ("ci_lower", "ci_upper"):  # bounds searched to BOUND_XTOL
+        assert getattr(fast, f) == pytest.approx(getattr(grid, f), rel=2 * S.BOUND_XTOL)
+    num = ["rate_ratio", "ci_lower", "ci_upper"]
+    np.testing.assert_allclose(fast.event_study[num].to_numpy(), grid.event_study[num].to_numpy(),
+                               rtol=1e-7)

@@ -10,9 +10,19 @@ from evalkit.results import Results
 
 
 def cluster_codes(groups) -> tuple[np.ndarray, int]:
-    """Integer codes 0..G-1 of cluster labels and the number of clusters G."""
-    _, codes = np.unique(np.asarray(groups).astype(str), return_inverse=True)
-    return codes.astype(np.int64), int(codes.max() + 1) if len(codes) else 0
+    """Integer codes 0..G-1 of cluster labels and the number of clusters G.
+
+    The codes are those of ``np.unique(np.asarray(groups).astype(str))`` (labels in the
+    order of their text); the labels are hashed first, so only the distinct ones are
+    converted to text and sorted (4 M child-months: 0.3 s instead of 2 s).
+    """
+    values = np.asarray(groups)
+    if values.dtype == object:  # mixed labels: 1 and "1" (and None) are grouped by their text
+        values = values.astype(str)
+    raw, uniq = pd.factorize(values, use_na_sentinel=False)
+    _, rank = np.unique(np.asarray(uniq).astype(str), return_inverse=True)
+    codes = rank.reshape(-1).astype(np.int64)[raw]
+    return codes, int(codes.max() + 1) if len(codes) else 0
 
 
 def cluster_indicator(codes: np.ndarray, n_groups: int) -> sp.csr_matrix:
@@ -33,13 +43,57 @@ def cluster_sum(values: np.ndarray, codes: np.ndarray, n_groups: int,
     return np.asarray(ind @ values)
 
 
-def xtwx(X: np.ndarray, w: np.ndarray, chunk: int = 500_000) -> np.ndarray:
-    """``X' diag(w) X`` computed in chunks (bounded memory)."""
-    k = X.shape[1]
+def weighted_indicator(indicator: sp.csr_matrix, s: np.ndarray) -> sp.csr_matrix:
+    """The indicator of :func:`cluster_indicator` with row ``i``'s entry ``s[i]`` instead of 1.
+
+    ``weighted_indicator(ind, s) @ X`` equals ``ind @ (X * s[:, None])`` bit for bit (the
+    same products added in the same order) without the n × k temporary.
+    """
+    return sp.csr_matrix((s[indicator.indices], indicator.indices, indicator.indptr),
+                         shape=indicator.shape)
+
+
+class ClusterIndex:
+    """Cluster codes ``0..G-1`` of the rows and the sparse matrix that sums within clusters,
+    built once per fit and reused by every :func:`csum` of it.
+
+    Parameters
+    ----------
+    codes : (n,) int array in ``0..G-1``
+    n_groups : int
+    """
+
+    def __init__(self, codes: np.ndarray, n_groups: int):
+        self.codes = np.asarray(codes, dtype=np.int64)
+        self.G = int(n_groups)
+        self.indicator = cluster_indicator(self.codes, self.G)
+        #: per block design: its (cluster, level) structure (:meth:`BlockDesign.cluster_sum`)
+        self.blocks: dict[int, tuple] = {}
+
+    def sum(self, values: np.ndarray) -> np.ndarray:
+        """Cluster sums of ``values`` (n or n × k)."""
+        return np.asarray(self.indicator @ values)
+
+    def weighted(self, s: np.ndarray) -> sp.csr_matrix:
+        """The summing matrix with row weights ``s`` (:func:`weighted_indicator`)."""
+        return weighted_indicator(self.indicator, s)
+
+
+#: Rows per block of the ``X'WX`` products: a block of a few MB stays in cache
+#: (measured on 4.1 M × 25: 0.33–0.36 s at 16,384 rows, 0.42–0.49 s at 262,144).
+XTWX_CHUNK = 1 << 14
+
+
+def xtwx(X: np.ndarray, w: np.ndarray, chunk: int = XTWX_CHUNK) -> np.ndarray:
+    """``X' diag(w) X`` computed in row blocks (bounded memory, cache-sized)."""
+    n, k = X.shape
     out = np.zeros((k, k))
-    for i in range(0, len(X), chunk):
+    buf = np.empty((min(chunk, n), k))
+    for i in range(0, n, chunk):
         Xi = X[i : i + chunk]
-        out += Xi.T @ (Xi * w[i : i + chunk, None])
+        b = buf[: len(Xi)]
+        np.multiply(Xi, w[i : i + chunk, None], out=b)
+        out += Xi.T @ b
     return out
 
 
@@ -119,7 +173,6 @@ class BlockDesign:
         m = self.codes > 0
         self._E = sp.csr_matrix((np.ones(int(m.sum())), (self.codes[m] - 1, np.flatnonzero(m))),
                                 shape=(max(self.L - 1, 0), n))
-        self._Ec = self._E.tocsc()  # by column: cheap row-chunk slices for xtwx
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -137,28 +190,44 @@ class BlockDesign:
         """``X'v``."""
         return np.r_[self.D.T @ v, np.bincount(self.codes, weights=v, minlength=self.L)[1:]]
 
-    def xtwx(self, w: np.ndarray, chunk: int = 1 << 18) -> np.ndarray:
-        """``X' diag(w) X`` (in row chunks: no n × k temporary)."""
+    def xtwx(self, w: np.ndarray, chunk: int = XTWX_CHUNK) -> np.ndarray:
+        """``X' diag(w) X`` (dense block in row blocks; no n × k temporary)."""
         k = self.shape[1]
         out = np.zeros((k, k))
-        cross = np.zeros((max(self.L - 1, 0), self.kD))  # (L-1) × k_D
-        for a in range(0, len(self.codes), chunk):
-            Dc = self.D[a : a + chunk]
-            Dw = Dc * w[a : a + chunk, None]
-            out[: self.kD, : self.kD] += Dc.T @ Dw
-            cross += self._Ec[:, a : a + chunk] @ Dw
+        out[: self.kD, : self.kD] = xtwx(self.D, w, chunk)
+        cross = np.asarray(weighted_indicator(self._E, w) @ self.D)  # (L-1) × k_D
         out[self.kD:, : self.kD] = cross
         out[: self.kD, self.kD:] = cross.T
         ee = np.bincount(self.codes, weights=w, minlength=self.L)[1:]
         out[np.arange(self.kD, k), np.arange(self.kD, k)] = ee
         return out
 
-    def cluster_sum(self, s: np.ndarray, gcodes: np.ndarray, G: int) -> ClusterBlocks:
-        """Cluster sums of the rows of ``X · diag(s)`` (``G × k``, as blocks)."""
-        dense = cluster_sum(self.D * s[:, None], gcodes, G)
+    def _cluster_pairs(self, index: ClusterIndex) -> tuple:
+        """The (cluster, level) cells of the rows with a non-reference level: CSR structure
+        of the ``G × (L-1)`` cluster sums and each row's cell (kept on the index: one per fit,
+        so fits in other threads do not share it)."""
+        held = index.blocks.get(id(self))
+        if held is not None and held[0] is self:
+            return held[1]
         m = self.codes > 0
-        sparse = sp.csr_matrix((s[m], (gcodes[m], self.codes[m] - 1)), shape=(G, self.L - 1))
-        sparse.sum_duplicates()
+        width = max(self.L - 1, 1)
+        cells, inv = np.unique(index.codes[m] * width + (self.codes[m] - 1), return_inverse=True)
+        indptr = np.r_[0, np.cumsum(np.bincount(cells // width, minlength=index.G))]
+        struct = (m, inv.reshape(-1), cells % width, indptr, len(cells))
+        index.blocks[id(self)] = (self, struct)
+        return struct
+
+    def cluster_sum(self, s: np.ndarray, gcodes: np.ndarray | None = None, G: int | None = None,
+                    index: ClusterIndex | None = None) -> ClusterBlocks:
+        """Cluster sums of the rows of ``X · diag(s)`` (``G × k``, as blocks).
+
+        Give the clusters as ``gcodes, G`` or, in iterative fits, as a reused ``index``.
+        """
+        index = index if index is not None else ClusterIndex(gcodes, G)
+        dense = np.asarray(index.weighted(s) @ self.D)
+        m, inv, cols, indptr, n_cells = self._cluster_pairs(index)
+        sums = np.bincount(inv, weights=s[m], minlength=n_cells)
+        sparse = sp.csr_matrix((sums, cols, indptr), shape=(index.G, self.L - 1))
         return ClusterBlocks(dense, sparse)
 
     def rows(self, mask: np.ndarray) -> BlockDesign:
@@ -220,14 +289,11 @@ def wgram(X, w: np.ndarray) -> np.ndarray:
     return X.xtwx(w) if isinstance(X, BlockDesign) else xtwx(X, w)
 
 
-def csum(X, s: np.ndarray, codes: np.ndarray, G: int,
-         indicator: sp.csr_matrix | None = None):
-    """Cluster sums of ``X · diag(s)`` (dense array, or :class:`ClusterBlocks`).
-
-    ``indicator``: see :func:`cluster_sum` (dense designs only).
-    """
-    return X.cluster_sum(s, codes, G) if isinstance(X, BlockDesign) else cluster_sum(
-        X * s[:, None], codes, G, indicator)
+def csum(X, s: np.ndarray, index: ClusterIndex):
+    """Cluster sums of ``X · diag(s)`` (dense array, or :class:`ClusterBlocks`)."""
+    if isinstance(X, BlockDesign):
+        return X.cluster_sum(s, index=index)
+    return np.asarray(index.weighted(s) @ X)
 
 
 def cgram(A, c: np.ndarray | None = None) -> np.ndarray:

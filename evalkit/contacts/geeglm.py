@@ -27,11 +27,10 @@ import pandas as pd
 
 from evalkit.contacts._linalg import (
     BlockDesign,
+    ClusterIndex,
     WaldInference,
     cgram,
     cluster_codes,
-    cluster_indicator,
-    cluster_sum,
     cscale,
     csum,
     ctdot,
@@ -85,7 +84,7 @@ def fit_gee(
     n, k = X.shape
     names = list(names or [f"x{i}" for i in range(k)])
     codes, G = cluster_codes(groups)
-    ind = cluster_indicator(codes, G)  # built once, reused every iteration
+    index = ClusterIndex(codes, G)  # built once, reused every iteration
     ni = np.bincount(codes, minlength=G).astype(float)
     n_pairs = float(np.sum(ni * (ni - 1) / 2))
     beta = np.array(poisson[0] if poisson is not None else _poisson_fit(y, X, off)[0], dtype=float)
@@ -96,15 +95,15 @@ def fit_gee(
         s = np.sqrt(mu)
         r = (y - mu) / s
         c = rho / ((1 - rho) * (1 + rho * (ni - 1)))
-        S = csum(X, s, codes, G, ind)
-        Rs = cluster_sum(r, codes, G, ind)
+        S = csum(X, s, index)
+        Rs = index.sum(r)
         B = wgram(X, mu) / (1 - rho) - cgram(S, c)
         return mu, r, c, S, Rs, B
 
     def update_rho(r):
         scale = float(np.sum(r * r)) / (n - k)
-        rs = cluster_sum(r, codes, G, ind)
-        rr = cluster_sum(r * r, codes, G, ind)
+        rs = index.sum(r)
+        rr = index.sum(r * r)
         pair = float(np.sum((rs**2 - rr) / 2)) / scale
         return pair / (n_pairs - k), scale
 
@@ -123,7 +122,7 @@ def fit_gee(
         rho, _ = update_rho((y - mu) / np.sqrt(mu))
         n_assoc += 1
     mu, r, c, S, Rs, B = pieces(beta, rho)
-    U = csum(X, (y - mu) / (1 - rho), codes, G, ind) - cscale(S, c * Rs)
+    U = csum(X, (y - mu) / (1 - rho), index) - cscale(S, c * Rs)
     Binv = np.linalg.inv(B)
     cov = Binv @ cgram(U) @ Binv
     scale = float(np.sum(r * r)) / (n - k)

@@ -23,10 +23,10 @@ from scipy import special, stats
 
 from evalkit.contacts._linalg import (
     BlockDesign,
+    ClusterIndex,
     WaldInference,
     cgram,
     cluster_codes,
-    cluster_sum,
     csum,
     ctdot,
     tdot,
@@ -207,8 +207,9 @@ def fit_negbin(
     n, kk = len(y), k + 1
     if cov_type == "cluster":
         codes, G = cluster_codes(groups)
-        UX = csum(X, (y - mu) / den, codes, G)  # cluster sums of the scores of beta …
-        ua = cluster_sum(s_a, codes, G)  # … and of alpha
+        index = ClusterIndex(codes, G)
+        UX = csum(X, (y - mu) / den, index)  # cluster sums of the scores of beta …
+        ua = index.sum(s_a)  # … and of alpha
         meat = np.zeros((kk, kk))
         meat[:k, :k] = cgram(UX)
         meat[:k, k] = meat[k, :k] = ctdot(UX, ua)

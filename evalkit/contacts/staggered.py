@@ -268,9 +268,181 @@ def build_cells(panel: pd.DataFrame, outcome: str,
     )
 
 
+class _Staircase:
+    """Untreated cells of many start-date assignments, summed by segments of months.
+
+    Under assignment ``p`` the cell (c, t) is untreated when ``t < S[p, c]``. The
+    distinct start months cut the months into a few segments (``japan``: 13 start
+    months, 14 segments); within a segment a centre is either untreated throughout
+    or treated throughout. So the IPF margins ``Σ_t E_ct·U_pct·G_pt`` (by centre)
+    and ``Σ_c A_pc·E_ct·U_pct`` (by month) are a few small matrix products over the
+    C × T expected counts ``E`` with a P × C mask per segment, instead of passes
+    over a P × C × T grid (the same sums in another order: equal to rounding).
+    """
+
+    def __init__(self, E: np.ndarray, S: np.ndarray):
+        T = E.shape[1]
+        S = np.clip(S, 0, T)
+        edges = np.unique(np.r_[0, S.ravel(), T])
+        m = np.searchsorted(edges, S)  # S == edges[m]: segments k < m are untreated
+        self.segments = [(int(edges[k]), int(edges[k + 1])) for k in range(len(edges) - 1)]
+        self.masks = [(m > k).astype(float) for k in range(len(self.segments))]
+        self.E = [np.ascontiguousarray(E[:, a:b]) for a, b in self.segments]
+        self.P, self.C, self.T = S.shape[0], S.shape[1], T
+
+    def by_centre(self, G: np.ndarray | None = None, E: list | None = None,
+                  treated: bool = False) -> np.ndarray:
+        """``Σ_t E_ct·U_pct·G_pt`` (P × C); ``G`` = 1 when omitted; over the treated cells
+        (``1 − U``) instead with ``treated``."""
+        out = np.zeros((self.P, self.C))
+        for (a, b), mk, Ek in zip(self.segments, self.masks, E or self.E, strict=True):
+            part = Ek.sum(axis=1)[None, :] if G is None else G[:, a:b] @ Ek.T
+            out += (1.0 - mk) * part if treated else mk * part
+        return out
+
+    def by_month(self, A: np.ndarray | None = None, E: list | None = None) -> np.ndarray:
+        """``Σ_c A_pc·E_ct·U_pct`` (P × T); ``A`` = 1 when omitted."""
+        out = np.empty((self.P, self.T))
+        for (a, b), mk, Ek in zip(self.segments, self.masks, E or self.E, strict=True):
+            out[:, a:b] = (mk if A is None else mk * A) @ Ek
+        return out
+
+    def split(self, V: np.ndarray) -> list[np.ndarray]:
+        """A C × T array cut into the segments (for :meth:`by_centre` / :meth:`by_month`)."""
+        return [np.ascontiguousarray(V[:, a:b]) for a, b in self.segments]
+
+
+class _LeadWindows:
+    """The lead cells of :func:`_batch_fit` by start month: under assignment ``p`` the
+    months ``[S − 3·n_leads, S)`` of a centre starting at ``S`` are its leads (quarter
+    ``j`` = 0 the last three months before the start, …), with effect ``λ_pj``.
+
+    Per distinct start month ``u`` they are one window of months shared by the
+    centres that start at ``u`` (mask ``eq``), so their corrections to the IPF
+    margins are one small matrix product per start month.
+    """
+
+    def __init__(self, E: np.ndarray, S: np.ndarray, n_leads: int):
+        T = E.shape[1]
+        self.n_leads = n_leads
+        self.windows = []  # (eq P × C, first month, last + 1, lead of each month, E's columns)
+        for u in np.unique(S):
+            a, b = max(int(u) - 3 * n_leads, 0), min(int(u), T)
+            if a >= b:
+                continue
+            j = (-np.floor_divide(np.arange(a, b) - u, 3) - 1).astype(np.int64)
+            cols = [np.flatnonzero(j == k) for k in range(n_leads)]
+            self.windows.append(((S == u).astype(float), a, b, j, cols,
+                                 np.ascontiguousarray(E[:, a:b])))
+
+    def totals(self, V: np.ndarray, P: int) -> np.ndarray:
+        """``Σ`` of a C × T array over each assignment's lead-``j`` cells (P × n_leads)."""
+        out = np.zeros((P, self.n_leads))
+        for eq, a, b, _, cols, _ in self.windows:
+            Vw = eq @ V[:, a:b]
+            for k, ck in enumerate(cols):
+                out[:, k] += Vw[:, ck].sum(axis=1)
+        return out
+
+    def centre_correction(self, G: np.ndarray, lam: np.ndarray) -> np.ndarray:
+        """``Σ_t E_ct·G_pt·(λ − 1)`` over each centre's lead months (P × C)."""
+        out = 0.0
+        for eq, a, b, j, _, Ew in self.windows:
+            out = out + eq * ((G[:, a:b] * (lam[:, j] - 1.0)) @ Ew.T)
+        return out
+
+    def month_sums(self, A: np.ndarray) -> list[np.ndarray]:
+        """``Σ_c A_pc·E_ct`` over the centres starting at each window's month (P × window)."""
+        return [(A * eq) @ Ew for eq, _, _, _, _, Ew in self.windows]
+
+
+def _batch_fit_staircase(cells: _Cells, S: np.ndarray, y: np.ndarray, maxiter: int = 5000,
+                         tol: float = 1e-10, state: dict | None = None,
+                         ratios_only: bool = False, n_leads: int = 0):
+    """:func:`_batch_fit` for assignments given by start months ``S`` (P × C: cell (c, t)
+    treated when ``t ≥ S[p, c]``) and the same counts ``y`` under every assignment.
+
+    ``n_leads``: the lead effects of the quarters before each start (:class:`_LeadWindows`;
+    the ``lead`` argument of :func:`_batch_fit` computed from the same ``S``).
+    ``ratios_only``: return just each assignment's ratio (as :func:`_ratios` of the full
+    output, equal to rounding), which is all the interval search needs.
+    """
+    P = S.shape[0]
+    C = int(cells.c.max()) + 1
+    T = int(cells.t.max()) + 1
+    c, t = cells.c, cells.t
+    E = np.zeros((C, T))
+    E[c, t] = cells.expected
+    Yg = np.zeros((C, T))
+    Yg[c, t] = y
+    st = _Staircase(E, S)
+    ys_parts = st.split(Yg)
+    ys_c, ys_t = st.by_centre(E=ys_parts), st.by_month(E=ys_parts)
+    a_c = np.zeros((P, C))
+    g_t = np.zeros((P, T))
+    if state is not None and state.get("a") is not None and state["a"].shape == a_c.shape \
+            and state["g"].shape == g_t.shape:
+        a_c, g_t = state["a"].copy(), state["g"].copy()
+    leads = _LeadWindows(E, S, n_leads) if n_leads > 0 else None
+    if leads is not None:
+        ys_l = leads.totals(Yg, P)
+        leff = np.zeros((P, n_leads))
+    for _ in range(maxiter):
+        A, G = np.exp(a_c), np.exp(g_t)
+        if leads is None:
+            mus = A * st.by_centre(G)
+        else:  # as the grid fit: centre and month steps with the leads' last effects
+            lam = np.exp(leff)
+            mus = A * (st.by_centre(G) + leads.centre_correction(G, lam))
+        new = np.maximum(a_c + _log_step(ys_c, mus), -40.0)
+        d1 = new - a_c
+        a_c = new
+        A = np.exp(a_c)
+        mus = st.by_month(A)
+        if leads is not None:
+            sums = leads.month_sums(A)
+            for (_, a, b, j, _, _), M in zip(leads.windows, sums, strict=True):
+                mus[:, a:b] += (lam[:, j] - 1.0) * M
+        new = np.maximum(g_t + _log_step(ys_t, G * mus), -40.0)
+        d2 = new - g_t
+        g_t = new
+        delta = max(float(np.max(np.abs(d1), initial=0)), float(np.max(np.abs(d2), initial=0)))
+        if leads is not None:  # then the lead effects, at the new centre and month effects
+            G = np.exp(g_t)
+            mus_l = np.zeros((P, n_leads))
+            for (_, a, b, _, cols, _), M in zip(leads.windows, sums, strict=True):
+                GM = G[:, a:b] * M
+                for k, ck in enumerate(cols):
+                    mus_l[:, k] += GM[:, ck].sum(axis=1)
+            new = np.maximum(leff + _log_step(ys_l, lam * mus_l), -40.0)
+            delta = max(delta, float(np.max(np.abs(new - leff), initial=0)))
+            leff = new
+        if delta < tol:
+            break
+    if state is not None and leads is None:
+        state["a"], state["g"] = a_c, g_t
+    present = (E > 0).astype(float)  # cells with expected mass (every cell has some)
+    parts = st.split(present)
+    has_c = st.by_centre(E=parts) > 0
+    has_t = st.by_month(E=parts) > 0
+    if ratios_only:  # ΣY / ΣŶ(0) over the identified treated cells, without P × N arrays
+        ht = has_t.astype(float)
+        num = np.sum(has_c * st.by_centre(ht, ys_parts, treated=True), axis=1)
+        den = np.sum(has_c * np.exp(a_c) * st.by_centre(np.exp(g_t) * ht, treated=True), axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(den > 0, num / den, np.nan)
+    y0 = cells.expected[None, :] * np.exp(a_c[:, c] + g_t[:, t])
+    treated = t[None, :] >= np.clip(S, 0, T)[:, c]
+    ident = treated & has_c[:, c] & has_t[:, t]
+    if leads is None:
+        return y0, ident, np.zeros((P, 0))
+    return y0, ident, np.where(leads.totals(present, P) > 0, leff, np.nan)
+
+
 def _batch_fit(
     cells: _Cells, treated: np.ndarray, Y: np.ndarray, lead: np.ndarray | None = None,
     n_leads: int = 0, maxiter: int = 5000, tol: float = 1e-10, state: dict | None = None,
+    starts: np.ndarray | None = None,
 ):
     """IPF fits of the untreated model for many assignments at once.
 
@@ -285,7 +457,16 @@ def _batch_fit(
     without updating it): the interval search refits on counts that differ a
     little from call to call, and IPF from a nearby start needs a fraction of
     the iterations (same fixed point, same ``tol``).
+
+    ``starts`` (P × C, optional): the start month of each centre under each
+    assignment, when ``treated`` is exactly ``t ≥ starts[p, c]`` (and ``lead`` the
+    quarters before it). With the same counts under every assignment (``Y`` a
+    broadcast row) the fit then sums by segments of months (:class:`_Staircase`,
+    :class:`_LeadWindows`) instead of over the P × C × T grid.
     """
+    if starts is not None and Y.strides[0] == 0:
+        return _batch_fit_staircase(cells, starts, Y[0], maxiter, tol, state,
+                                    n_leads=n_leads if lead is not None else 0)
     P = Y.shape[0]
     C = int(cells.c.max()) + 1
     T = int(cells.t.max()) + 1
@@ -578,7 +759,10 @@ def _fit_cells(cells: _Cells, st: np.ndarray, outcome: str, *, n_leads: int, lev
     # warm starts only with many centres (japan): on a few centres the enumerated p-value is a
     # step function whose ties sit at the IPF tolerance, and the bundled outputs stay as they were
     warm: dict | None = {} if int(cells.c.max()) + 1 >= WARM_START_MIN_CENTRES else None
-    y0, ident, _ = _batch_fit(cells, tr, Y, state=warm)
+    # with as many centres, the fits without leads also sum by segments of months
+    # (:class:`_Staircase`; equal to rounding, so the few-centre outputs keep the grid's)
+    by_segment = perms if warm is not None else None
+    y0, ident, _ = _batch_fit(cells, tr, Y, state=warm, starts=by_segment)
     rr_all = _ratios(Y, y0, ident)
     rr = float(rr_all[ia])
     n_tr, n_unid = int(tr[ia].sum()), int((tr[ia] & ~ident[ia]).sum())
@@ -611,8 +795,11 @@ def _fit_cells(cells: _Cells, st: np.ndarray, outcome: str, *, n_leads: int, lev
             return margins[log_r0]
         ya = np.where(tr[ia], cells.y / np.exp(log_r0), cells.y)
         Ya = np.broadcast_to(ya, (P, len(ya)))
-        y0a, ida, _ = _batch_fit(cells, tr, Ya, state=warm)
-        r = _ratios(Ya, y0a, ida)
+        if by_segment is not None:
+            r = _batch_fit_staircase(cells, by_segment, ya, state=warm, ratios_only=True)
+        else:
+            y0a, ida, _ = _batch_fit(cells, tr, Ya, state=warm)
+            r = _ratios(Ya, y0a, ida)
         with np.errstate(divide="ignore", invalid="ignore"):
             s = np.abs(np.log(r))
         n = int(np.isfinite(s).sum())
@@ -651,17 +838,25 @@ def _fit_cells(cells: _Cells, st: np.ndarray, outcome: str, *, n_leads: int, lev
     # effect removed at the estimate: event-study intervals and pre-trend reference
     y_adj = np.where(tr[ia], cells.y / rr, cells.y)
     Ya = np.broadcast_to(y_adj, (P, len(y_adj)))
-    y0a, ida, leads_adj = _batch_fit(cells, tr, Ya, lead, n_leads, state=warm)
+    y0a, ida, leads_adj = _batch_fit(cells, tr, Ya, lead, n_leads, state=warm,
+                                     starts=by_segment)
     _, _, leads_obs = _batch_fit(cells, tr[ia : ia + 1], cells.y[None, :], lead[ia : ia + 1],
                                  n_leads)
     leads_obs = leads_obs[0]
     rows = []
-    for k in np.unique(q[ia][ident[ia]]):
+    ks = np.unique(q[ia][ident[ia]])
+    # every assignment's sums by event quarter in one pass (not one P × N pass per quarter)
+    pos = np.searchsorted(ks, q)
+    sel = ida & (pos < len(ks))
+    sel &= ks[np.minimum(pos, len(ks) - 1)] == q
+    key = (np.arange(P, dtype=np.int64)[:, None] * len(ks) + pos)[sel]
+    nums = np.bincount(key, Ya[sel], minlength=P * len(ks)).reshape(P, len(ks))
+    dens = np.bincount(key, y0a[sel], minlength=P * len(ks)).reshape(P, len(ks))
+    del pos, sel, key
+    for i, k in enumerate(ks):
         m = ident[ia] & (q[ia] == k)
         v = float(cells.y[m].sum() / y0[ia][m].sum())
-        mk = ida & (q == k)
-        num = np.sum(np.where(mk, Ya, 0.0), axis=1)
-        den = np.sum(np.where(mk, y0a, 0.0), axis=1)
+        num, den = nums[:, i], dens[:, i]
         d = np.log(num[den > 0] / den[den > 0])
         d = d[np.isfinite(d)]
         lo_, hi_ = (np.quantile(d, [alpha / 2, 1 - alpha / 2]) if len(d) >= 2 else (np.nan, np.nan))
