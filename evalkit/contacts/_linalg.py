@@ -238,6 +238,8 @@ class BlockDesign:
         """Keep the dense columns ``keep_dense`` and the levels with rows (the first level
         with rows becomes the reference)."""
         used = np.flatnonzero(np.bincount(self.codes, minlength=self.L) > 0)
+        if len(used) == self.L and np.all(keep_dense):
+            return self, list(names)  # nothing to drop: no copy of the design
         remap = np.full(self.L, -1, np.int64)
         remap[used] = np.arange(len(used))
         dn = [n for n, k in zip(names[: self.kD], keep_dense, strict=True) if k]

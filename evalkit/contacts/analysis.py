@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from evalkit.contacts._linalg import BlockDesign
-from evalkit.contacts.design import ADJUST, design_matrix
+from evalkit.contacts.design import ADJUST, design_matrix, varying_columns
 from evalkit.contacts.geeglm import GEEResult, fit_gee
 from evalkit.contacts.interrupted import ITSResult, fit_its
 from evalkit.contacts.nbreg import NegBinResult, fit_negbin, poisson_fit
@@ -268,9 +268,9 @@ def analyse(
                                  "no child-months in care before the policy start")
     X, names = design_matrix(panel, adjust)
     if isinstance(X, BlockDesign):  # hundreds of centres: the centre term as a block
-        X, names = X.drop_unused(names, np.r_[True, True, X.D[:, 2:].std(axis=0) > 0])
+        X, names = X.drop_unused(names, np.r_[True, True, varying_columns(X.D[:, 2:])])
     else:
-        keep = np.r_[True, True, X[:, 2:].std(axis=0) > 0]
+        keep = np.r_[True, True, varying_columns(X[:, 2:])]
         X, names = X[:, keep], [n for n, k in zip(names, keep, strict=True) if k]
     groups = pd.factorize(panel["child_id"].to_numpy())[0]
     expo = panel["exposure"].to_numpy()
@@ -283,9 +283,18 @@ def analyse(
     pol = panel["policy"].to_numpy()
     ys = {o: panel[o].to_numpy(dtype=float) for o in outcomes}
     estimable = {o: bool(y[pol == 0].sum() > 0 and y[pol > 0].sum() > 0) for o, y in ys.items()}
-    casemix = casemix_design(panel) if "did" in models and any(estimable.values()) else None
     starts_lock = {o: threading.Lock() for o in outcomes}
     poisson_starts: dict[str, tuple[np.ndarray, float]] = {}
+    casemix_lock = threading.Lock()
+    casemixes: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def casemix() -> tuple[np.ndarray, np.ndarray]:
+        """The DiD's case-mix design (the same for every outcome), built once, by the first
+        DiD task (so in its worker, alongside the other fits)."""
+        with casemix_lock:
+            if not casemixes:
+                casemixes.append(casemix_design(panel))
+            return casemixes[0]
 
     def poisson(o: str) -> tuple[np.ndarray, float]:
         """The Poisson fit both count models start from, computed once per outcome."""
@@ -298,7 +307,7 @@ def analyse(
         "negbin": lambda o: fit_negbin(ys[o], X, expo, groups, names, poisson=poisson(o)),
         "gee": lambda o: fit_gee(ys[o], X, expo, groups, names, poisson=poisson(o)),
         "its": lambda o: fit_its(panel, o, n_boot=n_boot, seed=seed),
-        "did": lambda o: fit_did(panel, o, valid_all(starts), casemix=casemix),
+        "did": lambda o: fit_did(panel, o, valid_all(starts), casemix=casemix()),
     }
     tasks = [(m, o) for o in outcomes if estimable[o] for m in MODELS if m in models]
     fitted = _run_fits(fits, tasks, workers)

@@ -58,6 +58,17 @@ def level_codes(s: pd.Series) -> tuple[np.ndarray, list]:
     return inv.reshape(-1)[raw], list(levels)
 
 
+def varying_columns(X: np.ndarray) -> np.ndarray:
+    """Which columns of ``X`` are not constant (any value differs from the first row's).
+
+    Exact, unlike ``std > 0`` (whose rounding can keep a constant column), and one
+    comparison pass instead of the variance's two.
+    """
+    if len(X) == 0:
+        return np.zeros(X.shape[1], dtype=bool)
+    return (X != X[0]).any(axis=0)
+
+
 #: From this many centres the centre term is kept as a block (:class:`BlockDesign`).
 BLOCK_MIN_LEVELS = 16
 

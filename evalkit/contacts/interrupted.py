@@ -101,7 +101,7 @@ def expected_counts(panel: pd.DataFrame, outcome: str) -> np.ndarray:
     standardisation.
     """
     from evalkit.contacts._linalg import BlockDesign
-    from evalkit.contacts.design import ADJUST, design_matrix
+    from evalkit.contacts.design import ADJUST, design_matrix, varying_columns
     from evalkit.contacts.nbreg import _poisson_fit
 
     adjust = [a for a in ADJUST if a != "month_of_year"]
@@ -124,7 +124,7 @@ def expected_counts(panel: pd.DataFrame, outcome: str) -> np.ndarray:
         b_dense[keep] = beta[: len(keep)]
         return np.exp(X.D @ b_dense + np.r_[0.0, beta[len(keep):]][level] + off)
     X = X[:, [0, *range(2, X.shape[1])]]  # drop the policy column
-    keep = np.flatnonzero(X[pre].std(axis=0) > 0)
+    keep = np.flatnonzero(varying_columns(X[pre]))
     keep = np.r_[0, keep[keep != 0]]
     beta, _ = _poisson_fit(panel[outcome].to_numpy(dtype=float)[pre], X[pre][:, keep], off[pre])
     return np.exp(X[:, keep] @ beta + off)

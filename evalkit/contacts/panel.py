@@ -211,40 +211,40 @@ def child_month_panel(
     period = pd.PeriodIndex(_month_start(np.asarray(m_uniq)), freq="M").astype(str).to_numpy(
         dtype=object)[m_codes] if len(m_uniq) else np.array([], dtype=object)
 
-    panel = pd.DataFrame(
-        {
-            "child_id": pd.array(cid.to_numpy()[cm], dtype=pd.StringDtype()),
-            "center": center,
-            "month": month,
-            "period": period,
-            "month_of_year": pd.DatetimeIndex(month).month.to_numpy(),
-            "days_in_month": dim,
-            "exposure": expo.astype(float),
-            "child_months": expo / dim,
-            "policy": agg["pol_days"].to_numpy() / np.maximum(expo, 1),
-            "months_since_policy": since.astype(np.int64),
-            "months_in_care": mic.astype(np.int64),
-            "months_in_care_group": months_in_care_group(mic),
-            "age_group": ag,
-            "setting_group": pd.Categorical(sg),
-        }
-    )
+    cols = {
+        "child_id": pd.array(cid.to_numpy()[cm], dtype=pd.StringDtype()),
+        "center": center,
+        "month": month,
+        "period": period,
+        "month_of_year": pd.DatetimeIndex(month).month.to_numpy(),
+        "days_in_month": dim,
+        "exposure": expo.astype(float),
+        "child_months": expo / dim,
+        "policy": agg["pol_days"].to_numpy() / np.maximum(expo, 1),
+        "months_since_policy": since.astype(np.int64),
+        "months_in_care": mic.astype(np.int64),
+        "months_in_care_group": months_in_care_group(mic),
+        "age_group": ag,
+        "setting_group": pd.Categorical(sg),
+    }
     counts = _contact_counts(ds, child, s, e, cid, day)
+    n_rows = len(cm)
     base = mi_a.min() if len(mi_a) else 0
-    key = cm.astype(np.int64) * 100_000 + (mi_a - base)
+    key = cm.astype(np.int64) * 100_000 + (mi_a - base)  # sorted: the rows are by child, month
     kinds = counts["kind"].to_numpy(dtype=object)
+    k2 = counts["c"].to_numpy(np.int64) * 100_000 + (counts["mi"].to_numpy(np.int64) - base)
+    pos = np.searchsorted(key, k2)  # one search for every kind's counts
+    found = (pos < n_rows) & (key[np.minimum(pos, max(n_rows - 1, 0))] == k2) if n_rows else (
+        np.zeros(len(k2), bool))
+    n_counts = counts["n"].to_numpy()
     for kind in C.CONTACT_KINDS:
-        col = np.zeros(len(panel), np.int64)
-        ck = counts[kinds == kind]
-        if len(ck):
-            k2 = ck["c"].to_numpy(np.int64) * 100_000 + (ck["mi"].to_numpy() - base)
-            pos = np.searchsorted(key, k2)
-            ok = (pos < len(key)) & (key[np.minimum(pos, len(key) - 1)] == k2)
-            col[pos[ok]] = ck["n"].to_numpy()[ok]
-        panel[kind] = col
-    for name, kinds in OUTCOMES.items():
-        panel[name] = panel[list(kinds)].sum(axis=1).astype(np.int64)
-    return panel[PANEL_COLUMNS].reset_index(drop=True)
+        col = np.zeros(n_rows, np.int64)
+        ok = found & (kinds == kind)
+        col[pos[ok]] = n_counts[ok]
+        cols[kind] = col
+    for name, parts in OUTCOMES.items():
+        cols[name] = np.sum([cols[k] for k in parts], axis=0, dtype=np.int64)
+    return pd.DataFrame({c: cols[c] for c in PANEL_COLUMNS})
 
 
 def _start_of(center: np.ndarray, starts: Mapping[str, pd.Timestamp]) -> np.ndarray:

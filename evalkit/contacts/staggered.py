@@ -146,12 +146,14 @@ class DiDResult(Results):
 def casemix_design(panel: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """The case-mix design of :func:`casemix_expected` and the centre × month cell of each
     child-month (the same for every outcome: build once, pass as ``casemix``)."""
-    from evalkit.contacts.design import design_matrix
+    from evalkit.contacts.design import design_matrix, level_codes, varying_columns
 
     X, _ = design_matrix(panel, ("months_in_care", "age_group", "setting_group"))
     X = X[:, 2:]  # drop const and policy
-    X = X[:, X.std(axis=0) > 0] if len(X) else X
-    cell = pd.factorize(panel["center"].astype(str) + "|" + panel["period"].astype(str))[0]
+    X = X[:, varying_columns(X)] if len(X) else X
+    centre = level_codes(panel["center"])[0].astype(np.int64)
+    period, levels = pd.factorize(panel["period"])
+    cell = pd.factorize(centre * max(len(levels), 1) + period)[0]  # the centre × month cells
     return X, cell
 
 
