@@ -132,3 +132,17 @@ def test_threaded_fits_give_the_same_analysis():
     pd.testing.assert_frame_equal(keep(a.diagnostics), keep(b.diagnostics))
     pd.testing.assert_frame_equal(a.event_study, b.event_study)
     pd.testing.assert_frame_equal(a.monthly, b.monthly)
+
+
+def test_unconverged_fit_is_noted_not_called_too_little_data(monkeypatch):
+    """A GEE stopped by its iteration limit says so in the rate-ratio table's note."""
+    import evalkit.contacts.analysis as analysis
+    from evalkit.synth import generate
+
+    ds = generate("nagano_default", seed=5, children_scale=0.05).dataset
+    real = analysis.fit_gee
+    monkeypatch.setattr(analysis, "fit_gee", lambda *a, **k: real(*a, **{**k, "maxiter": 1}))
+    rr = analysis.analyse(ds, models=("negbin", "gee")).rate_ratios.set_index(["model", "outcome"])
+    for o in ("interviews", "family_exchanges"):
+        assert rr.loc[("gee", o), "note"] == analysis.NOT_CONVERGED_NOTE
+        assert rr.loc[("negbin", o), "note"] == ""

@@ -42,6 +42,9 @@ MODELS = ("negbin", "gee", "its", "did")
 #: z of a two-sided 95% interval (the rate-ratio table's level)
 _Z95 = 1.959963984540054
 RATE_RATIO_COLUMNS = ["model", "outcome", "rate_ratio", "ci_lower", "ci_upper", "p_value", "note"]
+#: note of a negbin or GEE row whose iterations stopped without converging
+NOT_CONVERGED_NOTE = ("反復計算が収束しませんでした（推定値は参考になりません）/ "
+                      "the fit did not converge (the estimate is not reliable)")
 OUTCOME_LABELS = {
     "interviews": ("面接回数（子ども・家族等）", "interviews (child and family)"),
     "family_exchanges": ("親子・家族交流の回数", "family exchanges"),
@@ -325,7 +328,8 @@ def analyse(
             r, secs = fitted[("negbin", o)]
             if isinstance(r, NegBinResult):
                 nb[o] = r
-                rows.append(("negbin", o, *r.rate_ratio("policy"), ""))
+                rows.append(("negbin", o, *r.rate_ratio("policy"),
+                             "" if r.converged else NOT_CONVERGED_NOTE))
                 od = r.overdispersion_test()
                 add_diag("negbin", o, "alpha", r.alpha)
                 add_diag("negbin", o, "alpha_se", r.bse["alpha"])
@@ -339,7 +343,8 @@ def analyse(
             r, secs = fitted[("gee", o)]
             if isinstance(r, GEEResult):
                 ge[o] = r
-                rows.append(("gee", o, *r.rate_ratio("policy"), ""))
+                rows.append(("gee", o, *r.rate_ratio("policy"),
+                             "" if r.converged else NOT_CONVERGED_NOTE))
                 add_diag("gee", o, "working_correlation", r.rho)
                 add_diag("gee", o, "pearson_dispersion", r.scale)
                 add_diag("gee", o, "converged", r.converged)

@@ -95,7 +95,7 @@ EXPLANATIONS: list[tuple[str, str, str, str]] = [
     ("japan*", "survival.cox_policy_hr", "*",
      "a small downward log bias (≈ −0.013, a fifth of the SE) also seen in `nagano_default` "
      "(−0.012 ± 0.005, within 3 MCSE there); with about 2.5× the children (japan at "
-     "scale 0.05) the MCSE here is small enough to flag it, and the robust SE is ≈ 0.92 of "
+     "scale 0.05) the MCSE here is small enough to flag it, and the robust SE is ≈ 0.93 of "
      "the empirical SE. Cause not established (candidates: the left-truncated stock, as "
      "for the Fine–Gray SHR, and the non-collapsibility of the hazard ratio over "
      "heterogeneity the model does not adjust for)"),
