@@ -53,15 +53,11 @@ def main() -> None:
     def by_prefecture(st, n, seed):
         if state["mode"] == "centre":
             return assignments(st, n, seed)
-        pref = [state["pref"][c] for c in state["centers"]]
-        prefs = sorted(set(pref))
-        start: dict[str, set] = {}
-        for p, s in zip(pref, st, strict=True):
-            start.setdefault(p, set()).add(int(s))
-        if any(len(v) != 1 for v in start.values()):
+        _, index = np.unique([state["pref"][c] for c in state["centers"]], return_inverse=True)
+        values = np.zeros(index.max() + 1, dtype=st.dtype)
+        values[index] = st  # each prefecture's start (one per prefecture, checked next)
+        if (values[index] != st).any():
             raise SystemExit("a prefecture has several start dates: not a prefecture design")
-        values = np.array([next(iter(start[p])) for p in prefs])
-        index = np.array([prefs.index(p) for p in pref])
         rng = np.random.default_rng(seed)
         draws = [rng.permutation(values)[index] for _ in range(n - 1)]
         return np.vstack([st[None, :], np.array(draws)]), 0, False
